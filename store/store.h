@@ -1,0 +1,273 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store.h - the store's one public header: per-address suppression state
+ * and its evidence in one SQLite database, the policy that decides the
+ * state, and the in-memory index that answers "may I send to X?".
+ *
+ * Threads: a struct store is one SQLite connection and is used by one
+ * thread at a time.  The daemon opens one read-write store in its writer
+ * thread (ingest, admin changes) and one read-only store in its event loop
+ * (show, list, export, stats).  A struct store_index is plain memory owned by
+ * the loop thread; every write returns the changes (struct store_change) the
+ * caller applies to its index after the commit, before it answers.
+ *
+ * Returns (STYLE.md): actions 0 / -1; lookups 1 / 0 / -1 (found, absent,
+ * error); constructors NULL.  On -1 store_errmsg() tells why; every -1 leaves
+ * the database as it was (the transaction is rolled back), so the daemon can
+ * answer 451 and the MTA retries.
+ *
+ * Ownership: pointers passed in are borrowed for the call; strings returned
+ * in structs are owned by the struct and freed by its *_clear()/_free().
+ */
+#ifndef BOUNCED_STORE_H
+#define BOUNCED_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include <glib.h>
+
+#include "report.h"
+
+/* Longest normalised address (local@domain) the store accepts. */
+#define STORE_ADDR_MAX 1024
+
+/* TTL value meaning "never expires". */
+#define STORE_TTL_NEVER ((int64_t)0)
+
+/* Why an address is suppressed. */
+#define STORE_CAUSES(X) \
+	X(NONE, "none")           /* not suppressed */ \
+	X(HARD, "hard")           /* a hard bounce: the address does not work */ \
+	X(COMPLAINT, "complaint") /* the recipient complained (ARF) */ \
+	X(SOFT, "soft")           /* soft bounces that persisted (policy) */ \
+	X(MANUAL, "manual")       /* an admin's suppress */ \
+	X(IMPORT, "import")       /* imported from another system */
+
+#define STORE_ENUM_CAUSE(id, name) STORE_CAUSE_##id,
+enum store_cause { STORE_CAUSES(STORE_ENUM_CAUSE) STORE_CAUSE_COUNT };
+#undef STORE_ENUM_CAUSE
+
+const char *store_cause_name(enum store_cause c);
+int store_cause_from_name(const char *name, enum store_cause *cause_r);
+
+/*
+ * A group of destination domains that share antispam tools (Orange,
+ * Wanadoo, La Poste and SFR): sender-scope failures on any of them open or
+ * extend one incident, named after the group.
+ */
+struct store_provider_group {
+	const char *name;
+	const char *const *domains;   /* lowercased ASCII */
+	size_t ndomains;
+};
+
+/* The policy, from the config's "policy" section (every knob documented there). */
+struct store_policy {
+	unsigned soft_threshold;      /* soft bounces needed to suppress (3) */
+	int64_t soft_min_span;        /* seconds between first and last of them (48 h) */
+	int64_t soft_stale;           /* a soft count older than this starts again (7 d) */
+	int delivered_resets;         /* a delivered DSN resets the soft count (1) */
+	int64_t ttl_reason[REPORT_REASON_COUNT]; /* hard suppression TTL per reason; STORE_TTL_NEVER */
+	int64_t ttl_soft;             /* soft-escalated suppression TTL (30 d) */
+	int64_t ttl_complaint;        /* STORE_TTL_NEVER by default */
+	int64_t raw_retention;        /* raw bounces kept this long (90 d); 0 = forever */
+	int64_t incident_quiet;       /* an incident with nothing new for this long is closed (24 h) */
+	const struct store_provider_group *groups;
+	size_t ngroups;
+};
+
+/* Fills *pol with the built-in defaults (the values in parentheses above). */
+void store_policy_default(struct store_policy *pol);
+
+struct store_config {
+	const char *path;             /* SQLite file; created with its directory's permissions */
+	const unsigned char *secret;  /* HMAC key for erasure and the index; borrowed */
+	size_t secret_len;
+	int readonly;                 /* 1: a read-only connection (no migrations) */
+	unsigned busy_timeout_ms;     /* wait this long on a lock before failing (2000) */
+	unsigned cache_kib;           /* SQLite page cache per connection (2048) */
+};
+
+struct store;
+
+/*
+ * Opens (creating and migrating when read-write) the database.  Returns NULL
+ * with err filled on failure.  pol is copied; the groups it points to must
+ * outlive the store.
+ */
+struct store *store_open(const struct store_config *cfg, const struct store_policy *pol,
+    char err[256]);
+void store_close(struct store *s);
+
+/* Last error of this handle: static or handle-owned text, never NULL. */
+const char *store_errmsg(const struct store *s);
+
+/* Replaces the policy (SIGHUP); the groups must outlive the store. */
+void store_set_policy(struct store *s, const struct store_policy *pol);
+
+/*
+ * The one address normaliser (ingest, queries, import, CLI): trims white
+ * space, removes angle brackets and a "mailto:"/"rfc822;" prefix, lowercases
+ * the local part (see README: mailbox names are case-insensitive in
+ * practice), lowercases the domain and converts it to ASCII (IDNA).
+ * Invalid syntax is rejected with a clear error in err.  An input of the
+ * form "@domain" is a domain entry and normalises to "@domain".
+ * out must hold STORE_ADDR_MAX + 1 bytes.  Returns the length written, or
+ * -1 with err filled.
+ */
+int store_addr_normalize(const char *in, size_t len, char out[STORE_ADDR_MAX + 1], char err[256]);
+
+/* ---- the answer: in-memory index ---------------------------------- */
+
+/* What a lookup answers. */
+struct store_verdict {
+	enum store_cause cause;       /* STORE_CAUSE_NONE: may send */
+	enum report_reason reason;
+	int64_t since;                /* unix time */
+	int64_t until;                /* unix time it expires, STORE_TTL_NEVER for never */
+	int domain;                   /* 1: decided by a domain entry */
+};
+
+struct store_index;
+
+/* A change to apply to an index after a commit. */
+struct store_change {
+	uint64_t key;                 /* store_index_key() of the address or "@domain" */
+	struct store_verdict v;       /* v.cause NONE: remove */
+};
+
+/* An empty index whose keys are keyed by the secret (the same as the store's). */
+struct store_index *store_index_new(const unsigned char *secret, size_t secret_len);
+void store_index_free(struct store_index *idx);
+
+/* The index key of a normalised address or "@domain". */
+uint64_t store_index_key(const struct store_index *idx, const char *norm, size_t len);
+
+/* Applies changes (a GArray of struct store_change).  0 / -1 (allocation). */
+int store_index_apply(struct store_index *idx, const GArray *changes);
+
+/* Number of entries and bytes of memory held. */
+size_t store_index_count(const struct store_index *idx);
+size_t store_index_bytes(const struct store_index *idx);
+
+/*
+ * "May I send to norm?" against the index: the address, then its domain;
+ * an entry whose until has passed at now is not suppressed.
+ * Returns 1 (suppressed, *r filled), 0 (may send), -1 (norm not an address).
+ */
+int store_check(const struct store_index *idx, const char *norm, size_t len, time_t now,
+    struct store_verdict *r);
+
+/* Loads every current suppression of the database into idx (startup, reload). */
+int store_load_index(struct store *s, struct store_index *idx);
+
+/* ---- writes: each call is one durable transaction ------------------ */
+
+/* One received bounce. */
+struct store_bounce {
+	const char *raw;              /* the message as received; stored for re-evaluation */
+	size_t raw_len;
+	const struct report *report;  /* what the parser made of it */
+	const char *envelope_rcpt;    /* LMTP RCPT (the Return-Path mailbox) or NULL */
+	int64_t received;             /* unix time */
+	/* out */
+	int64_t id_r;                 /* the stored bounce's id */
+	int duplicate_r;              /* 1: same digest already stored; nothing counted again */
+};
+
+/*
+ * Records n bounces in one transaction (group commit: the daemon passes
+ * every bounce that arrived while the previous commit ran), applies the
+ * policy at now, and appends to changes (may be NULL) what the index must
+ * learn.  Durable when it returns 0 (synchronous=FULL).  On -1 nothing of
+ * the batch is stored.
+ */
+int store_ingest(struct store *s, struct store_bounce *b, size_t n, time_t now, GArray *changes);
+
+/* An admin's manual entry (suppress) or an imported one. */
+struct store_manual {
+	const char *target;           /* normalised address or "@domain" */
+	enum store_cause cause;       /* MANUAL or IMPORT (or HARD/COMPLAINT/SOFT when importing an export) */
+	enum report_reason reason;
+	const char *status;           /* "" or NULL when none */
+	int64_t since;                /* 0: now */
+	int64_t until;                /* STORE_TTL_NEVER: never */
+	const char *note;             /* free text, may be NULL */
+	const char *actor;            /* who: "uid=0 (root)", "import:file.csv" */
+};
+
+/* Suppresses targets (one transaction); audited.  0 / -1. */
+int store_suppress(struct store *s, const struct store_manual *m, size_t n, time_t now,
+    GArray *changes);
+
+/* Lifts a suppression; audited.  1 lifted, 0 was not suppressed, -1 error. */
+int store_unsuppress(struct store *s, const char *target, const char *note, const char *actor,
+    time_t now, GArray *changes);
+
+/* What a GDPR erasure removed. */
+struct store_forget_result {
+	unsigned events;              /* events deleted */
+	unsigned bounces;             /* raw bounces deleted */
+	unsigned audit;               /* audit entries scrubbed of the address */
+	int kept_suppressed;          /* 1: a keyed hash keeps the address suppressed */
+};
+
+/*
+ * GDPR erasure: deletes the address's events, the raw bounces naming it and
+ * its text everywhere, keeping only HMAC(secret, address) with cause, reason
+ * and dates so it stays suppressed.  1 forgotten, 0 unknown address, -1 error.
+ */
+int store_forget(struct store *s, const char *norm, const char *actor, time_t now,
+    struct store_forget_result *r, GArray *changes);
+
+/* One address whose state re-evaluation changes. */
+struct store_reeval_diff {
+	char *address;
+	struct store_verdict before, after;
+};
+
+/*
+ * Runs the current parser and policy again over every stored raw bounce and
+ * replays the address states.  dry_run: only fills diffs (a GPtrArray of
+ * struct store_reeval_diff *, caller frees with store_reeval_diff_free).
+ * Otherwise applies them in one transaction, audited, and fills changes.
+ */
+int store_reevaluate(struct store *s, int dry_run, time_t now, GPtrArray *diffs, GArray *changes);
+void store_reeval_diff_free(struct store_reeval_diff *d);
+
+/* Retention: purges raw bounces older than policy.raw_retention.  Rows purged or -1. */
+int64_t store_purge(struct store *s, time_t now);
+
+/* ---- reads -------------------------------------------------------- */
+
+/* One address or domain entry. */
+struct store_entry {
+	char *address;                /* normalised, "@domain", or "hmac:<hex>" once forgotten */
+	struct store_verdict v;
+	char status[16];
+	char *source;                 /* "lmtp", "manual", "import:..." */
+	int64_t updated;
+	unsigned soft_count;
+	int64_t last_delivered;       /* 0 none */
+};
+void store_entry_clear(struct store_entry *e);
+
+/* Filters for list/export; zero = no filter on that field. */
+struct store_filter {
+	int suppressed_only;          /* 1: only entries answering "suppressed" at now */
+	unsigned cause_mask;          /* bits (1 << enum store_cause); 0 = all */
+	int reason;                   /* -1 = all, else enum report_reason */
+	int scope;                    /* -1 = all, else enum report_scope of the deciding event */
+	const char *domain;           /* "example.com" or NULL */
+	int64_t since, until;         /* on the entry's since */
+	const char *after;            /* keyset paging: addresses > after, or NULL */
+	unsigned limit;               /* 0 = no limit */
+};
+
+/* Calls cb for each entry in address order; cb returns 0 to go on, 1 to stop.  0 / -1. */
+typedef int (*store_entry_cb)(const struct store_entry *e, void *ud);
+int store_list(struct store *s, const struct store_filter *f, time_t now, store_entry_cb cb,
+    void *ud);
+
+#endif
