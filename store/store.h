@@ -87,6 +87,7 @@ struct store_config {
 	int readonly;                 /* 1: a read-only connection (no migrations) */
 	unsigned busy_timeout_ms;     /* wait this long on a lock before failing (2000) */
 	unsigned cache_kib;           /* SQLite page cache per connection (2048) */
+	const char *vfs;              /* SQLite VFS name, NULL for the default (tests) */
 };
 
 struct store;
@@ -102,6 +103,38 @@ void store_close(struct store *s);
 
 /* Last error of this handle: static or handle-owned text, never NULL. */
 const char *store_errmsg(const struct store *s);
+
+/*
+ * What kind of failure the last -1 was, for the daemon's log and reply
+ * (every kind is a 4xx for LMTP: the MTA keeps the bounce and retries).
+ */
+#define STORE_ERRORS(X) \
+	X(NONE, "none") \
+	X(INVALID, "invalid")     /* bad input (address, cause...): not retryable as is */ \
+	X(FULL, "disk-full")      /* SQLITE_FULL, ENOSPC */ \
+	X(READONLY, "read-only")  /* read-only file, file system or connection */ \
+	X(LOCKED, "locked")       /* another connection held the lock past busy_timeout */ \
+	X(CORRUPT, "corrupt")     /* malformed database or not a database */ \
+	X(IO, "io")               /* other I/O error */ \
+	X(NOMEM, "no-memory") \
+	X(SCHEMA, "schema")       /* unknown or too new schema version */ \
+	X(INTERNAL, "internal")
+
+#define STORE_ENUM_ERROR(id, name) STORE_ERR_##id,
+enum store_error { STORE_ERRORS(STORE_ENUM_ERROR) STORE_ERR_COUNT };
+#undef STORE_ENUM_ERROR
+
+enum store_error store_errcode(const struct store *s);
+const char *store_error_name(enum store_error e);
+
+/*
+ * The parser re-evaluation runs over stored raw bounces; report_parse()
+ * with the default limits unless replaced (tests inject another one).
+ * Returns a report the store frees with report_free(), or NULL (the
+ * bounce is then skipped and keeps its events).
+ */
+typedef struct report *(*store_parse_fn)(const char *buf, size_t len, void *ud);
+void store_set_parser(struct store *s, store_parse_fn fn, void *ud);
 
 /* Replaces the policy (SIGHUP); the groups must outlive the store. */
 void store_set_policy(struct store *s, const struct store_policy *pol);
@@ -170,7 +203,9 @@ struct store_bounce {
 	size_t raw_len;
 	const struct report *report;  /* what the parser made of it */
 	const char *envelope_rcpt;    /* LMTP RCPT (the Return-Path mailbox) or NULL */
-	int64_t received;             /* unix time */
+	const char *verp_rcpt;        /* recipient decoded from a VERP envelope, or NULL:
+	                               * kept so re-evaluation can adopt it again */
+	int64_t received;             /* unix time; 0: now */
 	/* out */
 	int64_t id_r;                 /* the stored bounce's id */
 	int duplicate_r;              /* 1: same digest already stored; nothing counted again */
@@ -195,6 +230,8 @@ struct store_manual {
 	int64_t until;                /* STORE_TTL_NEVER: never */
 	const char *note;             /* free text, may be NULL */
 	const char *actor;            /* who: "uid=0 (root)", "import:file.csv" */
+	const char *source;           /* the entry's source as exported ("lmtp"...), or NULL:
+	                               * "manual" for MANUAL, "import" otherwise */
 };
 
 /* Suppresses targets (one transaction); audited.  0 / -1. */
@@ -241,17 +278,34 @@ int64_t store_purge(struct store *s, time_t now);
 
 /* ---- reads -------------------------------------------------------- */
 
-/* One address or domain entry. */
+/*
+ * One address or domain entry.  From store_get() the strings are owned
+ * (store_entry_clear() frees them); in a store_list() callback they are
+ * borrowed for the call only (do not clear).
+ */
 struct store_entry {
-	char *address;                /* normalised, "@domain", or "hmac:<hex>" once forgotten */
-	struct store_verdict v;
+	char *address;                /* normalised, "@domain", or "hmac:<hmac>:<key>" once
+	                               * forgotten (self-contained: an export of it imports) */
+	struct store_verdict v;       /* the stored decision (v.cause NONE: not suppressed);
+	                               * compare v.until with now for "answers suppressed" */
 	char status[16];
-	char *source;                 /* "lmtp", "manual", "import:..." */
+	char *source;                 /* "lmtp", "manual", "import"... */
 	int64_t updated;
 	unsigned soft_count;
+	int64_t soft_first, soft_last;
 	int64_t last_delivered;       /* 0 none */
+	enum report_scope scope;      /* scope of the deciding event */
+	char *rule;                   /* policy rule that decided ("hard-at-once"...), "" none */
+	int64_t event_id;             /* deciding event, 0 none (manual, import) */
+	int64_t manual_at;            /* last manual action, 0 none */
 };
 void store_entry_clear(struct store_entry *e);
+
+/*
+ * The stored entry of one normalised address or "@domain" (a forgotten
+ * address is found through its keyed hash).  1 found, 0 unknown, -1 error.
+ */
+int store_get(struct store *s, const char *norm, struct store_entry *e);
 
 /* Filters for list/export; zero = no filter on that field. */
 struct store_filter {
