@@ -101,7 +101,10 @@
 	"  last_status TEXT," \
 	"  last_diagnostic TEXT);" \
 	"CREATE INDEX incident_provider ON incident(provider, last_seen);" \
-	"PRAGMA user_version = 1;")
+	"PRAGMA user_version = 1;") \
+	/* 2: stats over a period read events by time. */ \
+	X("CREATE INDEX event_at ON event(at);" \
+	"PRAGMA user_version = 2;")
 
 #define ADDR_COLS "cause, reason, scope, status, since, until, event_id, rule, source, " \
 	"updated, soft_count, soft_first, soft_last, last_delivered, manual_at"
@@ -138,6 +141,61 @@
 	    " ORDER BY address LIMIT ?10") \
 	X(AUDIT_INS, "INSERT INTO audit (at, actor, action, target, cause, reason, status, since," \
 	    " until, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)") \
+	X(FORGET_BOUNCES, "UPDATE bounce SET raw = NULL, envelope_rcpt = NULL, verp_rcpt = NULL," \
+	    " decoder = NULL, reporting_mta = NULL, orig_message_id = NULL, orig_sender = NULL," \
+	    " feedback_type = NULL, subject = NULL" \
+	    " WHERE id IN (SELECT bounce_id FROM event WHERE address = ?1)" \
+	    " OR envelope_rcpt = ?1 OR verp_rcpt = ?1" \
+	    " OR instr(lower(orig_sender), ?1) > 0 OR instr(lower(subject), ?1) > 0" \
+	    " OR (raw IS NOT NULL AND instr(lower(CAST(raw AS TEXT)), ?1) > 0)") \
+	X(FORGET_EVENTS, "DELETE FROM event WHERE address = ?1") \
+	X(FORGET_EVENT_TEXT, "UPDATE event SET diagnostic = NULL, remote_mta = NULL, action = NULL" \
+	    " WHERE instr(lower(diagnostic), ?1) > 0 OR instr(lower(remote_mta), ?1) > 0" \
+	    " OR instr(lower(action), ?1) > 0") \
+	X(FORGET_INCIDENT_TEXT, "UPDATE incident SET last_diagnostic = NULL" \
+	    " WHERE instr(lower(last_diagnostic), ?1) > 0") \
+	X(FORGET_AUDIT_TARGET, "UPDATE audit SET target = ?2 WHERE target = ?1") \
+	X(FORGET_AUDIT_TEXT, "UPDATE audit SET note = '[erased]'" \
+	    " WHERE instr(lower(note), ?1) > 0 OR instr(lower(actor), ?1) > 0") \
+	X(FORGET_ADDR_TEXT, "UPDATE addr SET source = 'erased' WHERE instr(lower(source), ?1) > 0") \
+	X(REEVAL_BOUNCES, "SELECT id FROM bounce WHERE raw IS NOT NULL ORDER BY id") \
+	X(REEVAL_BOUNCE, "SELECT raw, received, verp_rcpt FROM bounce WHERE id = ?1") \
+	X(REEVAL_BOUNCE_UPD, "UPDATE bounce SET decoder = ?2, reporting_mta = ?3," \
+	    " orig_message_id = ?4, orig_sender = ?5, feedback_type = ?6, subject = ?7, nrcpt = ?8" \
+	    " WHERE id = ?1") \
+	X(REEVAL_EVENTS_DEL, "DELETE FROM event WHERE bounce_id = ?1") \
+	X(REEVAL_TARGETS, "SELECT DISTINCT address FROM event") \
+	X(REEVAL_ADDR_EVENTS, "SELECT id, at, class, reason, scope, status FROM event" \
+	    " WHERE address = ?1 ORDER BY at, id") \
+	X(REEVAL_ADDR_ACTIONS, "SELECT at, action, cause, reason, status, since, until FROM audit" \
+	    " WHERE target = ?1 AND action IN ('suppress', 'import', 'unsuppress', 'restore')" \
+	    " ORDER BY at, id") \
+	X(REEVAL_SENDER_EVENTS, "SELECT id, address, at, reason, status, diagnostic FROM event" \
+	    " WHERE scope = ?1 AND class IN (?2, ?3) ORDER BY at, id") \
+	X(INCIDENT_CLEAR, "DELETE FROM incident") \
+	X(PURGE, "UPDATE bounce SET raw = NULL WHERE id IN (SELECT id FROM bounce" \
+	    " WHERE received < ?1 AND raw IS NOT NULL LIMIT ?2)") \
+	X(SHOW_EVENTS, "SELECT e.id, e.bounce_id, e.at, e.class, e.reason, e.scope, e.status," \
+	    " e.replycode, e.action, e.diagnostic, e.diagnostic_type, e.remote_mta, e.smtp_command," \
+	    " e.rule, b.decoder, b.reporting_mta, b.orig_message_id, b.orig_sender, b.subject," \
+	    " b.raw IS NOT NULL FROM event e LEFT JOIN bounce b ON b.id = e.bounce_id" \
+	    " WHERE e.address = ?1 ORDER BY e.at DESC, e.id DESC LIMIT ?2") \
+	X(AUDIT_BY_TARGET, "SELECT id, at, actor, action, target, cause, reason, status, since," \
+	    " until, note FROM audit WHERE target = ?1 AND id > ?2 ORDER BY id LIMIT ?3") \
+	X(AUDIT_ALL, "SELECT id, at, actor, action, target, cause, reason, status, since," \
+	    " until, note FROM audit WHERE id > ?2 ORDER BY id LIMIT ?3") \
+	X(RAW, "SELECT raw FROM bounce WHERE id = ?1 AND raw IS NOT NULL") \
+	X(STATS_BOUNCES, "SELECT count(*) FROM bounce WHERE received >= ?1 AND received < ?2") \
+	X(STATS_EVENTS, "SELECT class, reason, scope, count(*) FROM event" \
+	    " WHERE at >= ?1 AND at < ?2 GROUP BY class, reason, scope") \
+	X(STATS_DOMAINS, "SELECT substr(address, instr(address, '@') + 1) AS d, count(*) AS n" \
+	    " FROM event WHERE at >= ?1 AND at < ?2 AND class IN (?3, ?4, ?5)" \
+	    " GROUP BY d ORDER BY n DESC, d LIMIT ?6") \
+	X(STATS_SUPPRESSED, "SELECT cause, count(*) FROM addr" \
+	    " WHERE cause != 0 AND (until = 0 OR until > ?1) GROUP BY cause") \
+	X(INCIDENTS, "SELECT id, provider, reason, first_seen, last_seen, count, last_domain," \
+	    " last_status, last_diagnostic FROM incident WHERE ?1 = 0 OR last_seen >= ?2" \
+	    " ORDER BY last_seen DESC, id DESC") \
 	X(INCIDENT_OPEN, "SELECT id FROM incident WHERE provider = ?1 AND last_seen >= ?2" \
 	    " ORDER BY last_seen DESC LIMIT 1") \
 	X(INCIDENT_INS, "INSERT INTO incident (provider, reason, first_seen, last_seen, count," \

@@ -169,13 +169,26 @@ int store_tx_begin(struct store *s);
 int store_tx_commit(struct store *s);
 void store_tx_rollback(struct store *s);
 
-/* Loads / saves a target's state (a forgotten address is adopted back). */
-int store_target_load(struct store *s, struct store_target *t, time_t now);
+/*
+ * Loads / saves a target's state.  With adopt, a forgotten address that
+ * shows up again takes back its hmac row's suppression (audited "restore").
+ */
+int store_row_load(struct store *s, const char *name, struct store_target *t);
+int store_target_load(struct store *s, struct store_target *t, time_t now, int adopt);
 int store_target_save(struct store *s, struct store_target *t, time_t now);
 
 /* Appends the index change of t when its verdict at now changed. */
 void store_target_change(struct store *s, const struct store_target *t, time_t now,
     GArray *changes);
+
+/* Records one recipient as an event (see store.c). */
+int store_event_insert(struct store *s, int64_t bounce_id, int64_t at,
+    const struct report_rcpt *rc, char name_r[STORE_ADDR_MAX + 1], size_t *len_r,
+    int64_t *id_r);
+
+/* Opens or extends the incident of domain's provider. */
+int store_incident_note(struct store *s, const char *domain, int64_t at, int64_t event_id,
+    enum report_reason reason, const char *status, const char *diagnostic);
 
 /* The audit log. */
 int store_audit(struct store *s, int64_t at, const char *actor, const char *action,

@@ -18,7 +18,7 @@
 #include "store-int.h"
 
 /* Limits. */
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define DEFAULT_BUSY_MS 2000
 #define DEFAULT_CACHE_KIB 2048
 
@@ -51,8 +51,6 @@ static int exec_pragmas(struct store *s, const struct store_config *cfg, char er
 static int ingest_one(struct store *s, struct store_bounce *b, time_t now, GArray *changes);
 static int ingest_rcpt(struct store *s, int64_t bounce_id, int64_t at,
     const struct report_rcpt *rc, time_t now, GArray *changes);
-static int incident_note(struct store *s, const char *domain, int64_t at, int64_t event_id,
-    const struct report_rcpt *rc);
 static const char *col_text(sqlite3_stmt *st, int i);
 
 /* ---- names, errors ------------------------------------------------ */
@@ -433,8 +431,8 @@ store_name_key(const uint8_t k[STORE_SIPKEY_LEN], const char *name, size_t len)
 	return store_siphash24(k, name, len);
 }
 
-static int
-row_load(struct store *s, const char *name, struct store_target *t)
+int
+store_row_load(struct store *s, const char *name, struct store_target *t)
 {
 	sqlite3_stmt *st = store_stmt(s, STMT_ADDR_GET);
 	int rc;
@@ -475,19 +473,19 @@ row_load(struct store *s, const char *name, struct store_target *t)
  * an audit entry "restore" records it so a replay keeps it.
  */
 int
-store_target_load(struct store *s, struct store_target *t, time_t now)
+store_target_load(struct store *s, struct store_target *t, time_t now, int adopt)
 {
 	int rc;
 
 	store_pstate_init(&t->st);
 	g_strlcpy(t->source, "lmtp", sizeof(t->source));
 	t->exists = 0;
-	rc = row_load(s, t->name, t);
-	if (rc == 0 && t->name[0] != '@' && strncmp(t->name, "hmac:", 5) != 0) {
+	rc = store_row_load(s, t->name, t);
+	if (rc == 0 && adopt && t->name[0] != '@' && strncmp(t->name, "hmac:", 5) != 0) {
 		char hname[STORE_HMAC_NAME_LEN + 1];
 
 		store_hmac_name(s, t->name, t->len, hname);
-		rc = row_load(s, hname, t);
+		rc = store_row_load(s, hname, t);
 		if (rc == 1) {
 			sqlite3_stmt *st = store_stmt(s, STMT_ADDR_DEL);
 
@@ -580,9 +578,9 @@ store_audit(struct store *s, int64_t at, const char *actor, const char *action,
 
 /* ---- ingest ------------------------------------------------------- */
 
-static int
-incident_note(struct store *s, const char *domain, int64_t at, int64_t event_id,
-    const struct report_rcpt *rc)
+int
+store_incident_note(struct store *s, const char *domain, int64_t at, int64_t event_id,
+    enum report_reason reason, const char *status, const char *diagnostic)
 {
 	const char *provider = store_policy_provider(&s->pol, domain);
 	sqlite3_stmt *st = store_stmt(s, STMT_INCIDENT_OPEN);
@@ -606,38 +604,40 @@ incident_note(struct store *s, const char *domain, int64_t at, int64_t event_id,
 		sqlite3_bind_int64(st, 1, id);
 	else
 		store_bind_text(st, 1, provider);
-	sqlite3_bind_int(st, 2, (int)rc->reason);
+	sqlite3_bind_int(st, 2, (int)reason);
 	sqlite3_bind_int64(st, 3, at);
 	sqlite3_bind_int64(st, 4, event_id);
 	store_bind_text(st, 5, domain);
-	store_bind_text(st, 6, rc->status);
-	store_bind_text(st, 7, rc->diagnostic);
+	store_bind_text(st, 6, status);
+	store_bind_text(st, 7, diagnostic);
 	return store_step_done(s, st, "record incident");
 }
 
-static int
-ingest_rcpt(struct store *s, int64_t bounce_id, int64_t at, const struct report_rcpt *rc,
-    time_t now, GArray *changes)
+/*
+ * Records one recipient of a bounce as an event; name_r gets its normalised
+ * address (len_r > 0) or, when it has none, the text as given (len_r 0:
+ * recorded, never folded into a state).
+ */
+int
+store_event_insert(struct store *s, int64_t bounce_id, int64_t at, const struct report_rcpt *rc,
+    char name_r[STORE_ADDR_MAX + 1], size_t *len_r, int64_t *id_r)
 {
-	struct store_target t;
-	struct store_pevent ev;
 	sqlite3_stmt *st = store_stmt(s, STMT_EVENT_INS);
 	char err[256];
-	int len, valid;
+	int len;
 
 	if (st == NULL)
 		return -1;
 	len = store_addr_normalize(rc->recipient, rc->recipient != NULL ?
-	    strlen(rc->recipient) : 0, t.name, err);
-	valid = len > 0 && t.name[0] != '@';
-	if (valid)
-		t.len = (size_t)len;
-	else
-		/* Recorded as given (bounded), never folded into a state. */
-		g_strlcpy(t.name, rc->recipient != NULL ? rc->recipient : "", sizeof(t.name));
-
+	    strlen(rc->recipient) : 0, name_r, err);
+	if (len > 0 && name_r[0] != '@') {
+		*len_r = (size_t)len;
+	} else {
+		g_strlcpy(name_r, rc->recipient != NULL ? rc->recipient : "", STORE_ADDR_MAX + 1);
+		*len_r = 0;
+	}
 	sqlite3_bind_int64(st, 1, bounce_id);
-	store_bind_text(st, 2, t.name);
+	store_bind_text(st, 2, name_r);
 	sqlite3_bind_int64(st, 3, at);
 	sqlite3_bind_int(st, 4, (int)rc->class);
 	sqlite3_bind_int(st, 5, (int)rc->reason);
@@ -652,21 +652,33 @@ ingest_rcpt(struct store *s, int64_t bounce_id, int64_t at, const struct report_
 	store_bind_text(st, 14, rc->rule);
 	if (store_step_done(s, st, "record event") == -1)
 		return -1;
-	if (!valid)
-		return 0;
+	*id_r = sqlite3_last_insert_rowid(s->db);
+	return 0;
+}
+
+static int
+ingest_rcpt(struct store *s, int64_t bounce_id, int64_t at, const struct report_rcpt *rc,
+    time_t now, GArray *changes)
+{
+	struct store_target t;
+	struct store_pevent ev;
 
 	memset(&ev, 0, sizeof(ev));
-	ev.id = sqlite3_last_insert_rowid(s->db);
+	if (store_event_insert(s, bounce_id, at, rc, t.name, &t.len, &ev.id) == -1)
+		return -1;
+	if (t.len == 0)
+		return 0;
 	ev.at = at;
 	ev.class = rc->class;
 	ev.reason = rc->reason;
 	ev.scope = rc->scope;
 	ev.status = rc->status;
-	if (store_target_load(s, &t, now) == -1)
+	if (store_target_load(s, &t, now, 1) == -1)
 		return -1;
 	switch (store_policy_event(&s->pol, &t.st, &ev)) {
 	case STORE_PEFFECT_INCIDENT:
-		return incident_note(s, strrchr(t.name, '@') + 1, at, ev.id, rc);
+		return store_incident_note(s, strrchr(t.name, '@') + 1, at, ev.id, rc->reason,
+		    rc->status, rc->diagnostic);
 	case STORE_PEFFECT_MESSAGE:
 		return 0;
 	case STORE_PEFFECT_RECORD:
@@ -818,7 +830,7 @@ store_suppress(struct store *s, const struct store_manual *m, size_t n, time_t n
 			    m[i].status);
 			goto fail;
 		}
-		if (target_name(s, m[i].target, &t) == -1 || store_target_load(s, &t, now) == -1)
+		if (target_name(s, m[i].target, &t) == -1 || store_target_load(s, &t, now, 1) == -1)
 			goto fail;
 		memset(&act, 0, sizeof(act));
 		act.at = now;
@@ -858,7 +870,7 @@ store_unsuppress(struct store *s, const char *target, const char *note, const ch
 
 	if (store_tx_begin(s) == -1)
 		return -1;
-	if (target_name(s, target, &t) == -1 || store_target_load(s, &t, now) == -1)
+	if (target_name(s, target, &t) == -1 || store_target_load(s, &t, now, 1) == -1)
 		goto fail;
 	if (!t.exists) {
 		store_tx_rollback(s);

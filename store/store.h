@@ -324,4 +324,108 @@ typedef int (*store_entry_cb)(const struct store_entry *e, void *ud);
 int store_list(struct store *s, const struct store_filter *f, time_t now, store_entry_cb cb,
     void *ud);
 
+/* One event of an address, with its bounce's evidence (owned strings, or NULL). */
+struct store_event {
+	int64_t id;
+	int64_t bounce_id;            /* 0 when the bounce was erased */
+	int64_t at;
+	enum report_class class;
+	enum report_reason reason;
+	enum report_scope scope;
+	char status[16];
+	char replycode[4];
+	char *action, *diagnostic, *diagnostic_type, *remote_mta, *smtp_command;
+	char *rule;                   /* the classify rule that decided */
+	char *decoder, *reporting_mta, *orig_message_id, *orig_sender, *subject;
+	int raw_kept;                 /* 1: store_raw(bounce_id) has the message */
+};
+void store_event_free(struct store_event *ev);
+
+/* One audit log entry (owned strings). */
+struct store_audit_entry {
+	int64_t id;
+	int64_t at;
+	char *actor;                  /* "uid=0 (root)", "reevaluate", "store" */
+	char *action;                 /* suppress, import, unsuppress, forget, reevaluate, restore */
+	char *target;                 /* address, "@domain" or "hmac:..." */
+	enum store_cause cause;       /* the state after the action */
+	enum report_reason reason;
+	char status[16];
+	int64_t since, until;
+	char *note;
+};
+void store_audit_entry_free(struct store_audit_entry *a);
+
+/* What `bouncectl show` prints. */
+struct store_show {
+	int has_entry;                /* 1: entry is filled (state stored) */
+	struct store_entry entry;     /* owned */
+	GPtrArray *events;            /* struct store_event *, newest first, owned */
+	GPtrArray *audit;             /* struct store_audit_entry *, oldest first, owned */
+};
+
+/*
+ * An address's (or "@domain"'s) state, its last max_events events (0: all)
+ * with their evidence, and its audit trail.  A forgotten address shows its
+ * kept hashed entry and audit.  1 found, 0 unknown, -1 error.  Clear with
+ * store_show_clear() in every case.
+ */
+int store_show(struct store *s, const char *norm, unsigned max_events, struct store_show *r);
+void store_show_clear(struct store_show *r);
+
+/*
+ * The stored raw bounce: 1 (*raw_r caller frees with g_free, NUL-terminated,
+ * *len_r bytes), 0 (unknown, purged or erased), -1 error.
+ */
+int store_raw(struct store *s, int64_t bounce_id, char **raw_r, size_t *len_r);
+
+/* A name and a count (stats). */
+struct store_count {
+	char *name;
+	uint64_t n;
+};
+
+/* An incident: sender-scope failures at one provider (group or domain). */
+struct store_incident {
+	int64_t id;
+	char *provider;               /* group name or domain */
+	enum report_reason reason;    /* of the last failure */
+	int64_t first_seen, last_seen;
+	uint64_t count;
+	char *last_domain, *last_status, *last_diagnostic;
+	int open;                     /* 1: last_seen within policy.incident_quiet of now */
+};
+void store_incident_free(struct store_incident *in);
+
+/* Open incidents (open_only) or all, newest first (GPtrArray of struct store_incident *). */
+int store_incidents(struct store *s, time_t now, int open_only, GPtrArray *out);
+
+/* `bouncectl stats`: events in [from, to), states at now. */
+struct store_stats {
+	int64_t from, to;
+	uint64_t bounces;                          /* messages received */
+	uint64_t events;                           /* recipients in them */
+	uint64_t by_class[REPORT_CLASS_COUNT];
+	uint64_t by_reason[REPORT_REASON_COUNT];
+	uint64_t by_scope[REPORT_SCOPE_COUNT];
+	uint64_t suppressed[STORE_CAUSE_COUNT];    /* entries answering suppressed at now */
+	GPtrArray *domains;          /* struct store_count *: hard+soft+complaint by domain, most first */
+	GPtrArray *soft_by_provider; /* struct store_count *: soft bounces by provider, most first */
+	GPtrArray *incidents;        /* struct store_incident *: open at now */
+};
+
+/* Fills r (max_domains: rows of r->domains, 0 = 20).  0 / -1; clear r in both cases. */
+int store_stats(struct store *s, int64_t from, int64_t to, time_t now, unsigned max_domains,
+    struct store_stats *r);
+void store_stats_clear(struct store_stats *r);
+
+/*
+ * The audit log, oldest first: entries of target (NULL: all) with id >
+ * after_id, at most limit (0: all).  cb gets an entry borrowed for the call
+ * and returns 0 to go on, 1 to stop.  0 / -1.
+ */
+typedef int (*store_audit_cb)(const struct store_audit_entry *a, void *ud);
+int store_audit_list(struct store *s, const char *target, int64_t after_id, unsigned limit,
+    store_audit_cb cb, void *ud);
+
 #endif
