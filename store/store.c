@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "store-int.h"
 
@@ -47,6 +48,7 @@ static enum store_error classify(sqlite3 *db, int rc, int sys_errno);
 static void describe(sqlite3 *db, int rc, const char *what, enum store_error *code_r,
     char buf[256]);
 static int migrate(struct store *s, char err[256]);
+static void open_probe(const char *path, char err[256]);
 static int exec_pragmas(struct store *s, const struct store_config *cfg, char err[256]);
 static int ingest_one(struct store *s, struct store_bounce *b, time_t now, GArray *changes);
 static int ingest_rcpt(struct store *s, int64_t bounce_id, int64_t at,
@@ -330,6 +332,31 @@ migrate(struct store *s, char err[256])
 	return 0;
 }
 
+/*
+ * A failed read-write open: SQLite says "unable to open" for a read-only
+ * file system or directory; say which, so the admin fixes the right thing.
+ */
+static void
+open_probe(const char *path, char err[256])
+{
+	char *dir = g_path_get_dirname(path);
+	const char *what = NULL;
+	int e = 0;
+
+	if (access(dir, W_OK) != 0)
+		what = dir, e = errno;
+	else if (access(path, W_OK) != 0 && errno != ENOENT)
+		what = path, e = errno;
+	if (what != NULL && (e == EROFS || e == EACCES || e == EPERM)) {
+		char sqlite_msg[256];
+
+		g_strlcpy(sqlite_msg, err, sizeof(sqlite_msg));
+		g_snprintf(err, 256, "open: %s is not writable: %s (read-only) [%s]", what,
+		    g_strerror(e), sqlite_msg);
+	}
+	g_free(dir);
+}
+
 struct store *
 store_open(const struct store_config *cfg, const struct store_policy *pol, char err[256])
 {
@@ -361,15 +388,17 @@ store_open(const struct store_config *cfg, const struct store_policy *pol, char 
 	rc = sqlite3_open_v2(cfg->path, &s->db, flags, cfg->vfs);
 	if (rc != SQLITE_OK) {
 		describe(s->db, rc, "open", NULL, err);
-		store_close(s);
-		return NULL;
+		goto fail;
 	}
 	sqlite3_extended_result_codes(s->db, 1);
-	if (exec_pragmas(s, cfg, err) == -1 || migrate(s, err) == -1) {
-		store_close(s);
-		return NULL;
-	}
+	if (exec_pragmas(s, cfg, err) == -1 || migrate(s, err) == -1)
+		goto fail;
 	return s;
+fail:
+	if (!cfg->readonly)
+		open_probe(cfg->path, err);
+	store_close(s);
+	return NULL;
 }
 
 void
