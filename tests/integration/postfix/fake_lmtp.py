@@ -13,7 +13,9 @@ orphan .eml that messages() ignores.
     fake_lmtp.py --socket PATH --store DIR [--data-reply "451 4.3.0 ..."]
 
 --data-reply makes every DATA answer that line for each recipient (nothing is
-stored): "451 4.3.0 ..." plays a bounced whose store fails.  SIGTERM removes
+stored): "451 4.3.0 ..." plays a bounced whose store fails.  --drop-every N
+plays a buggy receiver that answers 250 to every Nth message without storing
+it (to prove that the crash run's counting catches a lost bounce).  SIGTERM removes
 the socket and exits; SIGKILL leaves it behind, as a crashed daemon would.
 """
 
@@ -137,6 +139,9 @@ class Handler(socketserver.StreamRequestHandler):
                 if srv.data_reply:
                     for _ in rcpts:
                         self.reply(srv.data_reply)
+                elif srv.drop_every and srv.count_message() % srv.drop_every == 0:
+                    for _ in rcpts:
+                        self.reply("250 2.0.0 Ok: dropped (a lost bounce)")
                 else:
                     name = _next_name()
                     env = {"mail_from": mail_from, "mail_params": mail_params,
@@ -162,9 +167,15 @@ class Handler(socketserver.StreamRequestHandler):
 
 class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
+    messages = 0
+
+    def count_message(self):
+        with _seq_lock:
+            self.messages += 1
+            return self.messages
 
 
-def serve(sock_path, store, data_reply=None, mode=0o666):
+def serve(sock_path, store, data_reply=None, mode=0o666, drop_every=0):
     os.makedirs(store, exist_ok=True)
     try:
         os.unlink(sock_path)  # a stale socket of a killed predecessor
@@ -175,6 +186,7 @@ def serve(sock_path, store, data_reply=None, mode=0o666):
     os.chmod(sock_path, mode)
     srv.store = store
     srv.data_reply = data_reply
+    srv.drop_every = drop_every
 
     def on_term(signum, frame):
         try:
@@ -194,8 +206,9 @@ def main():
     ap.add_argument("--store", required=True)
     ap.add_argument("--data-reply", default=None)
     ap.add_argument("--mode", default="0666")
+    ap.add_argument("--drop-every", type=int, default=0)
     a = ap.parse_args()
-    serve(a.socket, a.store, a.data_reply, int(a.mode, 8))
+    serve(a.socket, a.store, a.data_reply, int(a.mode, 8), a.drop_every)
 
 
 if __name__ == "__main__":

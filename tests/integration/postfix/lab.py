@@ -306,8 +306,9 @@ class Proc:
 class FakeLMTP(Proc):
     """fake_lmtp.py on the lab's LMTP socket; messages() reads what it stored."""
 
-    def __init__(self, lab, store=None, data_reply=None, sock=None):
+    def __init__(self, lab, store=None, data_reply=None, sock=None, extra_args=()):
         self.lab = lab
+        self.extra_args = list(extra_args)
         self.sock = sock or lab.lmtp_socket
         self.store = store or os.path.join(lab.dir, "fake-lmtp")
         self.data_reply = data_reply
@@ -320,7 +321,7 @@ class FakeLMTP(Proc):
                 "--socket", self.sock, "--store", self.store]
         if self.data_reply:
             argv += ["--data-reply", self.data_reply]
-        return argv
+        return argv + self.extra_args
 
     def start(self, data_reply=None):
         if data_reply is not None:
@@ -469,6 +470,32 @@ def parse_log_line(line):
     it is not a Postfix line."""
     m = LOG_RE.match(line)
     return m.groupdict() if m else None
+
+
+class LogFollower:
+    """Reads a maillog incrementally (long runs: never re-reads the file).
+    poll() returns the complete lines appended since the last call."""
+
+    def __init__(self, path, after=0):
+        self.path = path
+        self.pos = after
+        self.partial = b""
+
+    def poll(self):
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.pos)
+                data = f.read()
+        except OSError:
+            return []
+        self.pos += len(data)
+        data = self.partial + data
+        end = data.rfind(b"\n")
+        if end < 0:
+            self.partial = data
+            return []
+        self.partial = data[end + 1:]
+        return data[:end].decode("utf-8", "replace").split("\n")
 
 
 class Lab:
@@ -697,9 +724,9 @@ class Lab:
             wait_until(lambda: self._tcp_ready(self.remote_port), 5, what="smtp-sink")
         return h
 
-    def fake_lmtp(self, data_reply=None, store=None):
+    def fake_lmtp(self, data_reply=None, store=None, extra_args=()):
         """Starts fake_lmtp.py on the LMTP socket (bounced's stand-in)."""
-        h = FakeLMTP(self, store=store, data_reply=data_reply)
+        h = FakeLMTP(self, store=store, data_reply=data_reply, extra_args=extra_args)
         self.helpers.append(h)
         return h
 
