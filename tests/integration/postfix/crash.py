@@ -230,12 +230,20 @@ def run(args):
         deadline = time.monotonic() + args.timeout
         while True:
             sent = tally.poll()
-            if kill_at and time.monotonic() >= kill_at[0]:
+            # Once a kill is due, it waits (20 ms polls, at most 5 s) for a
+            # moment when DSNs are on their way: some generated and not yet
+            # delivered, or a batch half delivered.
+            busy = len(tally.generated) > sent or sent % args.batch != 0
+            due = kill_at and time.monotonic() >= kill_at[0]
+            if due and not busy and time.monotonic() < kill_at[0] + 5:
+                time.sleep(0.02)
+                continue
+            if due:
                 kill_at.pop(0)
                 recv.kill()
                 down = rng.uniform(0.05, 1.0)
                 kills.append({"at_s": round(time.monotonic() - ts, 2), "delivered": sent,
-                              "generated": len(tally.generated), "down_s": round(down, 2),
+                              "generated": len(tally.generated), "busy": busy, "down_s": round(down, 2),
                               "deferred_so_far": tally.deferred})
                 time.sleep(down)
                 recv.start()
