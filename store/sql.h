@@ -125,6 +125,7 @@
 	X(ADDR_GET, "SELECT " ADDR_COLS " FROM addr WHERE address = ?1") \
 	X(ADDR_PUT, "INSERT OR REPLACE INTO addr (address, " ADDR_COLS ")" \
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)") \
+	X(ADDR_FORGOTTEN, "SELECT count(*) FROM addr WHERE address > 'hmac:' AND address < 'hmac;'") \
 	X(ADDR_DEL, "DELETE FROM addr WHERE address = ?1") \
 	X(ADDR_COUNT_SUPPRESSED, "SELECT count(*) FROM addr WHERE cause != 0") \
 	X(ADDR_SUPPRESSED, "SELECT address, cause, reason, since, until FROM addr WHERE cause != 0") \

@@ -135,6 +135,8 @@ struct store {
 	store_parse_fn parse;
 	void *parse_ud;
 	sqlite3_stmt *stmt[STMT_COUNT];
+	int64_t forgotten;            /* hmac rows, counted at each BEGIN: 0 skips the
+	                               * HMAC and second lookup for a new address */
 	enum store_error errcode;
 	char errbuf[256];
 };

@@ -216,12 +216,26 @@ int
 store_tx_begin(struct store *s)
 {
 	sqlite3_stmt *st;
+	int rc;
 
 	if (s->readonly)
 		return store_failf(s, STORE_ERR_READONLY, "begin: a read-only store cannot write");
-	if ((st = store_stmt(s, STMT_BEGIN)) == NULL)
+	if ((st = store_stmt(s, STMT_BEGIN)) == NULL || store_step_done(s, st, "begin") == -1)
 		return -1;
-	return store_step_done(s, st, "begin");
+	/* Inside the write lock: exact even if another writer erased addresses. */
+	if ((st = store_stmt(s, STMT_ADDR_FORGOTTEN)) == NULL)
+		goto fail;
+	rc = sqlite3_step(st);
+	s->forgotten = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW) {
+		store_fail(s, rc, "begin");
+		goto fail;
+	}
+	return 0;
+fail:
+	store_tx_rollback(s);
+	return -1;
 }
 
 int
@@ -510,7 +524,8 @@ store_target_load(struct store *s, struct store_target *t, time_t now, int adopt
 	g_strlcpy(t->source, "lmtp", sizeof(t->source));
 	t->exists = 0;
 	rc = store_row_load(s, t->name, t);
-	if (rc == 0 && adopt && t->name[0] != '@' && strncmp(t->name, "hmac:", 5) != 0) {
+	if (rc == 0 && adopt && s->forgotten > 0 && t->name[0] != '@' &&
+	    strncmp(t->name, "hmac:", 5) != 0) {
 		char hname[STORE_HMAC_NAME_LEN + 1];
 
 		store_hmac_name(s, t->name, t->len, hname);

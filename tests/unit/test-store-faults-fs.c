@@ -108,7 +108,7 @@ test_full_then_grow(void)
 	check_consistent(have);
 
 	/* The admin grows the file system: the same handle works again. */
-	g_assert_cmpint(mount(NULL, mnt, NULL, MS_REMOUNT, "size=16m"), ==, 0);
+	g_assert_cmpint(mount("tmpfs", mnt, "tmpfs", MS_REMOUNT, "size=16m"), ==, 0);
 	g_assert_cmpint(ingest_batch(s, next, 10), ==, 0);
 	check_consistent(have + 10);
 	store_close(s);
@@ -121,12 +121,12 @@ test_readonly_fs(void)
 	struct store *s;
 
 	/* A read-only file system: opening read-write fails, classified. */
-	g_assert_cmpint(mount(NULL, mnt, NULL, MS_REMOUNT | MS_RDONLY, NULL), ==, 0);
+	g_assert_cmpint(mount("tmpfs", mnt, "tmpfs", MS_REMOUNT | MS_RDONLY, NULL), ==, 0);
 	s = open_store(err);
 	g_assert_null(s);
 	g_test_message("read-only fs: %s", err);
 	g_assert_nonnull(strstr(err, "read-only"));
-	g_assert_cmpint(mount(NULL, mnt, NULL, MS_REMOUNT, "size=16m"), ==, 0);
+	g_assert_cmpint(mount("tmpfs", mnt, "tmpfs", MS_REMOUNT, "size=16m"), ==, 0);
 	s = open_store(err);
 	g_assert_nonnull(s);
 	g_assert_cmpint(ingest_batch(s, 100000, 1), ==, 0);

@@ -425,6 +425,55 @@ test_batch(struct fixture *f, gconstpointer data)
 	}
 }
 
+static void
+test_literal(struct fixture *f, gconstpointer data)
+{
+	/* Addresses with SQL metacharacters are bound, never spliced: stored as written. */
+	static const char *const addrs[] = {
+		"o'brien@example.ie",
+		"\"Robert'); DROP TABLE addr;--\"@example.com",
+		"x%_y@example.com",
+		"\"a\\\"b\"@example.com",
+	};
+	static const char *const want[] = {
+		"o'brien@example.ie",
+		"\"robert'); drop table addr;--\"@example.com",
+		"x%_y@example.com",
+		"\"a\\\"b\"@example.com",
+	};
+
+	(void)data;
+	for (size_t i = 0; i < G_N_ELEMENTS(addrs); i++) {
+		struct store_manual m = { .target = addrs[i], .cause = STORE_CAUSE_MANUAL,
+		    .reason = REPORT_REASON_UNDEFINED, .actor = "it's me; --" };
+		struct store_entry e;
+		char tag[8];
+
+		g_assert_cmpint(store_suppress(f->s, &m, 1, T0, f->changes), ==, 0);
+		g_assert_cmpint(store_get(f->s, want[i], &e), ==, 1);
+		g_assert_cmpstr(e.address, ==, want[i]);
+		store_entry_clear(&e);
+		g_snprintf(tag, sizeof(tag), "q%zu", i);
+		ingest1(f, addrs[i], REPORT_CLASS_HARD, REPORT_SCOPE_ADDRESS,
+		    REPORT_REASON_USERUNKNOWN, "5.1.1", tag, T0);
+		g_assert_cmpint(fx_check(f, addrs[i], T0), ==, STORE_CAUSE_MANUAL);
+	}
+	/* The tables are all there and hold exactly these rows. */
+	g_assert_cmpint(tu_sql_int(f->dir, "SELECT count(*) FROM addr"), ==, 4);
+	g_assert_cmpint(tu_sql_int(f->dir, "SELECT count(*) FROM event"), ==, 4);
+	g_assert_cmpint(tu_sql_int(f->dir, "SELECT count(*) FROM audit WHERE actor = 'it''s me; --'"),
+	    ==, 4);
+	/* A LIKE wildcard in a domain filter is a literal. */
+	{
+		struct store_filter flt = { .reason = -1, .scope = -1, .domain = "%" };
+		GPtrArray *got = g_ptr_array_new_with_free_func(g_free);
+
+		g_assert_cmpint(store_list(f->s, &flt, T0, list_cb, got), ==, 0);
+		g_assert_cmpuint(got->len, ==, 0);
+		g_ptr_array_free(got, TRUE);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -437,6 +486,7 @@ main(int argc, char **argv)
 	ADD("manual", test_manual);
 	ADD("list-readonly", test_list_readonly);
 	ADD("batch", test_batch);
+	ADD("literal", test_literal);
 #undef ADD
 	return g_test_run();
 }
