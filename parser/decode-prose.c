@@ -79,7 +79,9 @@ static const char *const bounce_subjects[] = {
 /* Lines whose heading names the recipient ("Original-Recipient: rfc822;x"). */
 static const char *const rcpt_fields[] = {
 	"original-recipient", "final-recipient", "recipient", "x-failed-recipients",
-	"address", "to-address", "rcpt", NULL
+	"address", "to-address", "rcpt",
+	"in", "out",      /* Postfix/Sendmail session transcripts: " In:  RCPT TO:<a@b>" */
+	NULL
 };
 
 /* Text saying the report is only a delay warning. */
@@ -505,6 +507,7 @@ line_alone(const char *p, const char *eol, const char *a, size_t n)
 static void
 scan_candidates(const struct msg *m, const char *note, const GPtrArray *own, GPtrArray *cands)
 {
+	GPtrArray *shunned = g_ptr_array_new_with_free_func(g_free);
 	const char *p = note;
 
 	while (*p && cands->len < CANDIDATES_MAX) {
@@ -518,13 +521,39 @@ scan_candidates(const struct msg *m, const char *note, const GPtrArray *own, GPt
 			v = p;
 			while (addr_find(v, eol, &s, &len)) {
 				char *a = addr_parse(s, len);
+				const char *after = s + len;
 				struct cand *c;
 
 				v = s + len;
 				if (a == NULL)
 					continue;
-				if (sender_context(note, s) || (s > note && s[-1] == '@') ||
-				    cand_index(cands, a) >= 0) {
+				while (after < eol && (*after == ' ' || *after == '\t'))
+					after++;
+				/*
+				 * Not a recipient: the sender or a contact address (once
+				 * so, always so), a display name that is an address
+				 * ("a@b <c@d>"), the tail of "x@y@z".
+				 */
+				if (sender_context(note, s)) {
+					if (!in_list(shunned, a))
+						g_ptr_array_add(shunned, g_strdup(a));
+					g_free(a);
+					continue;
+				}
+				if (after < eol && *after == '<' && (s == note || s[-1] != '<')) {
+					const char *gt = memchr(after, '>', (size_t)(eol - after));
+					char *inner = gt != NULL ? addr_parse(after, (size_t)(gt - after + 1)) : NULL;
+					int other = inner != NULL && strcmp(inner, a) != 0;
+
+					g_free(inner);
+					if (other) {
+						if (!in_list(shunned, a))
+							g_ptr_array_add(shunned, g_strdup(a));
+						g_free(a);
+						continue;
+					}
+				}
+				if ((s > note && s[-1] == '@') || cand_index(cands, a) >= 0) {
 					g_free(a);
 					continue;
 				}
@@ -538,6 +567,15 @@ scan_candidates(const struct msg *m, const char *note, const GPtrArray *own, GPt
 		}
 		p = *eol ? eol + 1 : eol;
 	}
+	for (guint i = 0; i < cands->len; ) {
+		struct cand *c = g_ptr_array_index(cands, i);
+
+		if (in_list(shunned, c->addr))
+			g_ptr_array_remove_index(cands, i);
+		else
+			i++;
+	}
+	g_ptr_array_free(shunned, TRUE);
 }
 
 /*
@@ -715,6 +753,37 @@ prose_whole(struct msg *m)
 	char *note = g_strndup(m->text->str, end);
 	char *out = diag_whole(m, note, NULL);
 
+	g_free(note);
+	return out;
+}
+
+char *
+prose_single_recipient(struct msg *m)
+{
+	size_t end = note_end(m);
+	char *note = g_strndup(m->text->str, end);
+	GPtrArray *own = g_ptr_array_new_with_free_func(g_free);
+	GPtrArray *cands = g_ptr_array_new_with_free_func(cand_free);
+	char *out = NULL;
+	int n = 0;
+
+	own_addresses(m, own);
+	scan_candidates(m, note, own, cands);
+	for (guint i = 0; i < cands->len; i++) {
+		struct cand *c = g_ptr_array_index(cands, i);
+
+		if (!c->own) {
+			n++;
+			g_free(out);
+			out = g_strdup(c->addr);
+		}
+	}
+	if (n != 1) {
+		g_free(out);
+		out = NULL;
+	}
+	g_ptr_array_free(cands, TRUE);
+	g_ptr_array_free(own, TRUE);
 	g_free(note);
 	return out;
 }

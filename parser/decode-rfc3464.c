@@ -299,6 +299,18 @@ decode_rfc3464(struct msg *m)
 		g_free(orig_id);
 		return 0;
 	}
+	if (m->mta != NULL && (m->mta->flags & MTA_TEXT_ORCPT) && m->r->rcpts->len == 1) {
+		/* the MTA's text holds the address as the sender wrote it: its ORCPT */
+		struct report_rcpt *rc = g_ptr_array_index(m->r->rcpts, 0);
+		char *o = rc->final_recipient == NULL ? prose_single_recipient(m) : NULL;
+
+		if (o != NULL && strcmp(o, rc->recipient) != 0) {
+			rc->final_recipient = rc->recipient;
+			rc->recipient = o;
+		} else {
+			g_free(o);
+		}
+	}
 	if (m->r->reporting_mta == NULL)
 		m->r->reporting_mta = reporting;
 	else

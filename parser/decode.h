@@ -98,6 +98,8 @@ struct mta_sig {
 #define MTA_DIAG_WHOLE   0x1u
 /* Its summary of the failed message has a "To:" line naming the recipient. */
 #define MTA_RCPT_TO_LINE 0x2u
+/* Its text names the recipient as originally addressed: an ORCPT for its DSN. */
+#define MTA_TEXT_ORCPT   0x4u
 extern const struct mta_sig mta_table[];
 extern const unsigned mta_count;
 /* The first matching signature, or NULL. */
@@ -115,6 +117,8 @@ int decode_prose(struct msg *m);
 char *prose_diag_for_addr(struct msg *m, const char *addr);
 /* The whole notification text, squeezed and bounded, or NULL. */
 char *prose_whole(struct msg *m);
+/* The only address the notification names (not ours), or NULL. */
+char *prose_single_recipient(struct msg *m);
 
 /* The table, in the order tried (parse.c). */
 extern const struct decoder decoder_table[];

@@ -84,7 +84,13 @@ const struct mta_sig mta_table[] = {
 	/* appliances and services */
 	{ .name = "mcafee", .text = ANY(" --- the following addresses had delivery problems ---") },
 	{ .name = "notes", .text = ANY("------- failure reasons  --------", "lotus smtp mta") },
-	{ .name = "domino", .text = ANY("lotus domino") },
+	/*
+	 * Lotus Domino names the recipient in its text as the sender addressed
+	 * it ("was not delivered to:"); its DSN's Final-Recipient is the
+	 * address after its own routing, and it writes no Original-Recipient.
+	 */
+	{ .name = "domino", .subject = ANY("delivery failure:", "delivery failure"),
+	  .text = ANY("was not delivered to:"), .flags = MTA_TEXT_ORCPT },
 	{ .name = "trendmicro", .text = ANY("interscan messaging security", "interscan") },
 	/*
 	 * Verizon's MMS gateway returns no message, only a summary after

@@ -337,14 +337,25 @@ status_at(const char *s, const char *start, char *out)
 	return 1;
 }
 
+/* The first failure code (4.x.x, 5.x.x) wins over success codes before it. */
 int
 text_find_status(const char *s, char *out)
 {
+	char first[16] = "";
+	int have = 0;
+
 	for (const char *p = s; *p; p++) {
-		if (p[1] == '.' && status_at(p, s, out))
-			return 1;
+		if (p[1] == '.' && status_at(p, s, out)) {
+			if (out[0] != '2')
+				return 1;
+			if (!have)
+				memcpy(first, out, sizeof(first));
+			have = 1;
+		}
 	}
-	return 0;
+	if (have)
+		memcpy(out, first, sizeof(first));
+	return have;
 }
 
 static int
@@ -367,17 +378,30 @@ reply_at(const char *s, const char *start)
 	}
 }
 
+/* As for statuses: the first 4xx/5xx reply wins over 2xx/3xx ones before it. */
 int
 text_find_reply(const char *s, char *out)
 {
+	char first[4] = "";
+	int have = 0;
+
 	for (const char *p = s; *p; p++) {
 		if (reply_at(p, s)) {
-			memcpy(out, p, 3);
-			out[3] = '\0';
-			return 1;
+			if (p[0] != '2' && p[0] != '3') {
+				memcpy(out, p, 3);
+				out[3] = '\0';
+				return 1;
+			}
+			if (!have)
+				memcpy(first, p, 3);
+			have = 1;
 		}
 	}
-	return 0;
+	if (have) {
+		memcpy(out, first, 3);
+		out[3] = '\0';
+	}
+	return have;
 }
 
 /*
