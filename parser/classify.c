@@ -354,6 +354,9 @@ static const struct classify_rule rules[] = {
 static int status_match(const char *pat, const char *status);
 static int reply_match(const char *pat, const char *reply);
 static int text_match(const char *pat, const char *text);
+struct pgram;
+static int grams_allow(const struct pgram *g, const unsigned char *grams);
+static gpointer grams_init(gpointer unused);
 static int permanent(const struct classify_input *in);
 
 static const char *const cmd_names[CLASSIFY_CMD_COUNT] = {
@@ -432,6 +435,72 @@ reply_match(const char *pat, const char *reply)
 	return 1;
 }
 
+#define GRAM(a, b) ((((unsigned)(unsigned char)(a) * 31u) ^ (unsigned)(unsigned char)(b)) & 4095u)
+#define GRAM_HAS(g, h) ((g)[(h) >> 3] & (1u << ((h) & 7)))
+
+void
+classify_grams(const char *text, unsigned char grams[CLASSIFY_GRAMS_BYTES])
+{
+	memset(grams, 0, CLASSIFY_GRAMS_BYTES);
+	for (const char *p = text; p[0] != '\0' && p[1] != '\0'; p++) {
+		unsigned h = GRAM(p[0], p[1]);
+
+		grams[h >> 3] |= (unsigned char)(1u << (h & 7));
+	}
+}
+
+/*
+ * Each pattern's three checks (the character pairs at the start, middle
+ * and end of its first literal piece), computed once for the whole table:
+ * most rows' phrases are ruled out by three bit tests, without a substring
+ * search.  pattern_grams[row_first[i] + j] belongs to rules[i].text[j].
+ */
+struct pgram {
+	unsigned short a, b, c;   /* bigram hashes; a == 0xffff: no check */
+};
+
+static struct pgram *pattern_grams;      /* set once by grams_init, then read-only */
+static unsigned *row_first;
+static GOnce grams_once = G_ONCE_INIT;
+
+static gpointer
+grams_init(gpointer unused)
+{
+	size_t total = 0, k = 0;
+
+	(void)unused;
+	row_first = g_new(unsigned, G_N_ELEMENTS(rules));
+	for (size_t i = 0; i < G_N_ELEMENTS(rules); i++)
+		for (const char *const *t = rules[i].text; t != NULL && *t != NULL; t++)
+			total++;
+	pattern_grams = g_new(struct pgram, total + 1);
+	for (size_t i = 0; i < G_N_ELEMENTS(rules); i++) {
+		row_first[i] = (unsigned)k;
+		for (const char *const *t = rules[i].text; t != NULL && *t != NULL; t++, k++) {
+			const char *pat = *t;
+			size_t n = strcspn(pat, "*");
+			struct pgram *g = &pattern_grams[k];
+
+			if (n < 2) {
+				g->a = 0xffff;
+				continue;
+			}
+			g->a = (unsigned short)GRAM(pat[0], pat[1]);
+			g->b = (unsigned short)GRAM(pat[n - 2], pat[n - 1]);
+			g->c = (unsigned short)(n >= 4 ? GRAM(pat[n / 2 - 1], pat[n / 2]) : g->a);
+		}
+	}
+	return NULL;
+}
+
+static int
+grams_allow(const struct pgram *g, const unsigned char *grams)
+{
+	if (grams == NULL || g->a == 0xffff)
+		return 1;
+	return GRAM_HAS(grams, g->a) && GRAM_HAS(grams, g->b) && GRAM_HAS(grams, g->c);
+}
+
 /* Substring match; '*' in the pattern matches any run of characters. */
 static int
 text_match(const char *pat, const char *text)
@@ -472,8 +541,15 @@ classify_rule_matches(const struct classify_rule *row, const struct classify_inp
 	if (row->text != NULL) {
 		const char *const *t;
 
-		for (t = row->text; *t != NULL; t++)
-			if (text_match(*t, in->text))
+		const struct pgram *g = NULL;
+
+		if (in->grams != NULL && row >= rules && row < rules + G_N_ELEMENTS(rules)) {
+			g_once(&grams_once, grams_init, NULL);
+			g = &pattern_grams[row_first[row - rules]];
+		}
+
+		for (t = row->text; *t != NULL; t++, g = g != NULL ? g + 1 : NULL)
+			if ((g == NULL || grams_allow(g, in->grams)) && text_match(*t, in->text))
 				break;
 		if (*t == NULL)
 			return 0;
@@ -526,6 +602,7 @@ classify_rcpt(struct report_rcpt *rc, const struct report *r, const char *contex
 {
 	struct classify_input in;
 	const struct classify_rule *row;
+	unsigned char grams[CLASSIFY_GRAMS_BYTES];
 	char *lower;
 
 	if (context != NULL) {
@@ -545,6 +622,8 @@ classify_rcpt(struct report_rcpt *rc, const struct report *r, const char *contex
 	in.reply = rc->replycode;
 	in.cmd = classify_cmd_from_name(rc->smtp_command);
 	in.text = lower != NULL ? lower : "";
+	classify_grams(in.text, grams);
+	in.grams = grams;
 	row = classify_input_rule(&in);
 	rc->class = classify_class(row, &in);
 	rc->reason = row->reason;

@@ -81,7 +81,13 @@ struct classify_input {
 	const char *reply;        /* "" when none */
 	enum classify_cmd cmd;
 	const char *text;         /* lowercased diagnostic, "" when none */
+	/* optional: bigrams present in text (classify_grams()), or NULL */
+	const unsigned char *grams;
 };
+
+/* Bitmap of the character pairs of text (512 bytes): a fast pre-filter. */
+#define CLASSIFY_GRAMS_BYTES 512
+void classify_grams(const char *text, unsigned char grams[CLASSIFY_GRAMS_BYTES]);
 
 /*
  * Classifies one recipient of r: sets rc->class, reason, scope and rule from

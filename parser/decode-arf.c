@@ -72,7 +72,7 @@ decode_arf(struct msg *m)
 		if (type == NULL)
 			type = "abuse";
 	} else if ((v = fields_get(m->orig, "X-HmXmrOriginalRecipient")) != NULL ||
-		   text_casestr(m->subject, "complaint about message from") != NULL) {
+		   strstr(m->lsubject, "complaint about message from") != NULL) {
 		type = "abuse";     /* Microsoft JMRP */
 	} else if (strstr(m->lower, "apple mail sent this email to unsubscribe") != NULL) {
 		type = "opt-out";

@@ -106,10 +106,10 @@ looks_like_bounce(const struct msg *m)
 	if (m->mta != NULL || msg_header(m, "X-Failed-Recipients") != NULL)
 		return 1;
 	for (const char *const *p = daemon_from; *p; p++)
-		if (text_casestr(m->from, *p) != NULL)
+		if (strstr(m->lfrom, *p) != NULL)
 			return 1;
 	for (const char *const *p = bounce_subjects; *p; p++)
-		if (text_casestr(m->subject, *p) != NULL)
+		if (strstr(m->lsubject, *p) != NULL)
 			return 1;
 	return 0;
 }
@@ -129,7 +129,7 @@ note_end(const struct msg *m)
 		mta_generic_ends();
 
 	for (const char *const *e = ends; *e; e++) {
-		const char *at = strstr(lower, *e);
+		const char *at = lower[end] == '\0' ? strstr(lower, *e) : memmem(lower, end, *e, strlen(*e));
 
 		if (at != NULL && (size_t)(at - lower) < end) {
 			while (at > lower && at[-1] != '\n')
@@ -657,29 +657,72 @@ pick_recipients(const struct msg *m, const char *lnote, const GPtrArray *own, GP
 	g_ptr_array_free(xl, TRUE);
 }
 
+/*
+ * The notification of m, computed once per message: its text and
+ * lowercased text up to the returned message, our own addresses and every
+ * candidate address in it.
+ */
+struct note {
+	char *text, *lower;
+	GPtrArray *own;           /* of char * */
+	GPtrArray *cands;         /* of struct cand *, in order */
+};
+
+static struct note *
+note_get(struct msg *m)
+{
+	struct note *n;
+	size_t end;
+
+	if (m->note != NULL)
+		return m->note;
+	n = g_new0(struct note, 1);
+	end = note_end(m);
+	n->text = g_strndup(m->text->str, end);
+	n->lower = g_strndup(m->lower, end);
+	n->own = g_ptr_array_new_with_free_func(g_free);
+	n->cands = g_ptr_array_new_with_free_func(cand_free);
+	own_addresses(m, n->own);
+	scan_candidates(m, n->text, n->own, n->cands);
+	m->note = n;
+	return n;
+}
+
+void
+note_free(struct note *n)
+{
+	if (n == NULL)
+		return;
+	g_free(n->text);
+	g_free(n->lower);
+	g_ptr_array_free(n->own, TRUE);
+	g_ptr_array_free(n->cands, TRUE);
+	g_free(n);
+}
+
 int
 decode_prose(struct msg *m)
 {
-	GPtrArray *own, *cands;
-	const char *xfr;
-	size_t end;
-	char *note, *lnote;
+	struct note *n;
+	GPtrArray *cands;
 	const char *action;
 	int found = 0;
 
 	if (!looks_like_bounce(m))
 		return 0;
-	end = note_end(m);
-	note = g_strndup(m->text->str, end);
-	lnote = g_strndup(m->lower, end);
-	action = prose_action(lnote);
-	own = g_ptr_array_new_with_free_func(g_free);
+	n = note_get(m);
+	action = prose_action(n->lower);
+	/* a working copy: pick_recipients() rewrites it */
 	cands = g_ptr_array_new_with_free_func(cand_free);
-	own_addresses(m, own);
+	for (guint i = 0; i < n->cands->len; i++) {
+		const struct cand *c = g_ptr_array_index(n->cands, i);
+		struct cand *d = g_new(struct cand, 1);
 
-	scan_candidates(m, note, own, cands);
-	xfr = msg_header(m, "X-Failed-Recipients");
-	pick_recipients(m, lnote, own, cands, xfr);
+		*d = *c;
+		d->addr = g_strdup(c->addr);
+		g_ptr_array_add(cands, d);
+	}
+	pick_recipients(m, n->lower, n->own, cands, msg_header(m, "X-Failed-Recipients"));
 
 	for (guint i = 0; i < cands->len; i++) {
 		struct cand *c = g_ptr_array_index(cands, i);
@@ -687,9 +730,9 @@ decode_prose(struct msg *m)
 		char *diag = NULL;
 
 		if (m->mta == NULL || !(m->mta->flags & MTA_DIAG_WHOLE))
-			diag = diag_for(m, note, lnote, cands, c->addr);
+			diag = diag_for(m, n->text, n->lower, n->cands, c->addr);
 		if (diag == NULL)
-			diag = diag_whole(m, note, cands);
+			diag = diag_whole(m, n->text, n->cands);
 		rc = msg_add_rcpt(m, g_strdup(c->addr));
 		if (rc == NULL) {
 			g_free(diag);
@@ -707,13 +750,10 @@ decode_prose(struct msg *m)
 		/* a bounce that lost its recipient: keep the verdict for VERP */
 		m->unnamed = 1;
 		m->r->unnamed.action = g_strdup(action);
-		m->r->unnamed.diagnostic = diag_whole(m, note, cands);
+		m->r->unnamed.diagnostic = diag_whole(m, n->text, n->cands);
 	}
 	m->r->decoder = "prose";
-	g_ptr_array_free(own, TRUE);
 	g_ptr_array_free(cands, TRUE);
-	g_free(note);
-	g_free(lnote);
 	return 1;
 }
 
@@ -724,66 +764,36 @@ decode_prose(struct msg *m)
 char *
 prose_diag_for_addr(struct msg *m, const char *addr)
 {
-	size_t end = note_end(m);
-	char *lnote = g_strndup(m->lower, end);
-	char *note, *diag = NULL;
-	GPtrArray *own, *cands;
+	struct note *n = note_get(m);
 
-	if (strstr(lnote, addr) == NULL) {
-		g_free(lnote);
+	if (strstr(n->lower, addr) == NULL)
 		return NULL;
-	}
-	note = g_strndup(m->text->str, end);
-	own = g_ptr_array_new_with_free_func(g_free);
-	cands = g_ptr_array_new_with_free_func(cand_free);
-	scan_candidates(m, note, own, cands);
-	diag = diag_for(m, note, lnote, cands, addr);
-	g_ptr_array_free(cands, TRUE);
-	g_ptr_array_free(own, TRUE);
-	g_free(note);
-	g_free(lnote);
-	return diag;
+	return diag_for(m, n->text, n->lower, n->cands, addr);
 }
 
 /* The whole notification, for a report whose only recipient it does not name. */
 char *
 prose_whole(struct msg *m)
 {
-	size_t end = note_end(m);
-	char *note = g_strndup(m->text->str, end);
-	char *out = diag_whole(m, note, NULL);
+	struct note *n = note_get(m);
 
-	g_free(note);
-	return out;
+	return diag_whole(m, n->text, NULL);
 }
 
 char *
 prose_single_recipient(struct msg *m)
 {
-	size_t end = note_end(m);
-	char *note = g_strndup(m->text->str, end);
-	GPtrArray *own = g_ptr_array_new_with_free_func(g_free);
-	GPtrArray *cands = g_ptr_array_new_with_free_func(cand_free);
-	char *out = NULL;
-	int n = 0;
+	struct note *n = note_get(m);
+	const char *out = NULL;
+	int count = 0;
 
-	own_addresses(m, own);
-	scan_candidates(m, note, own, cands);
-	for (guint i = 0; i < cands->len; i++) {
-		struct cand *c = g_ptr_array_index(cands, i);
+	for (guint i = 0; i < n->cands->len; i++) {
+		const struct cand *c = g_ptr_array_index(n->cands, i);
 
 		if (!c->own) {
-			n++;
-			g_free(out);
-			out = g_strdup(c->addr);
+			count++;
+			out = c->addr;
 		}
 	}
-	if (n != 1) {
-		g_free(out);
-		out = NULL;
-	}
-	g_ptr_array_free(cands, TRUE);
-	g_ptr_array_free(own, TRUE);
-	g_free(note);
-	return out;
+	return count == 1 ? g_strdup(out) : NULL;
 }

@@ -45,7 +45,7 @@ is_autoreply(const struct msg *m)
 	if (m->dsn->len > 0 || m->feedback->len > 0 || msg_header(m, "X-Failed-Recipients") != NULL)
 		return 0;
 	for (const char *const *w = bounce_words; *w; w++)
-		if (text_casestr(m->from, *w) != NULL || text_casestr(m->subject, *w) != NULL)
+		if (strstr(m->lfrom, *w) != NULL || strstr(m->lsubject, *w) != NULL)
 			return 0;
 	v = msg_header(m, "Auto-Submitted");
 	if (v != NULL && text_casestr(v, "auto-replied") != NULL)
@@ -60,7 +60,7 @@ is_autoreply(const struct msg *m)
 	if (v != NULL && text_casestr(v, "auto_reply") != NULL)
 		return 1;
 	for (const char *const *s = reply_subjects; *s; s++)
-		if (text_casestr(m->subject, *s) != NULL)
+		if (strstr(m->lsubject, *s) != NULL)
 			return 1;
 	return 0;
 }

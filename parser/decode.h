@@ -21,6 +21,12 @@
 #include "report.h"
 #include "classify.h"
 
+/* A header of the bounce itself: both strings borrowed from GMime. */
+struct hdr {
+	const char *name;
+	const char *raw;
+};
+
 /* One "Name: value" field of a header block (unfolded value). */
 struct field {
 	char *name;
@@ -28,14 +34,16 @@ struct field {
 };
 
 /* The parsed message as the decoders see it.  All strings are owned. */
+struct note;
+
 struct msg {
 	const struct report_limits *lim;
 	struct report *r;
 
 	/* the bounce itself; its headers are read with msg_header() */
 	GMimeMessage *top;        /* borrowed until report_parse() returns; may be NULL */
-	const char *from;         /* From: (decoded), "" when absent */
-	const char *subject;      /* Subject: (decoded), "" when absent */
+	const char *from;         /* From: (raw), "" when absent */
+	const char *subject;      /* Subject: (decoded, owned by m->r), "" when absent */
 
 	/*
 	 * Notification text: every text part that is not inside a returned
@@ -60,9 +68,13 @@ struct msg {
 	 * Dovecot's own words are in the text).
 	 */
 	GHashTable *context;
+	struct note *note;        /* decode-prose.c's view of the text, cached */
+	GArray *hdrs;             /* of struct hdr: the bounce's headers, raw values */
+	char *lfrom, *lsubject;   /* From: and Subject: lowercased */
 	const struct mta_sig *mta;/* who wrote the bounce (mta.c), or NULL */
 	unsigned parts;           /* MIME parts walked */
 	int warned_depth, warned_parts, warned_rcpts;
+	int trouble;              /* broken structure: GMime's warnings are wanted */
 };
 
 /*
@@ -119,6 +131,8 @@ char *prose_diag_for_addr(struct msg *m, const char *addr);
 char *prose_whole(struct msg *m);
 /* The only address the notification names (not ours), or NULL. */
 char *prose_single_recipient(struct msg *m);
+/* Frees the cached notification; NULL is a no-op. */
+void note_free(struct note *n);
 
 /* The table, in the order tried (parse.c). */
 extern const struct decoder decoder_table[];
@@ -135,7 +149,8 @@ void field_free(gpointer p);
 /* First field named name (case-insensitive), borrowed; NULL if none. */
 const char *fields_get(const GPtrArray *fields, const char *name);
 
-/* Message header of the bounce itself (case-insensitive), borrowed. */
+/* Message header of the bounce itself (case-insensitive): its raw value
+ * (folded, not RFC 2047-decoded), borrowed until report_parse() returns. */
 const char *msg_header(const struct msg *m, const char *name);
 
 /*
@@ -157,6 +172,8 @@ int text_find_reply(const char *s, char *out);
 /* SMTP stage named in s ("in reply to RCPT TO command", "after end of
  * data"...), a CLASSIFY_CMD_* value, CLASSIFY_CMD_NONE if none. */
 enum classify_cmd text_find_command(const char *s);
+/* Same on text already lowercased. */
+enum classify_cmd text_find_command_lower(const char *lower);
 
 /* Case-insensitive ASCII substring search; NULL if absent. */
 const char *text_casestr(const char *hay, const char *needle);

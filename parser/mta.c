@@ -20,6 +20,9 @@
 #define ANY(...) ((const char *const[]){ __VA_ARGS__, NULL })
 #define NOTHING ((const char *const[]){ NULL })
 
+/* Bytes of notification text searched for an MTA's phrases. */
+#define SIG_WINDOW 8192
+
 /*
  * Lines that introduce the returned message in prose bounces, whatever
  * the MTA: the notification text ends at the first line containing one.
@@ -146,15 +149,27 @@ any_lower(const char *const *pats, const char *s)
 	return 0;
 }
 
+/* Same on the first len bytes of s. */
+static int
+any_lower_len(const char *const *pats, const char *s, size_t len)
+{
+	if (s[len] == '\0')
+		return any_lower(pats, s);       /* strstr is faster than memmem */
+	for (; *pats != NULL; pats++)
+		if (memmem(s, len, *pats, strlen(*pats)) != NULL)
+			return 1;
+	return 0;
+}
+
 const struct mta_sig *
 mta_identify(const struct msg *m)
 {
 	for (unsigned i = 0; i < mta_count; i++) {
 		const struct mta_sig *sig = &mta_table[i];
 
-		if (sig->from != NULL && !any_in(sig->from, m->from))
+		if (sig->from != NULL && !any_lower(sig->from, m->lfrom))
 			continue;
-		if (sig->subject != NULL && !any_in(sig->subject, m->subject))
+		if (sig->subject != NULL && !any_lower(sig->subject, m->lsubject))
 			continue;
 		if (sig->header != NULL) {
 			const char *v = msg_header(m, sig->header);
@@ -164,7 +179,8 @@ mta_identify(const struct msg *m)
 			if (sig->header_value != NULL && !any_in(sig->header_value, v))
 				continue;
 		}
-		if (sig->text != NULL && !any_lower(sig->text, m->lower))
+		/* an MTA's fixed phrases are in the first lines of its text */
+		if (sig->text != NULL && !any_lower_len(sig->text, m->lower, MIN(m->text->len, SIG_WINDOW)))
 			continue;
 		return sig;
 	}

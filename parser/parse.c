@@ -20,6 +20,7 @@
  * one-time initialisation (g_once, so the daemon's loop thread and tests
  * may call report_parse() from any thread).
  */
+#include <iconv.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -31,6 +32,8 @@
 #define WARNINGS_MAX 32
 /* Header fields read from a returned message or a DSN block. */
 #define FIELDS_MAX 256
+/* Headers of the bounce itself looked at. */
+#define HEADERS_MAX 512
 
 const struct decoder decoder_table[] = {
 	{ "arf", decode_arf },
@@ -54,12 +57,29 @@ static void text_clean(GString *s);
 static void to_utf8(GString *s, const char *charset);
 static void finish_rcpt(struct msg *m, struct report_rcpt *rc);
 static void msg_clear(struct msg *m);
+static GMimeMessage *gmime_parse(struct msg *m, GMimeStream *stream, int warn);
+static void collect_headers(struct msg *m);
+static GByteArray *prepare(struct msg *m, const char *buf, size_t len);
+
+/*
+ * glibc loads a charset converter (a gconv module) on iconv_open() and
+ * unloads it when its last descriptor closes: per message, that is a
+ * dlopen/dlclose pair and a TLB flush for every Japanese or Latin-1 part.
+ * One descriptor per common charset, opened once and never closed, keeps
+ * the modules loaded for the life of the process.  Set once, read-only.
+ */
+static const char *const pinned_charsets[] = {
+	"ISO-2022-JP", "ISO-8859-1", "ISO-8859-15", "CP1252", "SHIFT_JIS", "EUC-JP",
+	"GB2312", "GBK", "BIG5", "EUC-KR", "KOI8-R", "ISO-8859-2", "CP1251", "UTF-16",
+};
 
 static gpointer
 gmime_init_once(gpointer unused)
 {
 	(void)unused;
 	g_mime_init();
+	for (size_t i = 0; i < G_N_ELEMENTS(pinned_charsets); i++)
+		(void)iconv_open("UTF-8", pinned_charsets[i]);   /* kept open on purpose */
 	return NULL;
 }
 
@@ -70,6 +90,7 @@ gmime_init_once(gpointer unused)
 static char *
 normalise(const char *buf, size_t len, size_t max, size_t *len_r, int *nul_r)
 {
+	const char *p, *end;
 	char *out, *w;
 
 	if (len > max)
@@ -77,18 +98,29 @@ normalise(const char *buf, size_t len, size_t max, size_t *len_r, int *nul_r)
 	out = g_malloc(len + 1);
 	w = out;
 	*nul_r = 0;
-	for (size_t i = 0; i < len; i++) {
-		char c = buf[i];
+	p = buf;
+	end = buf + len;
+	while (p < end) {
+		/* copy the run up to the next CR or NUL in one go */
+		const char *cr = memchr(p, '\r', (size_t)(end - p));
+		const char *nul = memchr(p, '\0', (size_t)((cr != NULL ? cr : end) - p));
+		const char *stop = nul != NULL ? nul : (cr != NULL ? cr : end);
 
-		if (c == '\r') {
-			if (i + 1 < len && buf[i + 1] == '\n')
-				i++;
-			*w++ = '\n';
-		} else if (c == '\0') {
+		memcpy(w, p, (size_t)(stop - p));
+		w += stop - p;
+		p = stop;
+		if (p == end)
+			break;
+		if (*p == '\0') {
 			*nul_r = 1;
 			*w++ = ' ';
+			p++;
 		} else {
-			*w++ = c;
+			/* CRLF or lone CR */
+			*w++ = '\n';
+			p++;
+			if (p < end && *p == '\n')
+				p++;
 		}
 	}
 	*w = '\0';
@@ -224,17 +256,17 @@ msg_orig_from_text(struct msg *m, const char *text)
 
 	if (m->r->orig_message_id != NULL && m->r->orig_sender != NULL)
 		return;
-	while (p != NULL && *p) {
-		if (g_ascii_strncasecmp(p, "Message-ID:", 11) == 0) {
-			line = p;
-			break;
-		}
-		p = strchr(p, '\n');
-		if (p != NULL)
-			p++;
+	/* m->lower is text lowercased: same offsets */
+	if (g_ascii_strncasecmp(text, "message-id:", 11) == 0) {
+		line = text;
+	} else {
+		const char *at = strstr(m->lower, "\nmessage-id:");
+
+		if (at == NULL)
+			return;
+		line = text + (at - m->lower) + 1;
 	}
-	if (line == NULL)
-		return;
+	(void)p;
 	/* back to the start of the block */
 	while (line > text) {
 		const char *prev = line - 1;    /* the '\n' ending the previous line */
@@ -267,6 +299,26 @@ part_bytes(GMimePart *part, size_t max)
 
 	if (dw == NULL)
 		return g_string_new("");
+	switch (g_mime_data_wrapper_get_encoding(dw)) {
+	case GMIME_CONTENT_ENCODING_DEFAULT:
+	case GMIME_CONTENT_ENCODING_7BIT:
+	case GMIME_CONTENT_ENCODING_8BIT:
+	case GMIME_CONTENT_ENCODING_BINARY: {
+		/* nothing to decode: read the part's bytes straight from its stream */
+		GMimeStream *raw = g_mime_data_wrapper_get_stream(dw);
+		char buf[4096];
+		ssize_t n;
+
+		s = g_string_sized_new(1024);
+		if (raw == NULL || g_mime_stream_reset(raw) < 0)
+			return s;
+		while (s->len < max && (n = g_mime_stream_read(raw, buf, sizeof(buf))) > 0)
+			g_string_append_len(s, buf, MIN((gssize)n, (gssize)(max - s->len)));
+		return s;
+	}
+	default:
+		break;
+	}
 	mem = g_mime_stream_mem_new();
 	g_mime_data_wrapper_write_to_stream(dw, mem);
 	ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
@@ -284,8 +336,8 @@ static void
 to_utf8(GString *s, const char *charset)
 {
 	const char *name;
+	iconv_t cd;
 	char *out;
-	gsize written = 0;
 
 	if (charset == NULL || s->len == 0)
 		return;
@@ -293,11 +345,18 @@ to_utf8(GString *s, const char *charset)
 	if (name == NULL || g_ascii_strcasecmp(name, "UTF-8") == 0 ||
 	    g_ascii_strcasecmp(name, "US-ASCII") == 0 || g_ascii_strcasecmp(name, "ASCII") == 0)
 		return;
-	out = g_convert_with_fallback(s->str, (gssize)s->len, "UTF-8", name, "?", NULL, &written, NULL);
+	/* NULs first: the converted string is NUL-terminated */
+	for (gsize i = 0; i < s->len; i++)
+		if (s->str[i] == '\0')
+			s->str[i] = ' ';
+	cd = g_mime_iconv_open("UTF-8", name);     /* GMime caches converters */
+	if (cd == (iconv_t)-1)
+		return;
+	out = g_mime_iconv_strndup(cd, s->str, s->len);
+	g_mime_iconv_close(cd);
 	if (out == NULL)
 		return;
-	g_string_truncate(s, 0);
-	g_string_append_len(s, out, (gssize)written);
+	g_string_assign(s, out);
 	g_free(out);
 }
 
@@ -307,6 +366,9 @@ text_clean(GString *s)
 {
 	gsize w = 0;
 
+	/* already clean (the common case): only UTF-8 to check */
+	if (memchr(s->str, '\r', s->len) == NULL && memchr(s->str, '\0', s->len) == NULL)
+		goto utf8;
 	for (gsize i = 0; i < s->len; i++) {
 		char c = s->str[i];
 
@@ -320,6 +382,7 @@ text_clean(GString *s)
 		s->str[w++] = c;
 	}
 	g_string_truncate(s, w);
+utf8:
 	if (!g_utf8_validate_len(s->str, (gssize)s->len, NULL)) {
 		char *v = g_utf8_make_valid(s->str, (gssize)s->len);
 
@@ -371,7 +434,8 @@ walk_message_part(struct msg *m, GMimeMessagePart *mp, unsigned depth)
 			continue;
 		f = g_new0(struct field, 1);
 		f->name = g_strdup(name);
-		f->value = g_strdup(g_mime_header_get_value(h) ? g_mime_header_get_value(h) : "");
+		f->value = g_strdup(g_mime_header_get_raw_value(h) ? g_mime_header_get_raw_value(h) : "");
+		g_strstrip(f->value);
 		g_ptr_array_add(m->orig, f);
 	}
 }
@@ -479,12 +543,14 @@ walk(struct msg *m, GMimeObject *obj, unsigned depth)
 			msg_warn(m, "limit: more than %u MIME parts, the rest ignored",
 				m->lim->max_parts);
 		m->warned_parts = 1;
+		m->trouble = 1;
 		return;
 	}
 	if (depth > m->lim->max_depth) {
 		if (!m->warned_depth)
 			msg_warn(m, "limit: MIME nesting deeper than %u, ignored", m->lim->max_depth);
 		m->warned_depth = 1;
+		m->trouble = 1;
 		return;
 	}
 	if (GMIME_IS_MULTIPART(obj)) {
@@ -505,6 +571,7 @@ walk(struct msg *m, GMimeObject *obj, unsigned depth)
 				GString *t = g_string_new(pro);
 
 				msg_warn(m, "multipart without parts: its text read as is");
+				m->trouble = 1;
 				text_clean(t);
 				if (m->text->len > 0)
 					g_string_append_c(m->text, '\n');
@@ -545,6 +612,8 @@ static void
 finish_rcpt(struct msg *m, struct report_rcpt *rc)
 {
 	if (rc->diagnostic != NULL) {
+		char *lower = NULL;
+
 		if (rc->status[0] == '\0') {
 			char st[16];
 
@@ -554,11 +623,14 @@ finish_rcpt(struct msg *m, struct report_rcpt *rc)
 		if (rc->replycode[0] == '\0')
 			text_find_reply(rc->diagnostic, rc->replycode);
 		if (rc->smtp_command == NULL) {
-			enum classify_cmd c = text_find_command(rc->diagnostic);
+			enum classify_cmd c;
 
+			lower = g_ascii_strdown(rc->diagnostic, -1);
+			c = text_find_command_lower(lower);
 			if (c != CLASSIFY_CMD_NONE)
 				rc->smtp_command = g_strdup(classify_cmd_name(c));
 		}
+		g_free(lower);
 	}
 	{
 		const char *ctx = g_hash_table_lookup(m->context, rc);
@@ -590,6 +662,11 @@ msg_clear(struct msg *m)
 	if (m->inner_text != NULL)
 		g_string_free(m->inner_text, TRUE);
 	g_free(m->lower);
+	g_free(m->lfrom);
+	g_free(m->lsubject);
+	note_free(m->note);
+	if (m->hdrs != NULL)
+		g_array_free(m->hdrs, TRUE);
 	if (m->context != NULL)
 		g_hash_table_destroy(m->context);
 	if (m->top != NULL)
@@ -602,46 +679,68 @@ gstring_free(gpointer p)
 	g_string_free(p, TRUE);
 }
 
-struct report *
-report_parse(const char *buf, size_t len, const struct report_limits *lim)
+/* Parses the stream into a message; warnings go to m when warn is set. */
+static GMimeMessage *
+gmime_parse(struct msg *m, GMimeStream *stream, int warn)
 {
-	static GOnce once = G_ONCE_INIT;
-	struct report_limits deflim;
-	struct report *r;
-	struct msg m;
-	GMimeParserOptions *opts;
-	GMimeStream *stream;
+	GMimeParserOptions *opts = g_mime_parser_options_new();
 	GMimeParser *parser;
-	GByteArray *ba;
-	char *norm;
+	GMimeMessage *msg;
+
+	if (warn)
+		g_mime_parser_options_set_warning_callback(opts, parser_warning, m);
+	g_mime_stream_reset(stream);
+	parser = g_mime_parser_new_with_stream(stream);
+	g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
+	msg = g_mime_parser_construct_message(parser, opts);
+	g_object_unref(parser);
+	g_mime_parser_options_free(opts);
+	return msg;
+}
+
+/* The bounce's own headers, raw (decoding them all costs more than the rest). */
+static void
+collect_headers(struct msg *m)
+{
+	GMimeHeaderList *hl = g_mime_object_get_header_list(GMIME_OBJECT(m->top));
+	int n = g_mime_header_list_get_count(hl);
+	const char *subj;
+
+	m->hdrs = g_array_sized_new(FALSE, FALSE, sizeof(struct hdr), (guint)MIN(n, HEADERS_MAX));
+	for (int i = 0; i < n && i < HEADERS_MAX; i++) {
+		GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
+		struct hdr e = { g_mime_header_get_name(h), g_mime_header_get_raw_value(h) };
+
+		if (e.name != NULL && e.raw != NULL)
+			g_array_append_val(m->hdrs, e);
+	}
+	m->from = msg_header(m, "From");
+	subj = msg_header(m, "Subject");
+	if (subj != NULL) {
+		char *dec = g_mime_utils_header_decode_text(NULL, subj);
+
+		m->r->subject = text_squeeze(dec, strlen(dec), m->lim->max_field);
+		g_free(dec);
+	}
+	m->subject = m->r->subject;
+}
+
+/* Normalised copy of buf, without a leading mbox "From " line. */
+static GByteArray *
+prepare(struct msg *m, const char *buf, size_t len)
+{
 	size_t nlen, skip = 0;
 	int nul;
+	char *norm;
 
-	g_once(&once, gmime_init_once, NULL);
-	if (lim == NULL) {
-		report_limits_default(&deflim);
-		lim = &deflim;
-	}
-	r = report_new();
-
-	memset(&m, 0, sizeof(m));
-	m.lim = lim;
-	m.r = r;
-	m.text = g_string_new(NULL);
-	m.dsn = g_ptr_array_new_with_free_func(gstring_free);
-	m.context = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
-	m.inner_dsn = g_ptr_array_new_with_free_func(gstring_free);
-	m.inner_text = g_string_new(NULL);
-	m.feedback = g_ptr_array_new_with_free_func(gstring_free);
 	if (buf == NULL)
 		len = 0;
-	if (len > lim->max_bytes)
-		msg_warn(&m, "limit: message of %zu bytes, only the first %zu parsed",
-			len, lim->max_bytes);
-
-	norm = normalise(buf != NULL ? buf : "", len, lim->max_bytes, &nlen, &nul);
+	if (len > m->lim->max_bytes)
+		msg_warn(m, "limit: message of %zu bytes, only the first %zu parsed",
+			len, m->lim->max_bytes);
+	norm = normalise(buf != NULL ? buf : "", len, m->lim->max_bytes, &nlen, &nul);
 	if (nul)
-		msg_warn(&m, "NUL bytes replaced by spaces");
+		msg_warn(m, "NUL bytes replaced by spaces");
 	/* mbox: a "From " envelope line first (Postfix does not write one) */
 	if (nlen >= 5 && memcmp(norm, "From ", 5) == 0) {
 		const char *nl = memchr(norm, '\n', nlen);
@@ -652,30 +751,54 @@ report_parse(const char *buf, size_t len, const struct report_limits *lim)
 		memmove(norm, norm + skip, nlen - skip + 1);
 		nlen -= skip;
 	}
-	ba = g_byte_array_new_take((guint8 *)norm, nlen);
-	stream = g_mime_stream_mem_new_with_byte_array(ba);   /* owns ba */
-	opts = g_mime_parser_options_new();
-	g_mime_parser_options_set_warning_callback(opts, parser_warning, &m);
-	parser = g_mime_parser_new_with_stream(stream);
-	g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
-	m.top = g_mime_parser_construct_message(parser, opts);
-	g_object_unref(parser);
+	return g_byte_array_new_take((guint8 *)norm, nlen);
+}
 
+struct report *
+report_parse(const char *buf, size_t len, const struct report_limits *lim)
+{
+	static GOnce once = G_ONCE_INIT;
+	struct report_limits deflim;
+	struct report *r;
+	struct msg m;
+	GMimeStream *stream;
+	GByteArray *ba;
+
+	g_once(&once, gmime_init_once, NULL);
+	if (lim == NULL) {
+		report_limits_default(&deflim);
+		lim = &deflim;
+	}
+	r = report_new();
+	memset(&m, 0, sizeof(m));
+	m.lim = lim;
+	m.r = r;
+	m.text = g_string_new(NULL);
+	m.dsn = g_ptr_array_new_with_free_func(gstring_free);
+	m.context = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
+	m.inner_dsn = g_ptr_array_new_with_free_func(gstring_free);
+	m.inner_text = g_string_new(NULL);
+	m.feedback = g_ptr_array_new_with_free_func(gstring_free);
+
+	/* 1-2. bytes -> GMime tree */
+	ba = prepare(&m, buf, len);
+	stream = g_mime_stream_mem_new_with_byte_array(ba);   /* owns ba */
+	m.top = gmime_parse(&m, stream, lim->gmime_warnings == REPORT_GMIME_WARNINGS_ALWAYS);
+
+	/* 3. the tree -> struct msg */
 	if (m.top != NULL) {
 		GMimeObject *body = g_mime_message_get_mime_part(m.top);
 		GMimeContentType *ct = body != NULL ? g_mime_object_get_content_type(body) : NULL;
 
-		m.from = msg_header(&m, "From");
-		m.subject = msg_header(&m, "Subject");
+		collect_headers(&m);
 		m.multipart_report = ct != NULL && g_mime_content_type_is_type(ct, "multipart", "report");
 		walk(&m, body, 0);
-		if (m.subject != NULL)
-			r->subject = text_squeeze(m.subject, strlen(m.subject), lim->max_field);
 	} else {
 		/* no header block GMime accepts: treat the bytes as text */
 		GString *s = g_string_new_len((const char *)ba->data, (gssize)ba->len);
 
 		msg_warn(&m, "not a MIME message; read as plain text");
+		m.trouble = 1;
 		text_clean(s);
 		g_string_append_len(m.text, s->str, (gssize)s->len);
 		g_string_free(s, TRUE);
@@ -684,6 +807,8 @@ report_parse(const char *buf, size_t len, const struct report_limits *lim)
 		m.from = "";
 	if (m.subject == NULL)
 		m.subject = "";
+	m.lfrom = g_ascii_strdown(m.from, -1);
+	m.lsubject = g_ascii_strdown(m.subject, -1);
 	if (m.dsn->len == 0 && m.inner_dsn->len > 0) {
 		/* a forwarded bounce: its report and text are the bounce */
 		GPtrArray *t = m.dsn;
@@ -698,6 +823,7 @@ report_parse(const char *buf, size_t len, const struct report_limits *lim)
 	m.mta = mta_identify(&m);
 	r->mta = m.mta != NULL ? m.mta->name : NULL;
 
+	/* 4. the first decoder that recognises the message fills the report */
 	for (unsigned i = 0; i < decoder_count; i++) {
 		if (decoder_table[i].fn(&m)) {
 			if (strcmp(r->decoder, "none") == 0)
@@ -707,10 +833,10 @@ report_parse(const char *buf, size_t len, const struct report_limits *lim)
 	}
 	if (m.orig != NULL)
 		msg_orig_from_fields(&m, m.orig);
-	if (r->rcpts->len > 0 || r->unnamed.class != REPORT_CLASS_NONE ||
-	    strcmp(r->decoder, "none") != 0)
+	if (r->rcpts->len > 0 || m.unnamed)
 		msg_orig_from_text(&m, m.text->str);
 
+	/* 5. every recipient: codes from its text, then the rule table */
 	for (guint i = 0; i < r->rcpts->len; i++)
 		finish_rcpt(&m, g_ptr_array_index(r->rcpts, i));
 	if (r->rcpts->len == 0 && m.unnamed) {
@@ -718,7 +844,14 @@ report_parse(const char *buf, size_t len, const struct report_limits *lim)
 		finish_rcpt(&m, &r->unnamed);
 	}
 
-	g_mime_parser_options_free(opts);
+	/* GMime's own account of what was wrong, for a message that needed help */
+	if (lim->gmime_warnings == REPORT_GMIME_WARNINGS_ON_TROUBLE &&
+	    (m.trouble || strcmp(r->decoder, "none") == 0)) {
+		GMimeMessage *again = gmime_parse(&m, stream, 1);
+
+		if (again != NULL)
+			g_object_unref(again);
+	}
 	g_object_unref(stream);
 	msg_clear(&m);
 	return r;

@@ -27,6 +27,7 @@ report_limits_default(struct report_limits *lim)
 	lim->max_parts = 256;
 	lim->max_rcpts = 1000;
 	lim->max_field = 2048;
+	lim->gmime_warnings = REPORT_GMIME_WARNINGS_ON_TROUBLE;
 }
 
 const char *

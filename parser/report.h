@@ -98,7 +98,19 @@ struct report_limits {
 	unsigned max_parts;      /* MIME parts walked */
 	unsigned max_rcpts;      /* recipients reported */
 	size_t max_field;        /* bytes kept of any one text field (diagnostic...) */
+	/*
+	 * GMime's parser warnings cost GMime extra validation work (about a
+	 * third of its parse time), so by default they are collected only for
+	 * a message that needed help: no decoder understood it, or its MIME
+	 * structure is broken (the message is then parsed a second time with
+	 * warnings on).  REPORT_GMIME_WARNINGS_ALWAYS collects them always.
+	 */
+	int gmime_warnings;      /* REPORT_GMIME_WARNINGS_* */
 };
+
+#define REPORT_GMIME_WARNINGS_NEVER   0
+#define REPORT_GMIME_WARNINGS_ON_TROUBLE 1
+#define REPORT_GMIME_WARNINGS_ALWAYS  2
 
 /* One recipient the message is about. */
 struct report_rcpt {

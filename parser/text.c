@@ -142,9 +142,17 @@ fields_get(const GPtrArray *fields, const char *name)
 const char *
 msg_header(const struct msg *m, const char *name)
 {
-	if (m->top == NULL)
+	char first = g_ascii_tolower(name[0]);
+
+	if (m->hdrs == NULL)
 		return NULL;
-	return g_mime_object_get_header(GMIME_OBJECT(m->top), name);
+	for (guint i = 0; i < m->hdrs->len; i++) {
+		const struct hdr *h = &g_array_index(m->hdrs, struct hdr, i);
+
+		if (g_ascii_tolower(h->name[0]) == first && g_ascii_strcasecmp(h->name, name) == 0)
+			return h->raw;
+	}
+	return NULL;
 }
 
 int
@@ -413,6 +421,16 @@ text_find_reply(const char *s, char *out)
 enum classify_cmd
 text_find_command(const char *s)
 {
+	char *lower = g_ascii_strdown(s, -1);
+	enum classify_cmd c = text_find_command_lower(lower);
+
+	g_free(lower);
+	return c;
+}
+
+enum classify_cmd
+text_find_command_lower(const char *lower)
+{
 	static const struct {
 		const char *phrase;
 		enum classify_cmd cmd;
@@ -457,7 +475,7 @@ text_find_command(const char *s)
 	enum classify_cmd cmd = CLASSIFY_CMD_NONE;
 
 	for (size_t i = 0; i < G_N_ELEMENTS(phrases); i++) {
-		const char *at = text_casestr(s, phrases[i].phrase);
+		const char *at = strstr(lower, phrases[i].phrase);
 
 		if (at != NULL && (best == NULL || at < best)) {
 			best = at;
