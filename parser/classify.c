@@ -47,7 +47,7 @@
 	"user doesn't exist", "user does not exist", "user not exist", \
 	"unknown recipient", "recipient unknown", "recipient not found", \
 	"no such recipient", "invalid recipient", "recipient address rejected: user", \
-	"no mailbox", "mailbox not found", "no such mailbox", "mailbox unavailable", \
+	"no mailbox", "mailbox not found", "no such mailbox", \
 	"mailbox does not exist", "mailbox doesn't exist", "invalid mailbox", \
 	"unknown mailbox", "not a valid mailbox", "unknown or illegal", \
 	"address does not exist", "account does not exist", "account that you tried to reach does not exist", \
@@ -55,10 +55,9 @@
 	"recipnotfound", "recipientnotfound", "user unknown in", "is not a known user", \
 	"addressee unknown", "no such account", "user doesn't have a", \
 	"unknown local part", "not our customer", "invalid address", \
-	"bad destination mailbox", "not listed in", "no valid recipients", \
+	"bad destination mailbox", "user not listed", \
 	"unknown or invalid recipient", "recipient does not exist", \
-	"is not a valid recipient", "check if address is correct", \
-	"unknown recipient or mailbox unavailable", "user invalid"
+	"is not a valid recipient", "unknown recipient or mailbox unavailable", "user invalid"
 
 static const struct classify_rule rules[] = {
 	/* -- 0. what the format itself says --------------------------------- */
@@ -95,8 +94,8 @@ static const struct classify_rule rules[] = {
 	/* our IP or domain on a block list, or refused as a source */
 	{ .name = "blocked-list", .text = TEXT("blacklist", "blocklist", "block list", "black list",
 		"dnsbl", "spamhaus", "sorbs", "spamcop", "barracudacentral", "blocked using",
-		"listed in the", "listed at", "is listed on", " rbl", "rbl:", "rbl ", "(bl)", "uceprotect",
-		"dnsrbl"),
+		"is listed in", "is listed on", "are listed in", "listed at", "listed by", " rbl", "rbl:",
+		"(bl)", "uceprotect", "dnsrbl"),
 		.reason = R(BLOCKED), .scope = S(SENDER) },
 	{ .name = "blocked-ip", .text = TEXT("client host rejected", "your ip", "ip address blocked",
 		"ip blocked", "blocked ip", "blocked for abuse", "use the smtp server of your isp",
@@ -128,7 +127,7 @@ static const struct classify_rule rules[] = {
 		"sender rejected", "unroutable sender", "sender verify failed", "sender domain",
 		"invalid sender", "sender address is invalid", "bad sender", "sender not allowed",
 		"sender is not allowed", "sender denied", "address that has been blacklisted",
-		"not a registered gateway user", "send mail as"),
+		"send mail as"),
 		.reason = R(REJECTED), .scope = S(SENDER) },
 	{ .name = "status-x.1.7", .status = "*.1.7", .reason = R(REJECTED), .scope = S(SENDER) },
 	{ .name = "status-x.1.8", .status = "*.1.8", .reason = R(REJECTED), .scope = S(SENDER) },
@@ -150,13 +149,12 @@ static const struct classify_rule rules[] = {
 	{ .name = "virusdetected", .text = TEXT("virus", "malware", "infected", "malicious content"),
 		.reason = R(VIRUSDETECTED), .scope = S(MESSAGE) },
 	{ .name = "spamdetected", .text = TEXT("spam", "junk mail", "unsolicited", "bulk mail",
-		"message content rejected", "content rejected", "mail rejete", "mail rejected. ofr",
-		"suspicious", "looks like spam"),
+		"message content rejected", "content rejected", "mail rejete", "suspicious"),
 		.reason = R(SPAMDETECTED), .scope = S(MESSAGE) },
 	{ .name = "mesgtoobig", .text = TEXT("message too big", "message too large", "message is too large",
-		"message is too big", "too large for this recipient", "message size exceeds",
-		"exceeds the maximum size", "size limit", "message length exceeds", "mail size limit",
-		"line limit exceeded", "message exceeds maximum", "larger than", "too big for system"),
+		"message is too big", "message size exceeds", "message size limit", "exceeds the maximum size",
+		"message length exceeds", "mail size limit", "line limit exceeded", "message exceeds maximum",
+		"too big for system", "size exceeds"),
 		.reason = R(MESGTOOBIG), .scope = S(MESSAGE) },
 	{ .name = "status-x.3.4", .status = "*.3.4", .reason = R(MESGTOOBIG), .scope = S(MESSAGE) },
 	{ .name = "status-x.2.3", .status = "*.2.3", .reason = R(EXCEEDLIMIT), .scope = S(MESSAGE) },
@@ -202,7 +200,7 @@ static const struct classify_rule rules[] = {
 	/* -- 5. the address or its domain is dead: hard when permanent ------ */
 	/* RFC 3463 x.1.6 "destination mailbox has moved", RFC 5321 551 "user not local" */
 	{ .name = "hasmoved", .text = TEXT("no longer on server", "has moved", "address has changed",
-		"not our user", "user not local", "no longer available", "moved to"),
+		"not our user", "user not local", "no longer available"),
 		.reason = R(HASMOVED), .scope = S(ADDRESS), .flags = HARD },
 	{ .name = "status-x.1.6", .status = "*.1.6", .reason = R(HASMOVED), .scope = S(ADDRESS), .flags = HARD },
 	/* RFC 3463 x.1.1 bad destination mailbox, x.1.3 bad mailbox syntax */
@@ -286,9 +284,9 @@ static const struct classify_rule rules[] = {
 		.reason = R(USERUNKNOWN), .scope = S(ADDRESS), .flags = HARD },
 	/* domain */
 	/* a DNS answer "try again" is a temporary failure, not a dead domain */
-	{ .name = "dns-tempfail", .text = TEXT("host not found, try again", "try again later",
+	{ .name = "dns-tempfail", .text = TEXT("host not found, try again",
 		"temporary failure in name resolution", "servfail", "dns lookup timed out",
-		"temporary lookup failure"),
+		"temporary lookup failure", "dns temporary failure"),
 		.reason = R(NETWORKERROR), .scope = S(DOMAIN) },
 	{ .name = "hostunknown", .text = TEXT("host unknown", "unknown host", "domain does not exist",
 		"domain doesn't exist", "no such domain", "domain not found", "domain name not found",
@@ -311,11 +309,14 @@ static const struct classify_rule rules[] = {
 	{ .name = "expired", .text = TEXT("retry timeout exceeded", "envelope expired", "message expired",
 		"queue too long", "in the queue too long", "could not deliver for the last",
 		"not delivered within", "delivery time expired", "unable to deliver in",
-		"has been delayed", "retry time exceeded", "giving up on it", "message timed out",
+		"has been delayed", "retry time exceeded", "message timed out",
 		"expired after", "time limit exceeded", "too long in queue", "was aborted after",
-		"delivery failed 20 attempts", "attempts:", "could not find a gateway"),
+		"delivery failed * attempts", "cannot send message for"),
 		.reason = R(EXPIRED), .scope = S(DOMAIN) },
 	{ .name = "status-x.4.7", .status = "*.4.7", .reason = R(EXPIRED), .scope = S(DOMAIN) },
+	/* greylisting: a first attempt deferred on purpose, about our IP/sender tuple */
+	{ .name = "greylisted", .text = TEXT("greylist", "graylist", "grey-list", "gray-list"),
+		.reason = R(ONHOLD), .scope = S(SENDER) },
 	{ .name = "systemfull", .text = TEXT("insufficient disk space", "insufficient system storage",
 		"system full", "mail system full", "out of disk space", "no space left"),
 		.reason = R(SYSTEMFULL), .scope = S(DOMAIN) },
@@ -343,6 +344,8 @@ static const struct classify_rule rules[] = {
 	{ .name = "status-x.3", .status = "*.3.*", .reason = R(SYSTEMERROR), .scope = S(DOMAIN) },
 	{ .name = "status-x.7", .status = "*.7.*", .reason = R(REJECTED), .scope = S(SENDER) },
 	{ .name = "status-x.5", .status = "*.5.*", .reason = R(SYNTAXERROR), .scope = S(MESSAGE) },
+	/* RFC 3463 x.2.1 "mailbox disabled, not accepting messages" */
+	{ .name = "status-x.2.1", .status = "*.2.1", .reason = R(SUSPEND), .scope = S(ADDRESS) },
 	{ .name = "status-x.2", .status = "*.2.*", .reason = R(FILTERED), .scope = S(ADDRESS) },
 	{ .name = "status-x.1", .status = "*.1.*", .reason = R(REJECTED), .scope = S(ADDRESS) },
 	{ .name = "reply-551", .reply = "551", .reason = R(HASMOVED), .scope = S(ADDRESS), .flags = HARD },
