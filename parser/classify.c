@@ -132,6 +132,11 @@ static const struct classify_rule rules[] = {
 	{ .name = "status-x.1.7", .status = "*.1.7", .reason = R(REJECTED), .scope = S(SENDER) },
 	{ .name = "status-x.1.8", .status = "*.1.8", .reason = R(REJECTED), .scope = S(SENDER) },
 	{ .name = "status-x.7.27", .status = "*.7.27", .reason = R(REJECTED), .scope = S(SENDER) },
+	/* the remote system's own trouble, whatever the stage it said so at */
+	{ .name = "systemfull", .text = TEXT("insufficient disk space", "insufficient system storage",
+		"system full", "mail system full", "out of disk space", "no space left"),
+		.reason = R(SYSTEMFULL), .scope = S(DOMAIN) },
+	{ .name = "status-x.3.1", .status = "*.3.1", .reason = R(SYSTEMFULL), .scope = S(DOMAIN) },
 	/* refused at MAIL FROM, at the greeting or at HELO: about us, not the address */
 	{ .name = "stage-mail", .cmds = CMD(MAIL), .reason = R(REJECTED), .scope = S(SENDER) },
 	{ .name = "stage-connect", .cmds = CMD(CONN) | CMD(HELO), .reason = R(BLOCKED), .scope = S(SENDER) },
@@ -146,6 +151,10 @@ static const struct classify_rule rules[] = {
 		.reason = R(NORELAYING), .scope = S(SENDER) },
 
 	/* -- 3. about this message: message scope, never hard ---------------- */
+	{ .name = "notcompliantrfc", .text = TEXT("rfc 5322", "rfc5322", "rfc 2822", "rfc2822",
+		"multiple addresses in from", "multiple subject headers", "not rfc compliant",
+		"not compliant with rfc", "duplicate header"),
+		.reason = R(NOTCOMPLIANTRFC), .scope = S(MESSAGE) },
 	{ .name = "virusdetected", .text = TEXT("virus", "malware", "infected", "malicious content"),
 		.reason = R(VIRUSDETECTED), .scope = S(MESSAGE) },
 	{ .name = "spamdetected", .text = TEXT("spam", "junk mail", "unsolicited", "bulk mail",
@@ -158,10 +167,6 @@ static const struct classify_rule rules[] = {
 		.reason = R(MESGTOOBIG), .scope = S(MESSAGE) },
 	{ .name = "status-x.3.4", .status = "*.3.4", .reason = R(MESGTOOBIG), .scope = S(MESSAGE) },
 	{ .name = "status-x.2.3", .status = "*.2.3", .reason = R(EXCEEDLIMIT), .scope = S(MESSAGE) },
-	{ .name = "notcompliantrfc", .text = TEXT("rfc 5322", "rfc5322", "rfc 2822", "rfc2822",
-		"multiple addresses in from", "multiple subject headers", "not rfc compliant",
-		"not compliant with rfc", "duplicate header"),
-		.reason = R(NOTCOMPLIANTRFC), .scope = S(MESSAGE) },
 	{ .name = "contenterror", .text = TEXT("8-bit data", "8bit data", "invalid mime", "mime error",
 		"illegal character", "improper use of 8-bit", "content error"),
 		.reason = R(CONTENTERROR), .scope = S(MESSAGE) },
@@ -206,6 +211,14 @@ static const struct classify_rule rules[] = {
 	/* RFC 3463 x.1.1 bad destination mailbox, x.1.3 bad mailbox syntax */
 	{ .name = "status-x.1.1", .status = "*.1.1", .reason = R(USERUNKNOWN), .scope = S(ADDRESS), .flags = HARD },
 	{ .name = "status-x.1.3", .status = "*.1.3", .reason = R(USERUNKNOWN), .scope = S(ADDRESS), .flags = HARD },
+	/*
+	 * Exchange's own directory lookup ("550 5.1.10 RESOLVER.ADR.
+	 * RecipientNotFound", "5.1.1 RESOLVER.ADR.RecipNotFound"): authoritative
+	 * whatever the stage.
+	 */
+	{ .name = "exchange-recipnotfound", .text = TEXT("resolver.adr.recipnotfound",
+		"resolver.adr.recipientnotfound"),
+		.reason = R(USERUNKNOWN), .scope = S(ADDRESS), .flags = HARD },
 	/* RFC 3463 x.1.2 bad destination system; RFC 7505 x.1.10 null MX */
 	{ .name = "status-x.1.2", .status = "*.1.2", .reason = R(HOSTUNKNOWN), .scope = S(DOMAIN), .flags = HARD },
 	{ .name = "status-x.1.10", .status = "*.1.10", .reason = R(NOTACCEPT), .scope = S(DOMAIN), .flags = HARD },
@@ -234,14 +247,6 @@ static const struct classify_rule rules[] = {
 	{ .name = "recipient-rejected-rcpt", .cmds = CMD(RCPT), .text = TEXT("recipient address rejected."),
 		.reason = R(USERUNKNOWN), .scope = S(ADDRESS), .flags = HARD },
 	/*
-	 * Exchange's own directory lookup ("550 5.1.10 RESOLVER.ADR.
-	 * RecipientNotFound", "5.1.1 RESOLVER.ADR.RecipNotFound"): authoritative
-	 * whatever the stage.
-	 */
-	{ .name = "exchange-recipnotfound", .text = TEXT("resolver.adr.recipnotfound",
-		"resolver.adr.recipientnotfound"),
-		.reason = R(USERUNKNOWN), .scope = S(ADDRESS), .flags = HARD },
-	/*
 	 * Exchange Online's x.1.351 "Remote server returned unknown recipient":
 	 * the next hop refused the recipient at RCPT TO; its own answer follows.
 	 */
@@ -264,7 +269,7 @@ static const struct classify_rule rules[] = {
 	{ .name = "exchange2003-unknown-recipient", .mta = "exchange2003",
 		.text = TEXT("unknown recipient"),
 		.reason = R(USERUNKNOWN), .scope = S(ADDRESS), .flags = HARD },
-	{ .name = "notes-not-listed", .mta = "notes",
+	{ .name = "domino-not-listed", .mta = "domino",
 		.text = TEXT("not listed in", "\xe3\x83\xaa\xe3\x82\xb9\xe3\x83\x88\xe3\x81\xab\xe3\x81\x82\xe3\x82\x8a\xe3\x81\xbe\xe3\x81\x9b\xe3\x82\x93"),
 		.reason = R(USERUNKNOWN), .scope = S(ADDRESS), .flags = HARD },
 	{ .name = "google-address-not-found", .mta = "gmail",
@@ -317,10 +322,6 @@ static const struct classify_rule rules[] = {
 	/* greylisting: a first attempt deferred on purpose, about our IP/sender tuple */
 	{ .name = "greylisted", .text = TEXT("greylist", "graylist", "grey-list", "gray-list"),
 		.reason = R(ONHOLD), .scope = S(SENDER) },
-	{ .name = "systemfull", .text = TEXT("insufficient disk space", "insufficient system storage",
-		"system full", "mail system full", "out of disk space", "no space left"),
-		.reason = R(SYSTEMFULL), .scope = S(DOMAIN) },
-	{ .name = "status-x.3.1", .status = "*.3.1", .reason = R(SYSTEMFULL), .scope = S(DOMAIN) },
 	{ .name = "mailererror", .text = TEXT("mailer error", "pipe to |", "command died", "command failed",
 		"operating system error", "exit status", "local delivery failed", "child status"),
 		.reason = R(MAILERERROR), .scope = S(DOMAIN) },
@@ -594,6 +595,13 @@ classify_class(const struct classify_rule *row, const struct classify_input *in)
 		return REPORT_CLASS_COMPLAINT;
 	if (row->reason == REPORT_REASON_VACATION)
 		return REPORT_CLASS_AUTOREPLY;
+	/*
+	 * Belt and braces: a refusal at the greeting, HELO or MAIL FROM comes
+	 * before any recipient was named, so it is never about the address.
+	 */
+	if (in->cmd == CLASSIFY_CMD_CONN || in->cmd == CLASSIFY_CMD_HELO ||
+	    in->cmd == CLASSIFY_CMD_MAIL)
+		return REPORT_CLASS_SOFT;
 	if ((row->flags & CLASSIFY_HARD) && row->scope != REPORT_SCOPE_SENDER &&
 	    row->scope != REPORT_SCOPE_MESSAGE && permanent(in))
 		return REPORT_CLASS_HARD;

@@ -173,6 +173,14 @@ rcpt_block(struct msg *m, const GPtrArray *f, unsigned index)
 		if (prose != NULL && rc->smtp_command == NULL) {
 			enum classify_cmd c = text_find_command(prose);
 
+			/* Postfix names the stage on the final recipient's lines */
+			if (c == CLASSIFY_CMD_NONE && rc->final_recipient != NULL) {
+				char *fp = prose_diag_for_addr(m, rc->final_recipient);
+
+				if (fp != NULL)
+					c = text_find_command(fp);
+				g_free(fp);
+			}
 			if (c != CLASSIFY_CMD_NONE)
 				rc->smtp_command = g_strdup(classify_cmd_name(c));
 		}

@@ -86,7 +86,8 @@ const struct mta_sig mta_table[] = {
 	  .from = ANY("mailer-daemon") },
 	/* appliances and services */
 	{ .name = "mcafee", .text = ANY(" --- the following addresses had delivery problems ---") },
-	{ .name = "notes", .text = ANY("------- failure reasons  --------", "lotus smtp mta") },
+	/* Lotus Notes / Domino (one MTA: "Notes" SMTP MTA, later Domino) */
+	{ .name = "domino", .text = ANY("------- failure reasons  --------", "lotus smtp mta") },
 	/*
 	 * Lotus Domino names the recipient in its text as the sender addressed
 	 * it ("was not delivered to:"); its DSN's Final-Recipient is the

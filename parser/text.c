@@ -23,6 +23,9 @@ static int dot_atom(const char *s, size_t len);
 static char *addr_canonical(const char *local, size_t llen, const char *domain, size_t dlen);
 static int reply_at(const char *s, const char *start);
 static int domain_char(int c);
+static int domain_ok(const char *d, size_t len);
+static size_t letter_at(const char *p, const char *end);
+static size_t letter_before(const char *start, const char *p);
 static int scan_char(int c);
 
 void
@@ -170,6 +173,44 @@ scan_char(int c)
 	return g_ascii_isalnum(c) || (c != 0 && strchr(".!#$%&*+-/=?^_~", c) != NULL);
 }
 
+/*
+ * Internationalised addresses (RFC 6531) in prose: a letter of the Latin,
+ * Greek or Cyrillic blocks (U+00C0-U+052F) belongs to the address, so
+ * "m\xc3\xbcller@example.de" is not cut to "ller@example.de".  Other scripts
+ * (CJK text runs into addresses without a space) end it.  Returns the
+ * length in bytes of such a letter at p, or 0.
+ */
+static size_t
+letter_at(const char *p, const char *end)
+{
+	gunichar c;
+	const char *next;
+
+	if (p >= end || !((unsigned char)*p & 0x80))
+		return 0;
+	c = g_utf8_get_char_validated(p, end - p);
+	if (c == (gunichar)-1 || c == (gunichar)-2 || c < 0xC0 || c > 0x52F || c == 0xD7 || c == 0xF7)
+		return 0;
+	next = g_utf8_next_char(p);
+	return (size_t)(next - p);
+}
+
+/* Same for the character that ends just before p (not before start). */
+static size_t
+letter_before(const char *start, const char *p)
+{
+	const char *q = p;
+
+	for (int i = 0; i < 4 && q > start; i++) {
+		q--;
+		if (((unsigned char)*q & 0xC0) != 0x80)
+			break;
+	}
+	if (q == p || letter_at(q, p) != (size_t)(p - q))
+		return 0;
+	return (size_t)(p - q);
+}
+
 static int
 domain_char(int c)
 {
@@ -239,6 +280,10 @@ addr_parse(const char *s, size_t len)
 	}
 	if (r == at + 1 || (size_t)(r - l) > ADDR_MAX)
 		return NULL;
+	/* a name needs no dot here (DSN fields may say user@localhost), but no
+	 * leading dot, no empty label */
+	if (at[1] != '[' && (at[1] == '.' || at[1] == '-' || g_strstr_len(at + 1, r - at - 1, "..") != NULL))
+		return NULL;
 	out = addr_canonical(l, (size_t)(at - l), at + 1, (size_t)(r - at - 1));
 	for (char *q = out; *q; q++)
 		*q = g_ascii_tolower(*q);
@@ -291,20 +336,36 @@ addr_find(const char *s, const char *end, const char **start_r, size_t *len_r)
 		if (at == NULL)
 			return 0;
 		l = at;
-		while (l > s && scan_char((unsigned char)l[-1]))
-			l--;
+		for (;;) {
+			size_t n;
+
+			if (l > s && scan_char((unsigned char)l[-1]))
+				l--;
+			else if ((n = letter_before(s, l)) > 0)
+				l -= n;
+			else
+				break;
+		}
 		while (l < at && *l == '.')
 			l++;
 		r = at + 1;
-		while (r < end && domain_char((unsigned char)*r)) {
-			if (*r == '.')
-				dot = 1;
-			r++;
+		for (;;) {
+			size_t n;
+
+			if (r < end && domain_char((unsigned char)*r)) {
+				if (*r == '.')
+					dot = 1;
+				r++;
+			} else if ((n = letter_at(r, end)) > 0) {
+				r += n;
+			} else {
+				break;
+			}
 		}
 		while (r > at + 1 && (r[-1] == '.' || r[-1] == '-' || r[-1] == '_'))
 			r--;
 		if (l < at && r > at + 1 && dot && (size_t)(r - l) <= ADDR_MAX &&
-		    memchr(at + 1, '.', (size_t)(r - at - 1)) != NULL) {
+		    domain_ok(at + 1, (size_t)(r - at - 1))) {
 			*start_r = l;
 			*len_r = (size_t)(r - l);
 			return 1;
@@ -312,6 +373,27 @@ addr_find(const char *s, const char *end, const char **start_r, size_t *len_r)
 		p = at + 1;
 	}
 	return 0;
+}
+
+/*
+ * A plausible host name: labels of at least one character separated by
+ * single dots, at least two labels, not starting with a dot or hyphen.
+ */
+static int
+domain_ok(const char *d, size_t len)
+{
+	int labels = 1;
+
+	if (len < 3 || d[0] == '.' || d[0] == '-')
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		if (d[i] == '.') {
+			if (i + 1 == len || d[i + 1] == '.')
+				return 0;
+			labels++;
+		}
+	}
+	return labels >= 2;
 }
 
 /* A status code "c.sss.ddd" at s, not glued to other digits or dots. */
