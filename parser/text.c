@@ -599,8 +599,11 @@ text_squeeze(const char *s, size_t len, size_t max)
 			space = 1;
 			continue;
 		}
-		if (space && out->len > 0)
+		if (space && out->len > 0) {
+			if (out->len + 1 >= max)
+				break;
 			g_string_append_c(out, ' ');
+		}
 		space = 0;
 		g_string_append_c(out, (char)c);
 	}

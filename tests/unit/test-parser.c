@@ -91,6 +91,33 @@ to_lf(const char *data, size_t len, size_t *len_r)
 	return out;
 }
 
+/* What every report promises (report.h), whatever the input. */
+static void
+check_invariants(const char *path, const struct report *r)
+{
+	struct report_limits lim;
+
+	report_limits_default(&lim);
+	if (r->rcpts->len > lim.max_rcpts)
+		g_error("%s: got %u recipients want at most %u", path, r->rcpts->len, lim.max_rcpts);
+	for (guint i = 0; i < r->rcpts->len; i++) {
+		const struct report_rcpt *rc = g_ptr_array_index(r->rcpts, i);
+
+		if (rc->recipient == NULL || rc->recipient[0] == '\0')
+			g_error("%s: got an empty recipient", path);
+		if (rc->status[0] != '\0' && !report_status_valid(rc->status))
+			g_error("%s: got status \"%s\" want a valid RFC 3463 code", path, rc->status);
+		if (rc->diagnostic != NULL && strlen(rc->diagnostic) > lim.max_field)
+			g_error("%s: got a diagnostic of %zu bytes want at most %zu", path,
+				strlen(rc->diagnostic), lim.max_field);
+		if (rc->diagnostic != NULL && !g_utf8_validate(rc->diagnostic, -1, NULL))
+			g_error("%s: got a diagnostic that is not UTF-8", path);
+		if (rc->class == REPORT_CLASS_HARD &&
+		    (rc->scope == REPORT_SCOPE_SENDER || rc->scope == REPORT_SCOPE_MESSAGE))
+			g_error("%s: got a hard %s-scope recipient", path, report_scope_name(rc->scope));
+	}
+}
+
 static void
 test_fixture(gconstpointer data)
 {
@@ -114,6 +141,7 @@ test_fixture(gconstpointer data)
 		struct report *r = report_parse(bytes, n, NULL);
 
 		g_assert_nonnull(r);
+		check_invariants(path, r);
 		got[v] = render(r);
 		report_free(r);
 		g_free(bytes);
