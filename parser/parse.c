@@ -74,7 +74,7 @@ static const char *const pinned_charsets[] = {
 };
 
 /* kept open on purpose, and reachable (not a leak to LeakSanitizer) */
-static iconv_t pinned[G_N_ELEMENTS(pinned_charsets)];
+static iconv_t pinned[G_N_ELEMENTS(pinned_charsets)] __attribute__((used));
 
 static gpointer
 gmime_init_once(gpointer unused)

@@ -236,6 +236,8 @@ addr_parse(const char *s, size_t len)
 		s++;
 	while (end > s && g_ascii_isspace(end[-1]))
 		end--;
+	if (end <= s)
+		return NULL;
 	lt = memchr(s, '<', (size_t)(end - s));
 	if (lt != NULL && (gt = memchr(lt, '>', (size_t)(end - lt))) != NULL) {
 		s = lt + 1;
