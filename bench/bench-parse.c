@@ -9,9 +9,10 @@
  *
  *   bench-parse [-n N] DIR|FILE...
  *
- * Goal (issue 2): >= 10,000 messages/s on one core, i.e. report_parse()
- * costs at most 40% on top of bare GMime.  A benchmark, not a test: it
- * prints figures and always exits 0 unless it cannot read its input.
+ * Goal (issue 2): >= 10,000 messages/s on one core where bare GMime does
+ * about 16,500, i.e. the parser's own work is at most 40% of report_parse's
+ * time.  Both figures are printed.  A benchmark, not a test: it prints
+ * figures and always exits 0 unless it cannot read its input.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -183,8 +184,13 @@ main(int argc, char **argv)
 		samples->len, (double)bytes / 1e6, rcpts, n);
 	report_rate("bare GMime", t0, t1, msgs, bytes * n);
 	report_rate("report_parse", t2, t3, msgs, bytes * n);
-	printf("overhead over bare GMime: %+.0f%% (cpu)\n",
-		((t3.cpu - t2.cpu) / (t1.cpu - t0.cpu) - 1.0) * 100.0);
+	{
+		double bare = t1.cpu - t0.cpu, full = t3.cpu - t2.cpu;
+
+		printf("report_parse costs %+.0f%% over bare GMime; the parser's own work "
+			"(walk, decoders, classification) is %.0f%% of its time (cpu)\n",
+			(full / bare - 1.0) * 100.0, (full - bare) / full * 100.0);
+	}
 
 	for (guint k = 0; k < samples->len; k++)
 		g_free(g_array_index(samples, struct sample, k).data);
