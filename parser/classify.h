@@ -37,7 +37,6 @@ enum classify_cmd {
 
 /* Row flags */
 #define CLASSIFY_HARD   0x1u   /* permanent failure of this kind is hard */
-#define CLASSIFY_STOP   0x2u   /* (internal marker, unused by rows) */
 
 /*
  * One row.  Every non-NULL / non-zero condition must hold:

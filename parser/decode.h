@@ -2,8 +2,8 @@
 /*
  * decode.h - private to parser/: what parse.c hands to the decoders, the
  * decoder function table, and the text helpers they share (text.c).
- * Nothing outside parser/ includes this file; the module's public headers
- * are report.h and classify.h.
+ * Nothing outside parser/ includes this file but the parser's own unit
+ * tests; the module's public headers are report.h and classify.h.
  *
  * Flow: parse.c normalises the bytes, builds the GMime tree and walks it
  * into a struct msg (headers, notification text, delivery-status and
@@ -33,9 +33,12 @@ struct field {
 	char *value;
 };
 
-/* The parsed message as the decoders see it.  All strings are owned. */
 struct note;
 
+/*
+ * The parsed message as the decoders see it, alive for one report_parse()
+ * call.  Strings are owned by it unless marked borrowed.
+ */
 struct msg {
 	const struct report_limits *lim;
 	struct report *r;
@@ -47,8 +50,9 @@ struct msg {
 
 	/*
 	 * Notification text: every text part that is not inside a returned
-	 * message and not an attachment, decoded to UTF-8, LF line ends, no
-	 * NUL, HTML reduced to text; parts joined by "\n".
+	 * message (nor a header-block attachment), decoded to UTF-8, LF line
+	 * ends, no NUL, HTML reduced to text (text/plain preferred in
+	 * multipart/alternative); parts joined by "\n".
 	 */
 	GString *text;
 	char *lower;              /* text lowercased (ASCII), for the phrase tables */
@@ -56,7 +60,6 @@ struct msg {
 	GPtrArray *feedback;      /* of GString *: feedback-report bodies */
 	/* headers of the returned message (message/rfc822 or text/rfc822-headers) */
 	GPtrArray *orig;          /* of struct field *, or NULL */
-	int multipart_report;     /* top-level multipart/report */
 	GPtrArray *inner_dsn;     /* of GString *: delivery-status of a forwarded bounce */
 	GString *inner_text;      /* its notification text */
 	int in_inner;             /* walking inside a forwarded bounce */

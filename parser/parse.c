@@ -790,12 +790,8 @@ report_parse(const char *buf, size_t len, const struct report_limits *lim)
 
 	/* 3. the tree -> struct msg */
 	if (m.top != NULL) {
-		GMimeObject *body = g_mime_message_get_mime_part(m.top);
-		GMimeContentType *ct = body != NULL ? g_mime_object_get_content_type(body) : NULL;
-
 		collect_headers(&m);
-		m.multipart_report = ct != NULL && g_mime_content_type_is_type(ct, "multipart", "report");
-		walk(&m, body, 0);
+		walk(&m, g_mime_message_get_mime_part(m.top), 0);
 	} else {
 		/* no header block GMime accepts: treat the bytes as text */
 		GString *s = g_string_new_len((const char *)ba->data, (gssize)ba->len);
