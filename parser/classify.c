@@ -229,6 +229,15 @@ static const struct classify_rule rules[] = {
 	{ .name = "o365-dbeb", .status = "*.4.1", .cmds = CMD(RCPT) | CMD(NONE),
 		.text = TEXT("recipient address rejected: access denied"),
 		.reason = R(USERUNKNOWN), .scope = S(ADDRESS), .flags = HARD },
+	/*
+	 * Yahoo and AOL refuse an unknown mailbox only after DATA, in their own
+	 * words ("554 delivery error: dd This user doesn't have a yahoo.com
+	 * account"): not a content filter's answer.
+	 */
+	{ .name = "yahoo-no-account", .text = TEXT("doesn't have a yahoo.com account",
+		"doesn't have a ymail.com account", "doesn't have a rocketmail.com account",
+		"doesn't have an aol.com account", "doesn't have a yahoo.co"),
+		.reason = R(USERUNKNOWN), .scope = S(ADDRESS), .flags = HARD },
 	/* said after DATA: RCPT TO was accepted, so a content filter speaks */
 	{ .name = "userunknown-after-data", .cmds = CMD(DATA), .text = TEXT(USER_UNKNOWN_PHRASES),
 		.reason = R(FILTERED), .scope = S(MESSAGE) },
@@ -240,6 +249,13 @@ static const struct classify_rule rules[] = {
 	{ .name = "au-filter", .text = TEXT("550 : user unknown"),
 		.reason = R(FILTERED), .scope = S(MESSAGE) },
 	{ .name = "userunknown-rcpt", .cmds = CMD(RCPT), .text = TEXT(USER_UNKNOWN_PHRASES),
+		.reason = R(USERUNKNOWN), .scope = S(ADDRESS), .flags = HARD },
+	/*
+	 * RFC 5321's own text for 550, which Microsoft (Outlook.com), GMX and
+	 * others answer to RCPT TO for a mailbox that does not exist.
+	 */
+	{ .name = "mailbox-unavailable-rcpt", .cmds = CMD(RCPT), .reply = "550",
+		.text = TEXT("mailbox unavailable"),
 		.reason = R(USERUNKNOWN), .scope = S(ADDRESS), .flags = HARD },
 	{ .name = "userunknown-x.1.0", .status = "*.1.0", .text = TEXT(USER_UNKNOWN_PHRASES),
 		.reason = R(USERUNKNOWN), .scope = S(ADDRESS), .flags = HARD },
