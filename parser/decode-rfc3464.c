@@ -142,7 +142,7 @@ rcpt_block(struct msg *m, const GPtrArray *f, unsigned index)
 			char *t = g_ascii_strdown(v, semi - v);
 
 			g_strstrip(t);
-			if (t[0] != '\0')
+			if (t[0] != '\0' && rc->diagnostic_type == NULL)
 				rc->diagnostic_type = t;
 			else
 				g_free(t);

@@ -50,8 +50,10 @@ ses_bounce(struct msg *m, const struct json *n)
 			const char *semi = strchr(v, ';');
 
 			if (semi != NULL && semi - v < 32) {
-				rc->diagnostic_type = g_ascii_strdown(v, semi - v);
-				g_strstrip(rc->diagnostic_type);
+				if (rc->diagnostic_type == NULL) {
+					rc->diagnostic_type = g_ascii_strdown(v, semi - v);
+					g_strstrip(rc->diagnostic_type);
+				}
 				v = semi + 1;
 			}
 			msg_set_text(m, &rc->diagnostic, v, strlen(v));
