@@ -630,7 +630,7 @@ text_squeeze(const char *s, size_t len, size_t max)
 void
 text_join_smtp_lines(char *s)
 {
-	char code[4] = "", status[16] = "";
+	char code[4] = "", status[16] = "", pat[24];
 	char *w = s;
 	const char *r = s;
 
@@ -676,6 +676,30 @@ text_join_smtp_lines(char *s)
 			*w++ = *r++;
 	}
 	*w = '\0';
+	if (code[0] == '\0')
+		return;
+	/*
+	 * Continuations already unfolded into one line (a DSN field): drop the
+	 * repeats " 550-5.7.1 " / " 550 5.7.1 " after the first one.
+	 */
+	for (int dash = 0; dash < 2; dash++) {
+		char *p, *first;
+
+		if (status[0] != '\0')
+			g_snprintf(pat, sizeof(pat), " %s%c%s ", code, dash ? '-' : ' ', status);
+		else
+			g_snprintf(pat, sizeof(pat), " %s-", code);
+		if (status[0] == '\0' && !dash)
+			continue;
+		first = strstr(s, code);
+		if (first == NULL)
+			continue;
+		while ((p = strstr(first + 3, pat)) != NULL) {
+			size_t skip = strlen(pat) - 1;   /* keep one space */
+
+			memmove(p + 1, p + 1 + skip, strlen(p + 1 + skip) + 1);
+		}
+	}
 }
 
 void

@@ -168,6 +168,9 @@ test_join_smtp_lines(void)
 		{ "550-5.7.26 Unauthenticated email\n550-5.7.26 DMARC policy.\n550 5.7.26 Bye",
 		  "550 5.7.26 Unauthenticated email DMARC policy. Bye" },
 		{ "550-Line one\n550 Line two", "550 Line one Line two" },
+		/* a DSN field, already unfolded into one line */
+		{ "550-5.7.1 [ip 13] Messages with multiple 550-5.7.1 addresses in From: 550 5.7.1 bye",
+		  "550 5.7.1 [ip 13] Messages with multiple addresses in From: bye" },
 		{ "no codes\nhere", "no codes\nhere" },
 		{ "", "" },
 	};
