@@ -326,6 +326,13 @@ static const struct classify_rule rules[] = {
 	{ .name = "userunknown-unconfirmed", .text = TEXT(USER_UNKNOWN_PHRASES),
 		.reason = R(FILTERED), .scope = S(ADDRESS) },
 
+	/*
+	 * Google Groups: the group does not exist or does not take posts from
+	 * us (its notice says which it may be, in the sender's language).
+	 */
+	{ .name = "googlegroups-refused", .mta = "googlegroups",
+		.reason = R(REJECTED), .scope = S(ADDRESS) },
+
 	/* -- 6. expiry, network, the remote system: soft --------------------- */
 	{ .name = "expired", .text = TEXT("retry timeout exceeded", "envelope expired", "message expired",
 		"queue too long", "in the queue too long", "could not deliver for the last",

@@ -49,6 +49,7 @@ static char *diag_for(const struct msg *m, const char *note, const char *lnote,
 static size_t diag_block(const struct msg *m, const char *note, size_t line,
 	const GPtrArray *cands, const char *addr, GString *d);
 static int has_code(const char *s, size_t len);
+static int line_alone(const char *p, const char *eol, const char *a, size_t n);
 static int code_line(const char *p, const char *eol);
 static char *diag_whole(const struct msg *m, const char *note, const GPtrArray *cands);
 static const char *prose_action(const char *lower_note);
@@ -326,7 +327,7 @@ diag_block(const struct msg *m, const char *note, size_t line, const GPtrArray *
 	const char *addr, GString *d)
 {
 	const char *p = note + line;
-	int first = 1, lines = 0, para = 0, coded = 0;
+	int first = 1, lines = 0, para = 0, coded = 0, sentence = 0;
 
 	while (*p) {
 		const char *eol = strchr(p, '\n');
@@ -347,7 +348,11 @@ diag_block(const struct msg *m, const char *note, size_t line, const GPtrArray *
 			if (pe == NULL)
 				pe = np + strlen(np);
 			para = 1;
-			if (has_code(np, (size_t)(pe - np))) {
+			/* "...delivering your mail to <a@b>." is a sentence: its
+			 * reason follows; a bare address line is followed by one only
+			 * when the next paragraph holds a code */
+			if ((sentence || has_code(np, (size_t)(pe - np))) && !heading(np, pe) &&
+			    !line_has_other(np, pe, cands, addr)) {
 				p = np;
 				continue;
 			}
@@ -370,6 +375,7 @@ diag_block(const struct msg *m, const char *note, size_t line, const GPtrArray *
 			if (a != NULL) {
 				const char *b = a, *e = a + n;
 
+				sentence = !line_alone(p, eol, a, n);
 				while (b > p && strchr("<\"'", b[-1]) != NULL)
 					b--;
 				while (e < eol && strchr(">\"':", *e) != NULL)
