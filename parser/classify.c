@@ -194,9 +194,10 @@ static const struct classify_rule rules[] = {
 	{ .name = "suspend", .text = TEXT("account is disabled", "account has been disabled",
 		"account disabled", "account is locked", "mailbox disabled", "mailbox is disabled",
 		"account is inactive", "account is blocked", "account has been suspended",
-		"account is suspended", "suspended", "discontinued", "is disabled", "is inactive",
-		"inactive user", "compte du destinataire est bloque", "account has expired",
-		"account is frozen", "mailbox is inactive"),
+		"account is suspended", "mailbox suspended", "mailbox is suspended", "user suspended",
+		"discontinued", "is disabled", "is inactive", "inactive user",
+		"compte du destinataire est bloque", "account has expired", "account is frozen",
+		"mailbox is inactive"),
 		.reason = R(SUSPEND), .scope = S(ADDRESS) },
 	{ .name = "status-x.7.13", .status = "*.7.13", .reason = R(SUSPEND), .scope = S(ADDRESS) },
 	{ .name = "speeding", .text = TEXT("receiving mail at a rate", "receiving mail too fast"),
@@ -348,6 +349,15 @@ static const struct classify_rule rules[] = {
 	{ .name = "mailererror", .text = TEXT("mailer error", "pipe to |", "command died", "command failed",
 		"operating system error", "exit status", "local delivery failed", "child status"),
 		.reason = R(MAILERERROR), .scope = S(DOMAIN) },
+	/*
+	 * Unreachable for the whole retry period: a bounce (Action: failed)
+	 * caused by connection failures means the queue lifetime ran out.
+	 */
+	{ .name = "expired-unreachable", .action = "failed", .text = TEXT("connection timed out",
+		"did not accept our requests to connect", "no route to host", "connection refused",
+		"host not reachable", "network is unreachable", "unable to connect", "could not connect",
+		"failed to connect", "establish an smtp connection"),
+		.reason = R(EXPIRED), .scope = S(DOMAIN) },
 	{ .name = "networkerror", .text = TEXT("connection timed out", "no route to host",
 		"connection refused", "host not reachable", "network is unreachable", "unable to connect",
 		"could not connect", "failed to connect", "hop count exceeded", "routing loop", "mail loop",
