@@ -139,11 +139,11 @@ note_end(const struct msg *m)
 		}
 	}
 	for (const char *p = lower; p != NULL && (size_t)(p - lower) < end; ) {
-		if (strncmp(p, "received: ", 10) == 0 || strncmp(p, "return-path: ", 13) == 0 ||
+		if (strchr("rdfo", *p) != NULL && *p != '\0' && (strncmp(p, "received: ", 10) == 0 || strncmp(p, "return-path: ", 13) == 0 ||
 		    strncmp(p, "return-path:<", 13) == 0 || strncmp(p, "dkim-signature: ", 16) == 0 ||
 		    strncmp(p, "reporting-mta:", 14) == 0 || strncmp(p, "final-recipient:", 16) == 0 ||
 		    strncmp(p, "original-recipient:", 19) == 0 ||
-		    strncmp(p, "original-envelope-id:", 21) == 0) {
+		    strncmp(p, "original-envelope-id:", 21) == 0)) {
 			end = (size_t)(p - lower);
 			break;
 		}
@@ -269,6 +269,9 @@ in_list(const GPtrArray *list, const char *addr)
 static int
 line_has_other(const char *p, const char *eol, const GPtrArray *cands, const char *addr)
 {
+	/* no '@', no address: the common case, answered without a search */
+	if (cands == NULL || memchr(p, '@', (size_t)(eol - p)) == NULL)
+		return 0;
 	for (guint i = 0; i < cands->len; i++) {
 		const struct cand *c = g_ptr_array_index(cands, i);
 		size_t n = strlen(c->addr);

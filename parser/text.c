@@ -318,11 +318,26 @@ dot_atom(const char *s, size_t len)
 static char *
 addr_canonical(const char *local, size_t llen, const char *domain, size_t dlen)
 {
-	if (llen >= 2 && local[0] == '"' && local[llen - 1] == '"' && dot_atom(local + 1, llen - 2))
-		return g_strdup_printf("%.*s@%.*s", (int)(llen - 2), local + 1, (int)dlen, domain);
-	if (local[0] != '"' && !dot_atom(local, llen))
-		return g_strdup_printf("\"%.*s\"@%.*s", (int)llen, local, (int)dlen, domain);
-	return g_strdup_printf("%.*s@%.*s", (int)llen, local, (int)dlen, domain);
+	char *out = g_malloc(llen + dlen + 4), *w = out;
+	int quote = 0;
+
+	if (llen >= 2 && local[0] == '"' && local[llen - 1] == '"' && dot_atom(local + 1, llen - 2)) {
+		local++;
+		llen -= 2;
+	} else if (local[0] != '"' && !dot_atom(local, llen)) {
+		quote = 1;
+	}
+	if (quote)
+		*w++ = '"';
+	memcpy(w, local, llen);
+	w += llen;
+	if (quote)
+		*w++ = '"';
+	*w++ = '@';
+	memcpy(w, domain, dlen);
+	w += dlen;
+	*w = '\0';
+	return out;
 }
 
 int
