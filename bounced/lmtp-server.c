@@ -399,7 +399,8 @@ lmtp_ingest_done(struct writer_job *job)
 		d->bounces_failed++;
 	else if (job->bounce.duplicate_r)
 		d->duplicates++;
-	log_info("event=bounce session=%u id=%" G_GINT64_FORMAT " result=%s from=<%s> rcpt=<%s> "
+	(job->rc == 0 ? log_info : log_warnx)("event=bounce session=%u id=%" G_GINT64_FORMAT
+	    " result=%s from=<%s> rcpt=<%s> "
 	    "rcpts=%u size=%zu kept=%u truncated=%d decoder=%s recipients=%u verp=%s "
 	    "duplicate=%d batch=%u ms=%.1f%s%s%s", ing->session_id, job->bounce.id_r,
 	    job->rc == 0 ? "stored" : "failed",

@@ -65,7 +65,6 @@ struct main_ctx {
 struct main_policy_job {
 	struct writer_job job;
 	struct config *old;             /* freed once the writer uses the new one */
-	const struct store_policy *pol;
 };
 
 struct main_purge_job {
@@ -276,7 +275,6 @@ main(int argc, char **argv)
 	uid_t uid;
 	gid_t gid;
 	struct store_config sc;
-	struct store *rw;
 	struct rlimit rl;
 	struct timeval purge_tv = { PURGE_INTERVAL, 0 };
 
@@ -368,9 +366,11 @@ main(int argc, char **argv)
 	sc.secret_len = m->secret_len;
 	sc.busy_timeout_ms = d->cfg->store.busy_timeout_ms;
 	sc.cache_kib = d->cfg->store.cache_kib;
-	rw = store_open(&sc, &d->cfg->policy, err);
-	if (rw == NULL)
-		fatalx("event=startup_failed store=%s error=\"%s\"", sc.path, err);
+	/* the writer opens (creating and migrating) the database first */
+	d->writer = writer_new(d->base, &sc, &d->cfg->policy, d->cfg->store.batch_max,
+	    daemon_apply_changes, d, err);
+	if (d->writer == NULL)
+		fatalx("event=startup_failed error=\"cannot start the writer thread\"");
 	sc.readonly = 1;
 	d->ro = store_open(&sc, &d->cfg->policy, err);
 	if (d->ro == NULL)
@@ -381,9 +381,6 @@ main(int argc, char **argv)
 		    store_errmsg(d->ro));
 	d->qctx.idx = d->idx;
 	d->sctx.idx = d->idx;
-	d->writer = writer_new(d->base, rw, d->cfg->store.batch_max, daemon_apply_changes, d);
-	if (d->writer == NULL)
-		fatalx("event=startup_failed error=\"cannot start the writer thread\"");
 
 	m->sig_term = evsignal_new(d->base, SIGTERM, main_on_signal, m);
 	m->sig_int = evsignal_new(d->base, SIGINT, main_on_signal, m);
@@ -454,18 +451,6 @@ main_policy_done(struct writer_job *job)
 	g_free(pj);
 }
 
-static int
-main_policy_fn(struct store *s, void *arg, time_t now, GArray *changes, char err[256])
-{
-	struct main_policy_job *pj = arg;
-
-	(void)now;
-	(void)changes;
-	(void)err;
-	store_set_policy(s, pj->pol);
-	return 0;
-}
-
 /* SIGHUP: the log level and the policy; the rest needs a restart. */
 static void
 main_reload(struct main_ctx *m)
@@ -504,11 +489,8 @@ main_reload(struct main_ctx *m)
 	store_set_policy(d->ro, &nc->policy);
 	pj = g_new0(struct main_policy_job, 1);
 	pj->old = old;
-	pj->pol = &nc->policy;
-	pj->job.fn = main_policy_fn;
-	pj->job.arg = pj;
 	pj->job.done = main_policy_done;
-	writer_submit(d->writer, &pj->job);
+	writer_set_policy(d->writer, &nc->policy, &pj->job);
 	log_info("event=reload file=%s log_level=%s", nc->file, log_level_name(nc->log_level));
 	sock_notify("READY=1");
 }

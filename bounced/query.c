@@ -255,6 +255,7 @@ query_accept(int fd, void *arg)
 	c->rev = event_new(s->base, fd, EV_READ | EV_PERSIST, query_readable, c);
 	c->wev = event_new(s->base, fd, EV_WRITE | EV_PERSIST, query_writable, c);
 	c->link.data = c;
+	c->link.prev = c->link.next = NULL;
 	g_queue_push_tail_link(&s->conns, &c->link);
 	event_add(c->rev, s->idle);
 	log_debug("event=connect socket=%s conn=%u", s->name, c->id);

@@ -57,8 +57,9 @@ sock_listen_unix(const struct cfg_socket *cs, uid_t uid, gid_t gid, char err[256
 	}
 	memcpy(sun.sun_path, cs->path, strlen(cs->path) + 1);
 
+	/* a missing directory is created 0755 whatever the umask: postfix must traverse it */
 	dir = g_path_get_dirname(cs->path);
-	if (g_mkdir_with_parents(dir, 0755) < 0) {
+	if (stat(dir, &st) < 0 && (g_mkdir_with_parents(dir, 0755) < 0 || chmod(dir, 0755) < 0)) {
 		snprintf(err, 256, "%s: cannot create directory: %s", dir, strerror(errno));
 		g_free(dir);
 		return -1;

@@ -27,7 +27,13 @@ struct writer_batch {
 };
 
 struct writer {
-	struct store *store;
+	struct store *store;            /* writer thread only; NULL: unavailable */
+	struct store_config sc;         /* owned copies of path and secret */
+	int reopen;                     /* writer thread: reopen before the next job */
+	gint64 last_open;               /* writer thread: monotonic time of the last try */
+	char open_err[256];             /* writer thread: why the last open failed */
+	const struct store_policy *pol; /* under lock */
+	int healthy;                    /* atomic */
 	unsigned batch_max;
 	writer_apply_fn apply;
 	void *apply_ud;
@@ -51,20 +57,34 @@ static void writer_run_ingest(struct writer *w, struct writer_job *jobs, unsigne
 static void writer_handback(struct writer *w, struct writer_batch *b);
 static void writer_ready(evutil_socket_t fd, short what, void *arg);
 static void writer_drain(struct writer *w);
+static int writer_ensure_store(struct writer *w, char err[256]);
+static int writer_policy_fn(struct store *s, void *arg, time_t now, GArray *changes,
+    char err[256]);
+
+#define WRITER_REOPEN_USEC (500 * 1000)
 
 struct writer *
-writer_new(struct event_base *base, struct store *s, unsigned batch_max, writer_apply_fn apply,
-    void *apply_ud)
+writer_new(struct event_base *base, const struct store_config *sc, const struct store_policy *pol,
+    unsigned batch_max, writer_apply_fn apply, void *apply_ud, char err[256])
 {
 	struct writer *w = g_new0(struct writer, 1);
 	GError *gerr = NULL;
 
-	w->store = s;
+	err[0] = '\0';
+	w->sc = *sc;
+	w->sc.path = g_strdup(sc->path);
+	w->sc.secret = g_memdup2(sc->secret, sc->secret_len);
+	w->sc.readonly = 0;
+	w->pol = pol;
 	w->batch_max = batch_max > 0 ? batch_max : 1;
 	w->apply = apply;
 	w->apply_ud = apply_ud;
 	g_mutex_init(&w->lock);
 	g_cond_init(&w->cond);
+	/* the first open here: it creates and migrates the database for the reader */
+	if (writer_ensure_store(w, err) < 0)
+		log_warnx("event=store_unavailable path=%s error=\"%s\" effect=\"LMTP answers 451 "
+		    "until it opens\"", w->sc.path, err);
 	w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (w->efd < 0) {
 		log_warn("event=writer_start_failed what=eventfd");
@@ -84,10 +104,77 @@ fail:
 		event_free(w->ev);
 	if (w->efd >= 0)
 		close(w->efd);
+	store_close(w->store);
+	g_free((char *)w->sc.path);
+	g_free((void *)w->sc.secret);
 	g_mutex_clear(&w->lock);
 	g_cond_clear(&w->cond);
 	g_free(w);
 	return NULL;
+}
+
+int
+writer_healthy(const struct writer *w)
+{
+	return g_atomic_int_get(&w->healthy);
+}
+
+/* Writer thread (or writer_new): opens the store when it is not. 0 / -1. */
+static int
+writer_ensure_store(struct writer *w, char err[256])
+{
+	const struct store_policy *pol;
+	gint64 now = g_get_monotonic_time();
+
+	if (w->store != NULL && !w->reopen)
+		return 0;
+	if (w->store != NULL) {
+		store_close(w->store);
+		w->store = NULL;
+	}
+	w->reopen = 0;
+	if (w->last_open != 0 && now - w->last_open < WRITER_REOPEN_USEC && w->open_err[0]) {
+		snprintf(err, 256, "store unavailable: %.200s", w->open_err);
+		return -1;
+	}
+	w->last_open = now;
+	g_mutex_lock(&w->lock);
+	pol = w->pol;
+	g_mutex_unlock(&w->lock);
+	w->store = store_open(&w->sc, pol, w->open_err);
+	if (w->store == NULL) {
+		g_atomic_int_set(&w->healthy, 0);
+		snprintf(err, 256, "store unavailable: %.200s", w->open_err);
+		return -1;
+	}
+	w->open_err[0] = '\0';
+	g_atomic_int_set(&w->healthy, 1);
+	return 0;
+}
+
+static int
+writer_policy_fn(struct store *s, void *arg, time_t now, GArray *changes, char err[256])
+{
+	struct writer *w = arg;
+
+	(void)now;
+	(void)changes;
+	(void)err;
+	g_mutex_lock(&w->lock);
+	store_set_policy(s, w->pol);
+	g_mutex_unlock(&w->lock);
+	return 0;
+}
+
+void
+writer_set_policy(struct writer *w, const struct store_policy *pol, struct writer_job *job)
+{
+	g_mutex_lock(&w->lock);
+	w->pol = pol;
+	g_mutex_unlock(&w->lock);
+	job->fn = writer_policy_fn;
+	job->arg = w;
+	writer_submit(w, job);
 }
 
 void
@@ -154,13 +241,26 @@ writer_main(gpointer arg)
 		b = g_new0(struct writer_batch, 1);
 		b->jobs = first;
 		b->changes = g_array_new(FALSE, FALSE, sizeof(struct store_change));
-		if (first->fn == NULL) {
+		b->bounces = first->fn == NULL ? n : 0;
+		if (writer_ensure_store(w, first->err) < 0) {
+			for (j = first; j != NULL; j = j->next) {
+				j->rc = -1;
+				if (j != first)
+					g_strlcpy(j->err, first->err, sizeof(j->err));
+			}
+			b->failed = n;
+		} else if (first->fn == NULL) {
 			writer_run_ingest(w, first, n, b);
 		} else {
 			first->rc = first->fn(w->store, first->arg, time(NULL), b->changes, first->err);
 			if (first->rc < 0)
 				b->failed = 1;
 		}
+		/* a failed commit: start from a fresh connection next time */
+		if (b->failed > 0 && w->store != NULL)
+			w->reopen = 1;
+		if (first->fn == NULL && w->store != NULL)
+			g_atomic_int_set(&w->healthy, b->failed == 0);
 		for (j = first; j != NULL; j = j->next)
 			j->batch = n;
 		writer_handback(w, b);
@@ -179,7 +279,6 @@ writer_run_ingest(struct writer *w, struct writer_job *jobs, unsigned n, struct 
 
 	for (i = 0, j = jobs; j != NULL; j = j->next, i++)
 		arr[i] = j->bounce;
-	b->bounces = n;
 	rc = store_ingest(w->store, arr, n, time(NULL), b->changes);
 	if (rc == 0) {
 		for (i = 0, j = jobs; j != NULL; j = j->next, i++) {
@@ -298,6 +397,8 @@ writer_free(struct writer *w)
 	event_free(w->ev);
 	close(w->efd);
 	store_close(w->store);
+	g_free((char *)w->sc.path);
+	g_free((void *)w->sc.secret);
 	g_mutex_clear(&w->lock);
 	g_cond_clear(&w->cond);
 	g_free(w);

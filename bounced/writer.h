@@ -32,7 +32,10 @@ struct event_base;
 struct writer;
 struct writer_job;
 
-/* Runs in the writer thread: 0 / -1 (err filled; a store error: store_errmsg). */
+/*
+ * Runs in the writer thread: 0 / -1 (err filled; a store error: store_errmsg).
+ * Not called when the store is unavailable (the job fails with rc -1).
+ */
 typedef int (*writer_fn)(struct store *s, void *arg, time_t now, GArray *changes,
     char err[256]);
 /* Runs in the loop thread once the job is done (rc, err set).  Frees what it owns. */
@@ -58,11 +61,27 @@ struct writer_job {
 typedef void (*writer_apply_fn)(const GArray *changes, void *ud);
 
 /*
- * Starts the thread on store s (taken over: closed by writer_free).
- * batch_max bounds the bounces of one commit.  NULL on failure.
+ * Starts the thread.  The writer opens the read-write store itself (sc and
+ * pol are copied; pol's groups must stay alive until replaced): first here,
+ * synchronously; when that fails err says why and the writer still starts:
+ * jobs then fail ("store unavailable") and the open is retried, at most
+ * twice a second, until it works.  After any failed commit the store is
+ * closed and opened again before the next job, so a repaired file, file
+ * system or permission is picked up without a restart.  NULL only when the
+ * thread cannot start.
  */
-struct writer *writer_new(struct event_base *base, struct store *s, unsigned batch_max,
-    writer_apply_fn apply, void *apply_ud);
+struct writer *writer_new(struct event_base *base, const struct store_config *sc,
+    const struct store_policy *pol, unsigned batch_max, writer_apply_fn apply, void *apply_ud,
+    char err[256]);
+
+/* 1 when the last open or commit worked. */
+int writer_healthy(const struct writer *w);
+
+/*
+ * A new policy (SIGHUP): used for every later open, and applied to the open
+ * store by job (its done and ud are the caller's; fn and arg are set here).
+ */
+void writer_set_policy(struct writer *w, const struct store_policy *pol, struct writer_job *job);
 
 /* Queues a job (loop thread).  After writer_stop() jobs fail at once with rc -1. */
 void writer_submit(struct writer *w, struct writer_job *job);
@@ -76,6 +95,7 @@ unsigned writer_pending(const struct writer *w);
  */
 void writer_stop(struct writer *w);
 
+/* Stops if needed and closes the store. */
 void writer_free(struct writer *w);
 
 /* Totals since the start, for stats: commits, bounces, failures. */
