@@ -59,9 +59,18 @@ smap_answer(struct smap_ctx *ctx, time_t now, const char *req, size_t len, char 
 	else
 		return (size_t)snprintf(out, outsz, "PERM unknown map name");
 	klen = len - nlen - 1;
-	n = store_addr_normalize(sp + 1, klen, norm, err);
-	/* bare domains, "user@", ".domain": the full address is asked too */
-	if (n <= 0 || norm[0] == '@')
+	if (klen > 0 && memchr(sp + 1, '@', klen) == NULL && klen < STORE_ADDR_MAX) {
+		/* a bare domain (Postfix asks "domain" after "user@domain"): its entry */
+		char dom[STORE_ADDR_MAX + 1];
+
+		dom[0] = '@';
+		memcpy(dom + 1, sp + 1, klen);
+		n = store_addr_normalize(dom, klen + 1, norm, err);
+	} else {
+		n = store_addr_normalize(sp + 1, klen, norm, err);
+	}
+	/* "user@", ".domain", invalid keys: not ours */
+	if (n <= 0)
 		return (size_t)snprintf(out, outsz, "NOTFOUND ");
 	rc = store_check(ctx->idx, norm, (size_t)n, now, &v);
 	if (rc == 0 && ctx->delimiters[0] != '\0' && (at = strrchr(norm, '@')) != NULL) {

@@ -10,6 +10,7 @@
 #include <glib.h>
 
 #include "lmtp.h"
+#include "verp.h"
 
 struct run {
 	struct lmtp_engine *e;
@@ -350,6 +351,48 @@ test_big(void)
 	g_string_free(in, TRUE);
 }
 
+/* VERP: the original recipient back out of the LMTP RCPT. */
+static void
+test_verp(void)
+{
+	static const struct {
+		const char *rcpt;
+		const char *delims;
+		const char *want;       /* NULL: not VERP */
+	} vcases[] = {
+		{ "bounces+user=remote.test@bounce.test", "+=", "user@remote.test" },
+		{ "bounces+user+tag=remote.test@bounce.test", "+=", "user+tag@remote.test" },
+		{ "bounces+a=b=remote.test@bounce.test", "+=", "a=b@remote.test" },
+		{ "bounces-user=remote.test@bounce.test", "-=", "user@remote.test" },
+		{ "bounces@bounce.test", "+=", NULL },
+		{ "bounces+nodomain@bounce.test", "+=", NULL },
+		{ "bounces+=remote.test@bounce.test", "+=", NULL },
+		{ "bounces+user=@bounce.test", "+=", NULL },
+		{ "+user=remote.test@bounce.test", "+=", NULL },
+		{ "bounces+user=remote.test", "+=", NULL },
+		{ "bounces+user=remote.test@bounce.test", "-=", NULL },
+	};
+
+	for (size_t i = 0; i < G_N_ELEMENTS(vcases); i++) {
+		char out[64];
+		int rc = verp_decode(vcases[i].rcpt, vcases[i].delims, out, sizeof(out));
+
+		if (vcases[i].want == NULL) {
+			if (rc != 0)
+				g_error("\"%s\": decoded \"%s\", want none", vcases[i].rcpt, out);
+		} else if (rc != 1 || strcmp(out, vcases[i].want) != 0) {
+			g_error("\"%s\": got %d \"%s\" want \"%s\"", vcases[i].rcpt, rc, rc ? out : "",
+			    vcases[i].want);
+		}
+	}
+	/* a result that does not fit is refused, not cut */
+	{
+		char small[8];
+
+		g_assert_cmpint(verp_decode("b+user=remote.test@x", "+=", small, sizeof(small)), ==, 0);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -358,5 +401,6 @@ main(int argc, char **argv)
 	g_test_add_func("/lmtp/wait", test_wait);
 	g_test_add_func("/lmtp/timeout-shutdown", test_timeout_shutdown);
 	g_test_add_func("/lmtp/big", test_big);
+	g_test_add_func("/lmtp/verp", test_verp);
 	return g_test_run();
 }
