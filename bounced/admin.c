@@ -124,7 +124,14 @@ static const char *admin_arg(const struct admin_args *a, const char *key);
 static int admin_check_keys(struct admin_conn *c, const struct admin_args *a,
     const char *const *allowed);
 static int admin_parse_time(const char *s, int until, time_t now, int64_t *t_r);
-static void admin_put_entry(struct evbuffer *out, const struct store_entry *e);
+static void admin_put_entry(struct evbuffer *out, const char *type, const struct store_entry *e);
+static void admin_show(struct admin_conn *c, const struct admin_args *a);
+static void admin_raw(struct admin_conn *c, const struct admin_args *a);
+static void admin_store_stats(struct admin_conn *c, const struct admin_args *a);
+static void admin_incidents(struct admin_conn *c, const struct admin_args *a);
+static void admin_audit(struct admin_conn *c, const struct admin_args *a);
+static void admin_put_incident(struct admin_conn *c, const struct store_incident *in);
+#define ADMIN_F(s, buf) ((s) != NULL && *(s) ? admin_encode((s), strlen(s), (buf), sizeof(buf)) : "-")
 static void admin_stream_more(struct admin_conn *c);
 static void admin_submit(struct admin_conn *c, struct admin_job *j);
 static void admin_job_done(struct writer_job *job);
@@ -479,19 +486,21 @@ admin_event_cb(struct bufferevent *bev, short what, void *arg)
 /* ---- commands ---------------------------------------------------------- */
 
 static void
-admin_put_entry(struct evbuffer *out, const struct store_entry *e)
+admin_put_entry(struct evbuffer *out, const char *type, const struct store_entry *e)
 {
-	char addr[ADMIN_FIELD], src[256], since[32], until[32], upd[32], ld[32];
+	char addr[ADMIN_FIELD], src[256], rule[128], since[32], until[32], upd[32], ld[32];
 
-	evbuffer_add_printf(out, "+ address=%s cause=%s reason=%s status=%s since=%s until=%s "
-	    "source=%s updated=%s soft_count=%u last_delivered=%s\n",
-	    admin_encode(e->address, strlen(e->address), addr, sizeof(addr)),
-	    store_cause_name(e->v.cause), report_reason_name(e->v.reason),
+	evbuffer_add_printf(out, "+ %s%saddress=%s cause=%s reason=%s status=%s since=%s until=%s "
+	    "source=%s updated=%s soft_count=%u last_delivered=%s scope=%s rule=%s\n",
+	    type ? "type=" : "", type ? type : "", admin_encode(e->address, strlen(e->address), addr,
+	    sizeof(addr)), store_cause_name(e->v.cause), report_reason_name(e->v.reason),
 	    e->status[0] ? e->status : "-", query_iso8601(e->v.since, since),
 	    e->v.until == STORE_TTL_NEVER ? "never" : query_iso8601(e->v.until, until),
-	    e->source ? admin_encode(e->source, strlen(e->source), src, sizeof(src)) : "-",
-	    query_iso8601(e->updated, upd), e->soft_count,
-	    e->last_delivered ? query_iso8601(e->last_delivered, ld) : "-");
+	    e->source && *e->source ? admin_encode(e->source, strlen(e->source), src, sizeof(src)) :
+	    "-", query_iso8601(e->updated, upd), e->soft_count,
+	    e->last_delivered ? query_iso8601(e->last_delivered, ld) : "-",
+	    report_scope_name(e->scope), e->rule && *e->rule ? admin_encode(e->rule,
+	    strlen(e->rule), rule, sizeof(rule)) : "-");
 }
 
 static int
@@ -500,7 +509,7 @@ admin_stream_row(const struct store_entry *e, void *ud)
 	struct admin_conn *c = ud;
 	struct admin_stream *st = c->stream;
 
-	admin_put_entry(bufferevent_get_output(c->bev), e);
+	admin_put_entry(bufferevent_get_output(c->bev), NULL, e);
 	g_strlcpy(st->after, e->address, sizeof(st->after));
 	st->has_after = 1;
 	st->count++;
@@ -779,10 +788,26 @@ admin_manual(const struct admin_args *a, const char *actor, GStringChunk *string
 		snprintf(err, 256, "target missing");
 		return -1;
 	}
-	n = store_addr_normalize(v, strlen(v), norm, err);
-	if (n < 0)
-		return -1;
-	m->target = g_string_chunk_insert_len(strings, norm, n);
+	if (import && strncmp(v, "hmac:", 5) == 0) {
+		/* a forgotten entry from an export: "hmac:<64 hex>:<16 hex>" */
+		size_t l = strlen(v);
+
+		for (size_t i = 5; i < l; i++)
+			if (i != 69 && !(g_ascii_isxdigit(v[i]) && !g_ascii_isupper(v[i])))
+				l = 0;
+		if (l != 86 || v[69] != ':') {
+			snprintf(err, 256, "invalid erased-entry name");
+			return -1;
+		}
+		m->target = g_string_chunk_insert(strings, v);
+	} else {
+		n = store_addr_normalize(v, strlen(v), norm, err);
+		if (n < 0)
+			return -1;
+		m->target = g_string_chunk_insert_len(strings, norm, n);
+	}
+	if (import && (v = admin_arg(a, "source")) != NULL && strcmp(v, "-") != 0 && *v != '\0')
+		m->source = g_string_chunk_insert(strings, v);
 	m->cause = import ? STORE_CAUSE_IMPORT : STORE_CAUSE_MANUAL;
 	if ((v = admin_arg(a, "cause")) != NULL &&
 	    (!store_cause_from_name(v, &m->cause) || m->cause == STORE_CAUSE_NONE)) {
@@ -816,6 +841,7 @@ admin_manual(const struct admin_args *a, const char *actor, GStringChunk *string
 	return 0;
 }
 
+/* The daemon's own counters (type=daemon lines). */
 static void
 admin_stats(struct admin_conn *c)
 {
@@ -823,23 +849,278 @@ admin_stats(struct admin_conn *c)
 	struct writer_stats ws;
 
 	writer_get_stats(d->writer, &ws);
-	admin_reply(c, "+ uptime=%ld version=%s index_entries=%zu index_bytes=%zu",
-	    (long)(time(NULL) - d->started), BOUNCED_VERSION, store_index_count(d->idx),
-	    store_index_bytes(d->idx));
-	admin_reply(c, "+ lmtp_sessions=%u bounces=%" G_GUINT64_FORMAT " bounces_failed=%"
-	    G_GUINT64_FORMAT " duplicates=%" G_GUINT64_FORMAT, lmtp_server_sessions(d->lmtp),
-	    d->bounces, d->bounces_failed, d->duplicates);
-	admin_reply(c, "+ commits=%" G_GUINT64_FORMAT " committed_bounces=%" G_GUINT64_FORMAT
-	    " commit_failures=%" G_GUINT64_FORMAT " max_batch=%" G_GUINT64_FORMAT
+	admin_reply(c, "+ type=daemon uptime=%ld version=%s index_entries=%zu index_bytes=%zu "
+	    "store_writable=%d", (long)(time(NULL) - d->started), BOUNCED_VERSION,
+	    store_index_count(d->idx), store_index_bytes(d->idx), writer_healthy(d->writer));
+	admin_reply(c, "+ type=daemon lmtp_sessions=%u bounces=%" G_GUINT64_FORMAT
+	    " bounces_failed=%" G_GUINT64_FORMAT " duplicates=%" G_GUINT64_FORMAT,
+	    lmtp_server_sessions(d->lmtp), d->bounces, d->bounces_failed, d->duplicates);
+	admin_reply(c, "+ type=daemon commits=%" G_GUINT64_FORMAT " committed_bounces=%"
+	    G_GUINT64_FORMAT " commit_failures=%" G_GUINT64_FORMAT " max_batch=%" G_GUINT64_FORMAT
 	    " writer_pending=%u", ws.commits, ws.bounces, ws.failed, ws.max_batch,
 	    writer_pending(d->writer));
-	admin_reply(c, "+ queries=%" G_GUINT64_FORMAT " queries_suppressed=%" G_GUINT64_FORMAT
-	    " query_errors=%" G_GUINT64_FORMAT " query_connections=%u", d->qctx.requests,
-	    d->qctx.suppressed, d->qctx.errors, query_server_connections(d->query));
-	admin_reply(c, "+ socketmap_requests=%" G_GUINT64_FORMAT " socketmap_found=%"
+	admin_reply(c, "+ type=daemon queries=%" G_GUINT64_FORMAT " queries_suppressed=%"
+	    G_GUINT64_FORMAT " query_errors=%" G_GUINT64_FORMAT " query_connections=%u",
+	    d->qctx.requests, d->qctx.suppressed, d->qctx.errors, query_server_connections(d->query));
+	admin_reply(c, "+ type=daemon socketmap_requests=%" G_GUINT64_FORMAT " socketmap_found=%"
 	    G_GUINT64_FORMAT " socketmap_connections=%u", d->sctx.requests, d->sctx.found,
 	    query_server_connections(d->smap));
+}
+
+static void
+admin_put_incident(struct admin_conn *c, const struct store_incident *in)
+{
+	char prov[256], dom[256], st[64], diag[ADMIN_FIELD], first[32], last[32];
+
+	admin_reply(c, "+ type=incident id=%" G_GINT64_FORMAT " provider=%s reason=%s first_seen=%s "
+	    "last_seen=%s count=%" G_GUINT64_FORMAT " open=%d last_domain=%s last_status=%s "
+	    "last_diagnostic=%s", in->id, ADMIN_F(in->provider, prov),
+	    report_reason_name(in->reason), query_iso8601(in->first_seen, first),
+	    query_iso8601(in->last_seen, last), in->count, in->open, ADMIN_F(in->last_domain, dom),
+	    ADMIN_F(in->last_status, st), ADMIN_F(in->last_diagnostic, diag));
+}
+
+/* STATS [from=T] [to=T] [domains=N]: the daemon's counters, then the store's. */
+static void
+admin_store_stats(struct admin_conn *c, const struct admin_args *a)
+{
+	struct store *ro = c->srv->d->ro;
+	struct store_stats st;
+	time_t now = time(NULL);
+	int64_t from = 0, to = (int64_t)now + 1;
+	int64_t ndom = 20;
+	const char *v;
+	char name[256];
+
+	if (((v = admin_arg(a, "from")) != NULL && admin_parse_time(v, 0, now, &from) < 0) ||
+	    ((v = admin_arg(a, "to")) != NULL && admin_parse_time(v, 0, now, &to) < 0) ||
+	    ((v = admin_arg(a, "domains")) != NULL && (!cfg_parse_duration(v, 0, &ndom) ||
+	    ndom < 1 || ndom > 10000 || !g_ascii_isdigit(v[strlen(v) - 1])))) {
+		admin_reply(c, "ERR invalid from, to or domains");
+		return;
+	}
+	memset(&st, 0, sizeof(st));
+	if (store_stats(ro, from, to, now, (unsigned)ndom, &st) < 0) {
+		admin_reply(c, "ERR store %s", admin_encode(store_errmsg(ro), strlen(store_errmsg(ro)),
+		    name, sizeof(name)));
+		store_stats_clear(&st);
+		return;
+	}
+	admin_stats(c);
+	admin_reply(c, "+ type=total from=%" G_GINT64_FORMAT " to=%" G_GINT64_FORMAT " bounces=%"
+	    G_GUINT64_FORMAT " events=%" G_GUINT64_FORMAT, st.from, st.to, st.bounces, st.events);
+	for (int i = 0; i < REPORT_CLASS_COUNT; i++)
+		if (st.by_class[i])
+			admin_reply(c, "+ type=class name=%s n=%" G_GUINT64_FORMAT,
+			    report_class_name((enum report_class)i), st.by_class[i]);
+	for (int i = 0; i < REPORT_REASON_COUNT; i++)
+		if (st.by_reason[i])
+			admin_reply(c, "+ type=reason name=%s n=%" G_GUINT64_FORMAT,
+			    report_reason_name((enum report_reason)i), st.by_reason[i]);
+	for (int i = 0; i < REPORT_SCOPE_COUNT; i++)
+		if (st.by_scope[i])
+			admin_reply(c, "+ type=scope name=%s n=%" G_GUINT64_FORMAT,
+			    report_scope_name((enum report_scope)i), st.by_scope[i]);
+	for (int i = 1; i < STORE_CAUSE_COUNT; i++)
+		admin_reply(c, "+ type=suppressed name=%s n=%" G_GUINT64_FORMAT,
+		    store_cause_name((enum store_cause)i), st.suppressed[i]);
+	for (guint i = 0; st.domains != NULL && i < st.domains->len; i++) {
+		const struct store_count *sc = g_ptr_array_index(st.domains, i);
+
+		admin_reply(c, "+ type=domain name=%s n=%" G_GUINT64_FORMAT, ADMIN_F(sc->name, name),
+		    sc->n);
+	}
+	for (guint i = 0; st.soft_by_provider != NULL && i < st.soft_by_provider->len; i++) {
+		const struct store_count *sc = g_ptr_array_index(st.soft_by_provider, i);
+
+		admin_reply(c, "+ type=soft_provider name=%s n=%" G_GUINT64_FORMAT,
+		    ADMIN_F(sc->name, name), sc->n);
+	}
+	for (guint i = 0; st.incidents != NULL && i < st.incidents->len; i++)
+		admin_put_incident(c, g_ptr_array_index(st.incidents, i));
 	admin_reply(c, "OK");
+	store_stats_clear(&st);
+}
+
+/* INCIDENTS [all=1] */
+static void
+admin_incidents(struct admin_conn *c, const struct admin_args *a)
+{
+	struct store *ro = c->srv->d->ro;
+	GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)store_incident_free);
+	const char *all = admin_arg(a, "all");
+	char err[256];
+
+	if (store_incidents(ro, time(NULL), !(all != NULL && strcmp(all, "0") != 0), out) < 0) {
+		admin_reply(c, "ERR store %s", admin_encode(store_errmsg(ro), strlen(store_errmsg(ro)),
+		    err, sizeof(err)));
+	} else {
+		for (guint i = 0; i < out->len; i++)
+			admin_put_incident(c, g_ptr_array_index(out, i));
+		admin_reply(c, "OK count=%u", out->len);
+	}
+	g_ptr_array_free(out, TRUE);
+}
+
+static void
+admin_put_audit(struct admin_conn *c, const struct store_audit_entry *au)
+{
+	char actor[256], target[ADMIN_FIELD], note[ADMIN_FIELD], at[32], since[32], until[32];
+
+	admin_reply(c, "+ type=audit id=%" G_GINT64_FORMAT " at=%s actor=%s action=%s target=%s "
+	    "cause=%s reason=%s status=%s since=%s until=%s note=%s", au->id,
+	    query_iso8601(au->at, at), ADMIN_F(au->actor, actor), au->action ? au->action : "-",
+	    ADMIN_F(au->target, target), store_cause_name(au->cause),
+	    report_reason_name(au->reason), au->status[0] ? au->status : "-",
+	    au->since ? query_iso8601(au->since, since) : "-",
+	    au->until == STORE_TTL_NEVER ? "never" : query_iso8601(au->until, until),
+	    ADMIN_F(au->note, note));
+}
+
+struct admin_audit_walk {
+	struct admin_conn *c;
+	unsigned n;
+	int64_t last;
+};
+
+static int
+admin_audit_row(const struct store_audit_entry *au, void *ud)
+{
+	struct admin_audit_walk *w = ud;
+
+	admin_put_audit(w->c, au);
+	w->n++;
+	w->last = au->id;
+	return 0;
+}
+
+/* AUDIT [target=A] [after=ID] [limit=N] (default 1000, at most 100000) */
+static void
+admin_audit(struct admin_conn *c, const struct admin_args *a)
+{
+	struct store *ro = c->srv->d->ro;
+	struct admin_audit_walk w = { .c = c };
+	char norm[STORE_ADDR_MAX + 1], err[256];
+	const char *target = admin_arg(a, "target"), *v;
+	int64_t after = 0, limit = 1000;
+
+	if (((v = admin_arg(a, "after")) != NULL && (!cfg_parse_duration(v, 0, &after) ||
+	    !g_ascii_isdigit(v[strlen(v) - 1]))) ||
+	    ((v = admin_arg(a, "limit")) != NULL && (!cfg_parse_duration(v, 0, &limit) ||
+	    limit < 1 || limit > 100000 || !g_ascii_isdigit(v[strlen(v) - 1])))) {
+		admin_reply(c, "ERR invalid after or limit");
+		return;
+	}
+	if (target != NULL && strncmp(target, "hmac:", 5) != 0) {
+		if (store_addr_normalize(target, strlen(target), norm, err) < 0) {
+			admin_reply(c, "ERR invalid %s", admin_encode(err, strlen(err), norm, sizeof(norm)));
+			return;
+		}
+		target = norm;
+	}
+	if (store_audit_list(ro, target, after, (unsigned)limit, admin_audit_row, &w) < 0) {
+		admin_reply(c, "ERR store %s", admin_encode(store_errmsg(ro), strlen(store_errmsg(ro)),
+		    err, sizeof(err)));
+		return;
+	}
+	if (w.n == (unsigned)limit)
+		admin_reply(c, "OK count=%u next=%" G_GINT64_FORMAT, w.n, w.last);
+	else
+		admin_reply(c, "OK count=%u", w.n);
+}
+
+/* SHOW address=A [events=N] (default 50; 0 = all) */
+static void
+admin_show(struct admin_conn *c, const struct admin_args *a)
+{
+	struct store *ro = c->srv->d->ro;
+	const char *addr = admin_arg(a, "address"), *v;
+	char norm[STORE_ADDR_MAX + 1], err[256];
+	struct store_show sh;
+	int64_t max = 50;
+	int rc;
+
+	if (addr == NULL) {
+		admin_reply(c, "ERR usage SHOW address=A [events=N]");
+		return;
+	}
+	if ((v = admin_arg(a, "events")) != NULL && (!cfg_parse_duration(v, 0, &max) ||
+	    max > 100000 || !g_ascii_isdigit(v[strlen(v) - 1]))) {
+		admin_reply(c, "ERR invalid events");
+		return;
+	}
+	if (store_addr_normalize(addr, strlen(addr), norm, err) < 0) {
+		admin_reply(c, "ERR invalid %s", admin_encode(err, strlen(err), norm, sizeof(norm)));
+		return;
+	}
+	memset(&sh, 0, sizeof(sh));
+	rc = store_show(ro, norm, (unsigned)max, &sh);
+	if (rc < 0) {
+		admin_reply(c, "ERR store %s", admin_encode(store_errmsg(ro), strlen(store_errmsg(ro)),
+		    err, sizeof(err)));
+	} else if (rc == 0) {
+		admin_reply(c, "ERR notfound %s is not known", admin_encode(norm, strlen(norm), err,
+		    sizeof(err)));
+	} else {
+		struct evbuffer *out = bufferevent_get_output(c->bev);
+
+		if (sh.has_entry)
+			admin_put_entry(out, "entry ", &sh.entry);
+		for (guint i = 0; sh.events != NULL && i < sh.events->len; i++) {
+			const struct store_event *ev = g_ptr_array_index(sh.events, i);
+			char at[32], act[64], diag[ADMIN_FIELD], dtype[64], mta[256], cmd[64], rule[128],
+			    dec[64], rmta[256], mid[ADMIN_FIELD], snd[ADMIN_FIELD], subj[ADMIN_FIELD];
+
+			admin_reply(c, "+ type=event id=%" G_GINT64_FORMAT " bounce=%" G_GINT64_FORMAT
+			    " at=%s class=%s reason=%s scope=%s status=%s replycode=%s action=%s "
+			    "diagnostic=%s diagnostic_type=%s remote_mta=%s smtp_command=%s rule=%s "
+			    "decoder=%s reporting_mta=%s message_id=%s orig_sender=%s subject=%s raw=%d",
+			    ev->id, ev->bounce_id, query_iso8601(ev->at, at),
+			    report_class_name(ev->class), report_reason_name(ev->reason),
+			    report_scope_name(ev->scope), ev->status[0] ? ev->status : "-",
+			    ev->replycode[0] ? ev->replycode : "-", ADMIN_F(ev->action, act),
+			    ADMIN_F(ev->diagnostic, diag), ADMIN_F(ev->diagnostic_type, dtype),
+			    ADMIN_F(ev->remote_mta, mta), ADMIN_F(ev->smtp_command, cmd),
+			    ADMIN_F(ev->rule, rule), ADMIN_F(ev->decoder, dec),
+			    ADMIN_F(ev->reporting_mta, rmta), ADMIN_F(ev->orig_message_id, mid),
+			    ADMIN_F(ev->orig_sender, snd), ADMIN_F(ev->subject, subj), ev->raw_kept);
+		}
+		for (guint i = 0; sh.audit != NULL && i < sh.audit->len; i++)
+			admin_put_audit(c, g_ptr_array_index(sh.audit, i));
+		admin_reply(c, "OK events=%u audit=%u", sh.events ? sh.events->len : 0,
+		    sh.audit ? sh.audit->len : 0);
+	}
+	store_show_clear(&sh);
+}
+
+/* RAW bounce=ID -> "OK bytes=N" then exactly N bytes of the message, then LF. */
+static void
+admin_raw(struct admin_conn *c, const struct admin_args *a)
+{
+	struct store *ro = c->srv->d->ro;
+	const char *v = admin_arg(a, "bounce");
+	int64_t id;
+	char *raw = NULL, err[256];
+	size_t len = 0;
+	int rc;
+
+	if (v == NULL || !cfg_parse_duration(v, 0, &id) || !g_ascii_isdigit(v[strlen(v) - 1])) {
+		admin_reply(c, "ERR usage RAW bounce=ID");
+		return;
+	}
+	rc = store_raw(ro, id, &raw, &len);
+	if (rc < 0)
+		admin_reply(c, "ERR store %s", admin_encode(store_errmsg(ro), strlen(store_errmsg(ro)),
+		    err, sizeof(err)));
+	else if (rc == 0)
+		admin_reply(c, "ERR notfound bounce %" G_GINT64_FORMAT " is not stored (unknown, "
+		    "purged or erased)", id);
+	else {
+		admin_reply(c, "OK bytes=%zu", len);
+		evbuffer_add(bufferevent_get_output(c->bev), raw, len);
+		evbuffer_add(bufferevent_get_output(c->bev), "\n", 1);
+	}
+	g_free(raw);
 }
 
 static void
@@ -1005,8 +1286,30 @@ admin_command(struct admin_conn *c, char *line)
 		c->import = im;
 		admin_reply(c, "OK send");
 	} else if (g_ascii_strcasecmp(verb, "STATS") == 0) {
-		if (admin_check_keys(c, &a, no_keys) == 0)
-			admin_stats(c);
+		static const char *const stats_keys[] = { "from", "to", "domains", NULL };
+
+		if (admin_check_keys(c, &a, stats_keys) == 0)
+			admin_store_stats(c, &a);
+	} else if (g_ascii_strcasecmp(verb, "SHOW") == 0) {
+		static const char *const show_keys[] = { "address", "events", NULL };
+
+		if (admin_check_keys(c, &a, show_keys) == 0)
+			admin_show(c, &a);
+	} else if (g_ascii_strcasecmp(verb, "RAW") == 0) {
+		static const char *const raw_keys[] = { "bounce", NULL };
+
+		if (admin_check_keys(c, &a, raw_keys) == 0)
+			admin_raw(c, &a);
+	} else if (g_ascii_strcasecmp(verb, "INCIDENTS") == 0) {
+		static const char *const inc_keys[] = { "all", NULL };
+
+		if (admin_check_keys(c, &a, inc_keys) == 0)
+			admin_incidents(c, &a);
+	} else if (g_ascii_strcasecmp(verb, "AUDIT") == 0) {
+		static const char *const audit_keys[] = { "target", "after", "limit", NULL };
+
+		if (admin_check_keys(c, &a, audit_keys) == 0)
+			admin_audit(c, &a);
 	} else {
 		admin_reply(c, "ERR usage unknown command %s",
 		    admin_encode(verb, strlen(verb), esc, sizeof(esc)));
@@ -1019,7 +1322,8 @@ static int
 admin_import_line(struct admin_conn *c, char *line)
 {
 	static const char *const keys[] = { "target", "cause", "reason", "status", "since",
-	    "until", "note", NULL };
+	    "until", "note", "source", "address", "updated", "soft_count", "last_delivered",
+	    "scope", "rule", NULL };
 	struct admin_import *im = c->import;
 	struct store_manual m;
 	struct admin_args a;
@@ -1049,6 +1353,10 @@ admin_import_line(struct admin_conn *c, char *line)
 			goto bad;
 		}
 	}
+	/* an EXPORT line names its entry address=: the same thing */
+	for (unsigned i = 0; i < a.n; i++)
+		if (strcmp(a.key[i], "address") == 0 && admin_arg(&a, "target") == NULL)
+			a.key[i] = (char *)"target";
 	snprintf(actor, sizeof(actor), "%s %s", c->actor, im->source);
 	if (admin_manual(&a, actor, im->strings, time(NULL), 1, &m, err) < 0)
 		goto bad;

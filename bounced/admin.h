@@ -22,29 +22,59 @@
  * notfound, store (the store failed: try again), busy, shutdown.
  *
  *   PING                           -> OK version=1 daemon=<version>
- *   CHECK address=A                -> + address= state=ok|suppressed cause= reason=
- *                                       since= until= entry=address|domain; OK
+ *   CHECK address=A                -> + address= state=ok|suppressed [cause= reason= since=
+ *                                       until= entry=address|domain]; OK   (the index)
+ *   SHOW address=A|@D [events=N]   -> + type=entry <entry>          (when stored)
+ *                                     + type=event id= bounce= at= class= reason= scope=
+ *                                       status= replycode= action= diagnostic=
+ *                                       diagnostic_type= remote_mta= smtp_command= rule=
+ *                                       decoder= reporting_mta= message_id= orig_sender=
+ *                                       subject= raw=0|1          (newest first, N=50)
+ *                                     + type=audit <audit>        (oldest first)
+ *                                  -> OK events=N audit=N | ERR notfound ...
+ *   RAW bounce=ID                  -> OK bytes=N, then exactly N bytes (the stored
+ *                                     message) and a LF  | ERR notfound ...
  *   LIST [filters] [after=A] [limit=N]
  *                                  -> + <entry> ...; OK count=N [next=A]
  *   EXPORT [filters]               -> + <entry> ... (every row, streamed); OK count=N
  *        filters: state=suppressed|all (LIST: all, EXPORT: suppressed),
  *                 cause=hard,soft,complaint,manual,import  reason=R  scope=S
- *                 domain=D  since=T  until=T
- *        <entry>: address= cause= reason= status= since= until= source=
- *                 updated= soft_count= last_delivered=
+ *                 domain=D  since=T  until=T  (on the entry's since)
+ *        <entry>: address= cause= reason= status= since= until= source= updated=
+ *                 soft_count= last_delivered= scope= rule=   ("-": none)
  *   SUPPRESS target=A|@D [reason=R] [until=T|duration] [note=TEXT] [cause=manual|import]
- *                                  -> OK changed=1
+ *            [status=S] [since=T]  -> OK changed=1
  *   UNSUPPRESS target=A|@D [note=TEXT]
  *                                  -> OK lifted=1|0
  *   FORGET address=A               -> OK forgotten=1|0 events=N bounces=N audit=N
  *                                       kept_suppressed=0|1
- *   REEVALUATE [dry_run=1]         -> + address= before= after= (cause/reason); OK changed=N
- *   IMPORT [source=NAME]           -> OK send   then the client sends entry lines
- *                                     "+ target=A cause= reason= status= since= until= note="
- *                                     and a line "."; bad lines answer
- *                                     "+ error line=N text=..." as they come; then
+ *   REEVALUATE [dry_run=1]         -> + address= before=cause/reason after=cause/reason ...;
+ *                                     OK changed=N dry_run=0|1
+ *   IMPORT [source=NAME]           -> OK send; then the client sends entry lines
+ *                                     "+ target=A cause= reason= status= since= until=
+ *                                     note= source=" (an EXPORT line works as is:
+ *                                     address= stands for target=, the other fields are
+ *                                     ignored) and a line "."; a bad line is answered
+ *                                     "+ error line=N text=..." as it comes and skipped;
+ *                                     entries are committed 1000 at a time
  *                                  -> OK imported=N errors=N
- *   STATS                          -> + key=value ... ; OK
+ *                                     (ERR store ... if a batch fails: what came before
+ *                                     it is stored, the connection is closed)
+ *   STATS [from=T] [to=T] [domains=N]
+ *                                  -> + type=daemon <counters> (several lines)
+ *                                     + type=total from= to= bounces= events=
+ *                                     + type=class|reason|scope|suppressed name= n=
+ *                                     + type=domain name= n=        (most first)
+ *                                     + type=soft_provider name= n=
+ *                                     + type=incident <incident>    (open ones)
+ *                                     OK
+ *   INCIDENTS [all=1]              -> + type=incident id= provider= reason= first_seen=
+ *                                       last_seen= count= open= last_domain= last_status=
+ *                                       last_diagnostic= ...; OK count=N
+ *   AUDIT [target=A] [after=ID] [limit=N]
+ *                                  -> + type=audit id= at= actor= action= target= cause=
+ *                                       reason= status= since= until= note= ...;
+ *                                     OK count=N [next=ID]
  *   PURGE                          -> OK purged=N   (raw bounces past raw_retention)
  *   QUIT                           -> OK bye
  *

@@ -346,6 +346,7 @@ lmtp_on_txn(void *ud, struct lmtp_txn *txn)
 	ing->job.bounce.raw_len = txn->data->len;
 	ing->job.bounce.report = ing->report;
 	ing->job.bounce.envelope_rcpt = g_ptr_array_index(txn->rcpts, 0);
+	ing->job.bounce.verp_rcpt = ing->verp[0] ? ing->verp : NULL;
 	ing->job.bounce.received = (int64_t)time(NULL);
 	ing->job.done = lmtp_ingest_done;
 	ing->job.ud = s;
@@ -402,13 +403,15 @@ lmtp_ingest_done(struct writer_job *job)
 	(job->rc == 0 ? log_info : log_warnx)("event=bounce session=%u id=%" G_GINT64_FORMAT
 	    " result=%s from=<%s> rcpt=<%s> "
 	    "rcpts=%u size=%zu kept=%u truncated=%d decoder=%s recipients=%u verp=%s "
-	    "duplicate=%d batch=%u ms=%.1f%s%s%s", ing->session_id, job->bounce.id_r,
+	    "duplicate=%d batch=%u ms=%.1f%s%s%s%s%s", ing->session_id, job->bounce.id_r,
 	    job->rc == 0 ? "stored" : "failed",
 	    log_escape(t->mail_from, strlen(t->mail_from), from, sizeof(from)),
 	    log_escape(r0, strlen(r0), rcpt, sizeof(rcpt)), t->rcpts->len, t->size, t->data->len,
 	    t->truncated, ing->report->decoder, ing->report->rcpts->len,
 	    ing->verp[0] ? ing->verp : "-", job->bounce.duplicate_r, job->batch,
 	    (double)(g_get_monotonic_time() - ing->t0) / 1000.0,
+	    job->rc < 0 ? " error_kind=" : "",
+	    job->rc < 0 ? store_error_name(job->errcode) : "",
 	    job->rc < 0 ? " error=\"" : "",
 	    job->rc < 0 ? log_escape(job->err, strlen(job->err), err, sizeof(err)) : "",
 	    job->rc < 0 ? "\"" : "");

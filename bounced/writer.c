@@ -183,6 +183,7 @@ writer_submit(struct writer *w, struct writer_job *job)
 	job->next = NULL;
 	job->rc = 0;
 	job->err[0] = '\0';
+	job->errcode = STORE_ERR_NONE;
 	job->batch = 0;
 	g_mutex_lock(&w->lock);
 	if (w->stopping) {
@@ -245,6 +246,7 @@ writer_main(gpointer arg)
 		if (writer_ensure_store(w, first->err) < 0) {
 			for (j = first; j != NULL; j = j->next) {
 				j->rc = -1;
+				j->errcode = STORE_ERR_IO;
 				if (j != first)
 					g_strlcpy(j->err, first->err, sizeof(j->err));
 			}
@@ -253,8 +255,10 @@ writer_main(gpointer arg)
 			writer_run_ingest(w, first, n, b);
 		} else {
 			first->rc = first->fn(w->store, first->arg, time(NULL), b->changes, first->err);
-			if (first->rc < 0)
+			if (first->rc < 0) {
+				first->errcode = store_errcode(w->store);
 				b->failed = 1;
+			}
 		}
 		/* a failed commit: start from a fresh connection next time */
 		if (b->failed > 0 && w->store != NULL)
@@ -288,6 +292,7 @@ writer_run_ingest(struct writer *w, struct writer_job *jobs, unsigned n, struct 
 		}
 	} else if (n == 1) {
 		jobs->rc = -1;
+		jobs->errcode = store_errcode(w->store);
 		g_strlcpy(jobs->err, store_errmsg(w->store), sizeof(jobs->err));
 		b->failed = 1;
 	} else {
@@ -299,6 +304,7 @@ writer_run_ingest(struct writer *w, struct writer_job *jobs, unsigned n, struct 
 				j->bounce.id_r = arr[i].id_r;
 				j->bounce.duplicate_r = arr[i].duplicate_r;
 			} else {
+				j->errcode = store_errcode(w->store);
 				g_strlcpy(j->err, store_errmsg(w->store), sizeof(j->err));
 				b->failed++;
 			}

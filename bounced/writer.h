@@ -52,6 +52,7 @@ struct writer_job {
 	/* results */
 	int rc;
 	char err[256];
+	enum store_error errcode;      /* the kind of failure (STORE_ERR_NONE when rc == 0) */
 	unsigned batch;         /* bounces committed together with this one */
 	/* private */
 	struct writer_job *next;

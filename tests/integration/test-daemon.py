@@ -15,8 +15,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bouncedtest import (Daemon, Lmtp, SKIP, as_user, check, dsn, fail, fields,  # noqa: E402
-                         lmtp_session, netstring, proc_uid, run_case, skip)
+from bouncedtest import (Daemon, Lmtp, SKIP, as_user, check, dot_stuff, dsn,  # noqa: E402
+                         fail, fields, lmtp_session, netstring, proc_uid, run_case, skip)
 
 IS_ROOT = os.geteuid() == 0
 
@@ -350,6 +350,109 @@ def case_import_export():
         data, st = d.admin("LIST limit=10 after=user00100@imp.test")
         check(len(data) == 10 and fields(data[0])["address"] == "user00101@imp.test", data[:1])
         check(st == "OK count=10 next=user00110@imp.test", st)
+
+
+def case_admin_reads():
+    """SHOW (entry, events, audit), RAW, STATS, INCIDENTS, AUDIT over the admin socket."""
+    with Daemon() as d:
+        d.start()
+        c = lmtp_session(d)
+        r = c.deliver(dsn("shown@remote.test"))
+        check(r[0].startswith("250"), r)
+        bounce_id = int(r[0].rsplit(" ", 1)[1])
+        c.close()
+        d.admin("SUPPRESS target=shown@remote.test reason=userunknown note=by%20hand")
+        data, st = d.admin("SHOW address=Shown@Remote.test")
+        check(st.startswith("OK events="), st)
+        entry = [fields(l) for l in data if l.startswith("+ type=entry ")]
+        audit = [fields(l) for l in data if l.startswith("+ type=audit ")]
+        check(entry and entry[0]["address"] == "shown@remote.test" and
+              entry[0]["cause"] == "manual", data)
+        check(audit and audit[-1]["action"] == "suppress" and audit[-1]["note"] == "by hand" and
+              audit[-1]["actor"].startswith("uid="), audit)
+        if parser_works(d):
+            events = [fields(l) for l in data if l.startswith("+ type=event ")]
+            check(events and events[0]["bounce"] == str(bounce_id), events)
+        _, st = d.admin("SHOW address=unknown@remote.test")
+        check(st.startswith("ERR notfound"), st)
+        # RAW: the bytes as delivered (dot-unstuffed, CRLF as sent)
+        s = d.connect("admin.sock")
+        s.sendall(b"RAW bounce=%d\n" % bounce_id)
+        f = s.makefile("rb")
+        head = f.readline().decode()
+        check(head.startswith("OK bytes="), head)
+        n = int(head.split("=")[1])
+        raw = f.read(n)
+        check(f.read(1) == b"\n", "LF after the raw bytes")
+        check(raw == dot_stuff(dsn("shown@remote.test")).replace(b"\r\n", b"\n") or
+              raw == dot_stuff(dsn("shown@remote.test")), "raw bytes round-trip")
+        s.close()
+        _, st = d.admin("RAW bounce=999999")
+        check(st.startswith("ERR notfound"), st)
+        data, st = d.admin("STATS")
+        check(st == "OK", st)
+        kinds = {fields(l).get("type") for l in data}
+        check({"daemon", "total", "suppressed"} <= kinds, kinds)
+        tot = [fields(l) for l in data if l.startswith("+ type=total ")][0]
+        check(tot["bounces"] == "1", tot)
+        _, st = d.admin("INCIDENTS all=1")
+        check(st.startswith("OK count="), st)
+        data, st = d.admin("AUDIT limit=1")
+        check(st.startswith("OK count=1 next=") and data[0].startswith("+ type=audit "), (data, st))
+        data, st = d.admin("AUDIT target=shown@remote.test")
+        check(st == "OK count=1", st)
+
+
+def case_export_roundtrip():
+    """EXPORT -> IMPORT into a fresh daemon -> EXPORT: byte-identical."""
+    def export(d):
+        s = d.connect("admin.sock", timeout=60)
+        s.sendall(b"EXPORT state=all\n")
+        buf = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+            if buf.endswith(b"\n") and (b"\nOK count=" in buf[-40:] or buf.startswith(b"OK")):
+                break
+        s.close()
+        return buf
+    with Daemon() as a:
+        a.start()
+        lines = ["+ target=u%04d@rt.test cause=%s reason=%s status=5.1.1 since=2024-01-0%dT00:00:00Z"
+                 " until=%s" % (i, ("hard", "soft", "complaint", "manual", "import")[i % 5],
+                                ("userunknown", "mailboxfull", "feedback", "hostunknown",
+                                 "undefined")[i % 5], 1 + i % 9,
+                                "never" if i % 2 else "2031-01-01T00:00:00Z") for i in range(300)]
+        lines.append("+ target=@wholedomain.test cause=manual reason=hostunknown")
+        s = a.connect("admin.sock", timeout=60)
+        f = s.makefile("rb")
+        s.sendall(b"IMPORT source=rt\n")
+        f.readline()
+        s.sendall(("\n".join(lines) + "\n.\n").encode())
+        st = f.readline().decode()
+        check(st.startswith("OK imported=301 errors=0"), st)
+        s.close()
+        a.admin("FORGET address=u0001@rt.test")
+        first = export(a)
+        with Daemon() as b:
+            b.start()
+            s = b.connect("admin.sock", timeout=60)
+            f = s.makefile("rb")
+            s.sendall(b"IMPORT source=export\n")
+            f.readline()
+            body = first.rsplit(b"\nOK count=", 1)[0] + b"\n"
+            s.sendall(body + b".\n")
+            st = f.readline().decode()
+            check(st.startswith("OK imported=301 errors=0"), st)
+            s.close()
+            second = export(b)
+            if first != second:
+                fl, sl = first.splitlines(), second.splitlines()
+                diff = [(x, y) for x, y in zip(fl, sl) if x != y][:3]
+                fail("exports differ (%d vs %d lines): %r" % (len(fl), len(sl), diff))
+            check(b.check("anyone@wholedomain.test").startswith("SUPPRESSED"), "domain entry")
 
 
 def case_privileges():
