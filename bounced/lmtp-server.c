@@ -1,23 +1,27 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * lmtp-server.c - the LMTP socket (see lmtp-server.h): libevent
- * bufferevents around the pure engine of lmtp.c, and the ingest path of one
+ * lmtp-server.c - the LMTP socket (see lmtp-server.h): plain libevent
+ * events around the pure engine of lmtp.c, and the ingest path of one
  * message: parse -> VERP -> writer -> (commit, index updated) -> replies.
  *
- * Input is always drained into the engine, except while a transaction waits
- * for its commit: then reading is disabled, so a pipelining client costs
- * at most one read's worth of buffered bytes.  Output above LMTP_OUT_MAX
- * also stops reading until the client takes its replies.  A session closed
- * while its commit runs leaves the job orphaned: the bounce is still stored
- * and the reply is dropped (Postfix retries; the store sees a duplicate).
+ * Like the query server, a session reads into a fixed buffer and writes its
+ * replies at once, arming EV_WRITE only after a short write: no bufferevent,
+ * whose enable/disable and deferred writes cost ~20 system calls per
+ * message (measured: 10 epoll_ctl, 4 ioctl, 4 writev).  Input is fed to the
+ * engine as it comes; while a transaction waits for its commit the engine
+ * takes nothing, the bytes a pipelining client sent meanwhile stay in the
+ * buffer, and reading stops only if the buffer fills.  Output above
+ * LMTP_OUT_MAX also stops reading until the client takes its replies.  A
+ * session closed while its commit runs leaves the job orphaned: the bounce
+ * is still stored and the reply is dropped (Postfix retries; the store sees
+ * a duplicate).
  */
+#include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <glib.h>
 
@@ -30,24 +34,31 @@
 #include "verp.h"
 
 #define LMTP_OUT_MAX    (64u * 1024)    /* replies queued before we stop reading */
-#define LMTP_PEEK_VECS  8
+#define LMTP_IN_SIZE    (16u * 1024)    /* bytes read at once / held while committing */
 #define LMTP_LOG_RCPTS  50              /* decision lines logged per message */
 
 struct lmtp_session {
 	struct lmtp_server *srv;
-	struct bufferevent *bev;
+	int fd;
+	struct event *rev, *wev;
 	struct lmtp_engine *e;
+	size_t in_len;                  /* bytes in in[] the engine has not taken */
+	size_t out_off;                 /* bytes of the engine's output already written */
+	gint64 t0;                      /* accepted at (monotonic) */
 	unsigned id;
 	uid_t uid;
 	pid_t pid;
 	struct lmtp_ingest *pending;    /* the transaction waiting for its commit */
 	int closing;                    /* close once the output is written */
 	GList link;
+	char in[LMTP_IN_SIZE];
 };
 
 struct lmtp_server {
 	struct daemon *d;
 	struct sock_listener *listener;
+	const struct timeval *idle;     /* a common timeout */
+	unsigned idle_secs;
 	GQueue sessions;
 	unsigned next_id;
 };
@@ -64,11 +75,10 @@ struct lmtp_ingest {
 };
 
 static void lmtp_accept(int fd, void *arg);
-static void lmtp_read_cb(struct bufferevent *bev, void *arg);
-static void lmtp_write_cb(struct bufferevent *bev, void *arg);
-static void lmtp_event_cb(struct bufferevent *bev, short what, void *arg);
+static void lmtp_readable(evutil_socket_t fd, short what, void *arg);
+static void lmtp_writable(evutil_socket_t fd, short what, void *arg);
 static void lmtp_session_pump(struct lmtp_session *s);
-static void lmtp_session_flush(struct lmtp_session *s);
+static int lmtp_session_flush(struct lmtp_session *s);
 static void lmtp_session_close(struct lmtp_session *s, const char *reason);
 static void lmtp_on_txn(void *ud, struct lmtp_txn *txn);
 static void lmtp_ingest_done(struct writer_job *job);
@@ -163,111 +173,132 @@ lmtp_accept(int fd, void *arg)
 	lim.keep_bytes = cfg->lmtp.keep_bytes;
 	lim.max_rcpts = cfg->lmtp.max_recipients;
 	lim.max_bad = cfg->lmtp.max_bad_commands;
+	if (srv->idle == NULL || srv->idle_secs != cfg->lmtp.sock.idle_timeout) {
+		/* a common timeout: O(1) per event for every session */
+		srv->idle_secs = cfg->lmtp.sock.idle_timeout;
+		srv->idle = event_base_init_common_timeout(srv->d->base, &idle);
+	}
+	s->fd = fd;
 	s->e = lmtp_engine_new(&lim, srv->d->hostname, lmtp_on_txn, s);
-	s->bev = bufferevent_socket_new(srv->d->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	bufferevent_setcb(s->bev, lmtp_read_cb, lmtp_write_cb, lmtp_event_cb, s);
-	bufferevent_set_timeouts(s->bev, &idle, &idle);
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
-	log_info("event=session_start session=%u uid=%d pid=%d", s->id, (int)s->uid, (int)s->pid);
+	s->rev = event_new(srv->d->base, fd, EV_READ | EV_PERSIST, lmtp_readable, s);
+	s->wev = event_new(srv->d->base, fd, EV_WRITE | EV_PERSIST, lmtp_writable, s);
+	event_add(s->rev, srv->idle);
+	s->t0 = g_get_monotonic_time();
+	/* at info level one line per session, at its end (it names the peer) */
+	log_debug("event=session_start session=%u uid=%d pid=%d", s->id, (int)s->uid, (int)s->pid);
 	lmtp_session_flush(s); /* the greeting */
 }
 
-/* Feeds the buffered input to the engine, as long as it takes it. */
+/* Feeds the held input to the engine, as far as it takes it, then writes. */
 static void
 lmtp_session_pump(struct lmtp_session *s)
 {
-	struct evbuffer *in = bufferevent_get_input(s->bev);
+	if (!s->closing && s->in_len > 0) {
+		size_t used = lmtp_engine_feed(s->e, s->in, s->in_len);
 
-	while (!s->closing && evbuffer_get_length(in) > 0) {
-		struct evbuffer_iovec v[LMTP_PEEK_VECS];
-		int n = evbuffer_peek(in, -1, NULL, v, LMTP_PEEK_VECS);
-		size_t used = 0;
-		int stalled = 0;
-
-		for (int i = 0; i < n && i < LMTP_PEEK_VECS; i++) {
-			size_t u = lmtp_engine_feed(s->e, v[i].iov_base, v[i].iov_len);
-
-			used += u;
-			if (u < v[i].iov_len) {
-				stalled = 1;
-				break;
-			}
+		if (used > 0) {
+			memmove(s->in, s->in + used, s->in_len - used);
+			s->in_len -= used;
 		}
-		evbuffer_drain(in, used);
-		if (stalled || lmtp_engine_state(s->e) == LMTP_STATE_WAIT)
-			break;
 	}
 	lmtp_session_flush(s);
 }
 
-/* Moves the engine's replies to the socket; closes or throttles as needed. */
-static void
+/*
+ * Writes the engine's replies; closes, throttles or resumes reading as
+ * needed.  Returns -1 when the session is gone.
+ */
+static int
 lmtp_session_flush(struct lmtp_session *s)
 {
+	struct lmtp_server *srv = s->srv;
 	GString *out = lmtp_engine_output(s->e);
-	struct evbuffer *ob = bufferevent_get_output(s->bev);
 	enum lmtp_state st = lmtp_engine_state(s->e);
+	size_t pending;
 
-	if (out->len > 0) {
-		bufferevent_write(s->bev, out->str, out->len);
-		g_string_truncate(out, 0);
+	while (s->out_off < out->len) {
+		ssize_t n = write(s->fd, out->str + s->out_off, out->len - s->out_off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			lmtp_session_close(s, "write_error");
+			return -1;
+		}
+		s->out_off += (size_t)n;
 	}
+	if (s->out_off == out->len) {
+		g_string_truncate(out, 0);
+		s->out_off = 0;
+		if (event_pending(s->wev, EV_WRITE, NULL))
+			event_del(s->wev);
+	} else if (!event_pending(s->wev, EV_WRITE, NULL)) {
+		/* a client that takes nothing for idle_timeout is dropped */
+		event_add(s->wev, srv->idle);
+	}
+	pending = out->len - s->out_off;
 	if (st == LMTP_STATE_CLOSED) {
 		s->closing = 1;
-		bufferevent_disable(s->bev, EV_READ);
-		if (evbuffer_get_length(ob) == 0)
+		if (pending == 0) {
 			lmtp_session_close(s, "closed");
-		return;
-	}
-	if (st == LMTP_STATE_WAIT || evbuffer_get_length(ob) > LMTP_OUT_MAX)
-		bufferevent_disable(s->bev, EV_READ);
-	else
-		bufferevent_enable(s->bev, EV_READ);
-}
-
-static void
-lmtp_read_cb(struct bufferevent *bev, void *arg)
-{
-	(void)bev;
-	lmtp_session_pump(arg);
-}
-
-static void
-lmtp_write_cb(struct bufferevent *bev, void *arg)
-{
-	struct lmtp_session *s = arg;
-
-	(void)bev;
-	/* called when the output has drained */
-	if (s->closing) {
-		lmtp_session_close(s, "closed");
-		return;
-	}
-	if (lmtp_engine_state(s->e) != LMTP_STATE_WAIT)
-		lmtp_session_pump(s);
-}
-
-static void
-lmtp_event_cb(struct bufferevent *bev, short what, void *arg)
-{
-	struct lmtp_session *s = arg;
-
-	(void)bev;
-	if (what & BEV_EVENT_TIMEOUT) {
-		if (what & BEV_EVENT_WRITING) {
-			lmtp_session_close(s, "write_timeout");
-			return;
+			return -1;
 		}
+		if (event_pending(s->rev, EV_READ, NULL))
+			event_del(s->rev);
+		return 0;
+	}
+	/* stop reading while the replies back up or the held input is full */
+	if (pending > LMTP_OUT_MAX || s->in_len == sizeof(s->in)) {
+		if (event_pending(s->rev, EV_READ, NULL))
+			event_del(s->rev);
+	} else if (!event_pending(s->rev, EV_READ, NULL)) {
+		event_add(s->rev, srv->idle);
+	}
+	return 0;
+}
+
+static void
+lmtp_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct lmtp_session *s = arg;
+	ssize_t n;
+
+	if (what & EV_TIMEOUT) {
 		lmtp_engine_timeout(s->e);
 		lmtp_session_flush(s);
 		return;
 	}
-	if (what & BEV_EVENT_EOF) {
+	n = read(fd, s->in + s->in_len, sizeof(s->in) - s->in_len);
+	if (n == 0) {
 		lmtp_session_close(s, s->closing ? "closed" : "eof");
 		return;
 	}
-	if (what & BEV_EVENT_ERROR)
-		lmtp_session_close(s, "error");
+	if (n < 0) {
+		if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)
+			lmtp_session_close(s, "read_error");
+		return;
+	}
+	s->in_len += (size_t)n;
+	lmtp_session_pump(s);
+}
+
+static void
+lmtp_writable(evutil_socket_t fd, short what, void *arg)
+{
+	struct lmtp_session *s = arg;
+
+	(void)fd;
+	if (what & EV_TIMEOUT) {
+		lmtp_session_close(s, "write_timeout");
+		return;
+	}
+	event_del(s->wev); /* re-armed, with a fresh timeout, if still short */
+	if (lmtp_session_flush(s) < 0)
+		return;
+	if (!s->closing && lmtp_engine_state(s->e) != LMTP_STATE_WAIT)
+		lmtp_session_pump(s);
 }
 
 static void
@@ -276,12 +307,16 @@ lmtp_session_close(struct lmtp_session *s, const char *reason)
 	struct lmtp_stats st;
 
 	lmtp_engine_stats(s->e, &st);
-	log_info("event=session_end session=%u reason=%s transactions=%u bad_commands=%u%s", s->id,
-	    reason, st.transactions, st.bad_commands, s->pending ? " orphaned_commit=1" : "");
+	log_info("event=session session=%u uid=%d pid=%d end=%s transactions=%u bad_commands=%u "
+	    "seconds=%.3f%s", s->id, (int)s->uid, (int)s->pid, reason, st.transactions,
+	    st.bad_commands, (double)(g_get_monotonic_time() - s->t0) / 1e6,
+	    s->pending ? " orphaned_commit=1" : "");
 	if (s->pending != NULL)
 		s->pending->job.ud = NULL;
 	g_queue_unlink(&s->srv->sessions, &s->link);
-	bufferevent_free(s->bev);
+	event_free(s->rev);
+	event_free(s->wev);
+	close(s->fd);
 	lmtp_engine_free(s->e);
 	g_free(s);
 }

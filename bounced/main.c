@@ -242,6 +242,11 @@ main_drop_privileges(const struct config *cfg, uid_t *uid_r, gid_t *gid_r)
 		log_error("event=startup_failed error=\"no such user %s (user)\"", cfg->user);
 		return -1;
 	}
+	if (pw->pw_uid == 0) {
+		log_warnx("event=startup warning=\"user: %s is root: privileges are not dropped\"",
+		    cfg->user);
+		return 0;
+	}
 	*uid_r = pw->pw_uid;
 	*gid_r = pw->pw_gid;
 	if (cfg->group != NULL) {

@@ -280,10 +280,13 @@ writer_run_ingest(struct writer *w, struct writer_job *jobs, unsigned n, struct 
 	struct writer_job *j;
 	unsigned i;
 	int rc;
+	gint64 t0 = g_get_monotonic_time();
 
 	for (i = 0, j = jobs; j != NULL; j = j->next, i++)
 		arr[i] = j->bounce;
 	rc = store_ingest(w->store, arr, n, time(NULL), b->changes);
+	log_debug("event=commit bounces=%u rc=%d ms=%.2f", n, rc,
+	    (double)(g_get_monotonic_time() - t0) / 1000.0);
 	if (rc == 0) {
 		for (i = 0, j = jobs; j != NULL; j = j->next, i++) {
 			j->bounce.id_r = arr[i].id_r;
