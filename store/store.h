@@ -87,6 +87,7 @@ struct store_config {
 	int readonly;                 /* 1: a read-only connection (no migrations) */
 	unsigned busy_timeout_ms;     /* wait this long on a lock before failing (2000) */
 	unsigned cache_kib;           /* SQLite page cache per connection (2048) */
+	const char *vfs;              /* SQLite VFS name, NULL for the default (tests) */
 };
 
 struct store;
@@ -102,6 +103,38 @@ void store_close(struct store *s);
 
 /* Last error of this handle: static or handle-owned text, never NULL. */
 const char *store_errmsg(const struct store *s);
+
+/*
+ * What kind of failure the last -1 was, for the daemon's log and reply
+ * (every kind is a 4xx for LMTP: the MTA keeps the bounce and retries).
+ */
+#define STORE_ERRORS(X) \
+	X(NONE, "none") \
+	X(INVALID, "invalid")     /* bad input (address, cause...): not retryable as is */ \
+	X(FULL, "disk-full")      /* SQLITE_FULL, ENOSPC */ \
+	X(READONLY, "read-only")  /* read-only file, file system or connection */ \
+	X(LOCKED, "locked")       /* another connection held the lock past busy_timeout */ \
+	X(CORRUPT, "corrupt")     /* malformed database or not a database */ \
+	X(IO, "io")               /* other I/O error */ \
+	X(NOMEM, "no-memory") \
+	X(SCHEMA, "schema")       /* unknown or too new schema version */ \
+	X(INTERNAL, "internal")
+
+#define STORE_ENUM_ERROR(id, name) STORE_ERR_##id,
+enum store_error { STORE_ERRORS(STORE_ENUM_ERROR) STORE_ERR_COUNT };
+#undef STORE_ENUM_ERROR
+
+enum store_error store_errcode(const struct store *s);
+const char *store_error_name(enum store_error e);
+
+/*
+ * The parser re-evaluation runs over stored raw bounces; report_parse()
+ * with the default limits unless replaced (tests inject another one).
+ * Returns a report the store frees with report_free(), or NULL (the
+ * bounce is then skipped and keeps its events).
+ */
+typedef struct report *(*store_parse_fn)(const char *buf, size_t len, void *ud);
+void store_set_parser(struct store *s, store_parse_fn fn, void *ud);
 
 /* Replaces the policy (SIGHUP); the groups must outlive the store. */
 void store_set_policy(struct store *s, const struct store_policy *pol);
@@ -170,7 +203,9 @@ struct store_bounce {
 	size_t raw_len;
 	const struct report *report;  /* what the parser made of it */
 	const char *envelope_rcpt;    /* LMTP RCPT (the Return-Path mailbox) or NULL */
-	int64_t received;             /* unix time */
+	const char *verp_rcpt;        /* recipient decoded from a VERP envelope, or NULL:
+	                               * kept so re-evaluation can adopt it again */
+	int64_t received;             /* unix time; 0: now */
 	/* out */
 	int64_t id_r;                 /* the stored bounce's id */
 	int duplicate_r;              /* 1: same digest already stored; nothing counted again */
@@ -195,6 +230,8 @@ struct store_manual {
 	int64_t until;                /* STORE_TTL_NEVER: never */
 	const char *note;             /* free text, may be NULL */
 	const char *actor;            /* who: "uid=0 (root)", "import:file.csv" */
+	const char *source;           /* the entry's source as exported ("lmtp"...), or NULL:
+	                               * "manual" for MANUAL, "import" otherwise */
 };
 
 /* Suppresses targets (one transaction); audited.  0 / -1. */
@@ -241,17 +278,34 @@ int64_t store_purge(struct store *s, time_t now);
 
 /* ---- reads -------------------------------------------------------- */
 
-/* One address or domain entry. */
+/*
+ * One address or domain entry.  From store_get() the strings are owned
+ * (store_entry_clear() frees them); in a store_list() callback they are
+ * borrowed for the call only (do not clear).
+ */
 struct store_entry {
-	char *address;                /* normalised, "@domain", or "hmac:<hex>" once forgotten */
-	struct store_verdict v;
+	char *address;                /* normalised, "@domain", or "hmac:<hmac>:<key>" once
+	                               * forgotten (self-contained: an export of it imports) */
+	struct store_verdict v;       /* the stored decision (v.cause NONE: not suppressed);
+	                               * compare v.until with now for "answers suppressed" */
 	char status[16];
-	char *source;                 /* "lmtp", "manual", "import:..." */
+	char *source;                 /* "lmtp", "manual", "import"... */
 	int64_t updated;
 	unsigned soft_count;
+	int64_t soft_first, soft_last;
 	int64_t last_delivered;       /* 0 none */
+	enum report_scope scope;      /* scope of the deciding event */
+	char *rule;                   /* policy rule that decided ("hard-at-once"...), "" none */
+	int64_t event_id;             /* deciding event, 0 none (manual, import) */
+	int64_t manual_at;            /* last manual action, 0 none */
 };
 void store_entry_clear(struct store_entry *e);
+
+/*
+ * The stored entry of one normalised address or "@domain" (a forgotten
+ * address is found through its keyed hash).  1 found, 0 unknown, -1 error.
+ */
+int store_get(struct store *s, const char *norm, struct store_entry *e);
 
 /* Filters for list/export; zero = no filter on that field. */
 struct store_filter {
@@ -269,5 +323,109 @@ struct store_filter {
 typedef int (*store_entry_cb)(const struct store_entry *e, void *ud);
 int store_list(struct store *s, const struct store_filter *f, time_t now, store_entry_cb cb,
     void *ud);
+
+/* One event of an address, with its bounce's evidence (owned strings, or NULL). */
+struct store_event {
+	int64_t id;
+	int64_t bounce_id;            /* 0 when the bounce was erased */
+	int64_t at;
+	enum report_class class;
+	enum report_reason reason;
+	enum report_scope scope;
+	char status[16];
+	char replycode[4];
+	char *action, *diagnostic, *diagnostic_type, *remote_mta, *smtp_command;
+	char *rule;                   /* the classify rule that decided */
+	char *decoder, *reporting_mta, *orig_message_id, *orig_sender, *subject;
+	int raw_kept;                 /* 1: store_raw(bounce_id) has the message */
+};
+void store_event_free(struct store_event *ev);
+
+/* One audit log entry (owned strings). */
+struct store_audit_entry {
+	int64_t id;
+	int64_t at;
+	char *actor;                  /* "uid=0 (root)", "reevaluate", "store" */
+	char *action;                 /* suppress, import, unsuppress, forget, reevaluate, restore */
+	char *target;                 /* address, "@domain" or "hmac:..." */
+	enum store_cause cause;       /* the state after the action */
+	enum report_reason reason;
+	char status[16];
+	int64_t since, until;
+	char *note;
+};
+void store_audit_entry_free(struct store_audit_entry *a);
+
+/* What `bouncectl show` prints. */
+struct store_show {
+	int has_entry;                /* 1: entry is filled (state stored) */
+	struct store_entry entry;     /* owned */
+	GPtrArray *events;            /* struct store_event *, newest first, owned */
+	GPtrArray *audit;             /* struct store_audit_entry *, oldest first, owned */
+};
+
+/*
+ * An address's (or "@domain"'s) state, its last max_events events (0: all)
+ * with their evidence, and its audit trail.  A forgotten address shows its
+ * kept hashed entry and audit.  1 found, 0 unknown, -1 error.  Clear with
+ * store_show_clear() in every case.
+ */
+int store_show(struct store *s, const char *norm, unsigned max_events, struct store_show *r);
+void store_show_clear(struct store_show *r);
+
+/*
+ * The stored raw bounce: 1 (*raw_r caller frees with g_free, NUL-terminated,
+ * *len_r bytes), 0 (unknown, purged or erased), -1 error.
+ */
+int store_raw(struct store *s, int64_t bounce_id, char **raw_r, size_t *len_r);
+
+/* A name and a count (stats). */
+struct store_count {
+	char *name;
+	uint64_t n;
+};
+
+/* An incident: sender-scope failures at one provider (group or domain). */
+struct store_incident {
+	int64_t id;
+	char *provider;               /* group name or domain */
+	enum report_reason reason;    /* of the last failure */
+	int64_t first_seen, last_seen;
+	uint64_t count;
+	char *last_domain, *last_status, *last_diagnostic;
+	int open;                     /* 1: last_seen within policy.incident_quiet of now */
+};
+void store_incident_free(struct store_incident *in);
+
+/* Open incidents (open_only) or all, newest first (GPtrArray of struct store_incident *). */
+int store_incidents(struct store *s, time_t now, int open_only, GPtrArray *out);
+
+/* `bouncectl stats`: events in [from, to), states at now. */
+struct store_stats {
+	int64_t from, to;
+	uint64_t bounces;                          /* messages received */
+	uint64_t events;                           /* recipients in them */
+	uint64_t by_class[REPORT_CLASS_COUNT];
+	uint64_t by_reason[REPORT_REASON_COUNT];
+	uint64_t by_scope[REPORT_SCOPE_COUNT];
+	uint64_t suppressed[STORE_CAUSE_COUNT];    /* entries answering suppressed at now */
+	GPtrArray *domains;          /* struct store_count *: hard+soft+complaint by domain, most first */
+	GPtrArray *soft_by_provider; /* struct store_count *: soft bounces by provider, most first */
+	GPtrArray *incidents;        /* struct store_incident *: open at now */
+};
+
+/* Fills r (max_domains: rows of r->domains, 0 = 20).  0 / -1; clear r in both cases. */
+int store_stats(struct store *s, int64_t from, int64_t to, time_t now, unsigned max_domains,
+    struct store_stats *r);
+void store_stats_clear(struct store_stats *r);
+
+/*
+ * The audit log, oldest first: entries of target (NULL: all) with id >
+ * after_id, at most limit (0: all).  cb gets an entry borrowed for the call
+ * and returns 0 to go on, 1 to stop.  0 / -1.
+ */
+typedef int (*store_audit_cb)(const struct store_audit_entry *a, void *ud);
+int store_audit_list(struct store *s, const char *target, int64_t after_id, unsigned limit,
+    store_audit_cb cb, void *ud);
 
 #endif

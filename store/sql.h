@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sql.h - every SQL text of the store, in one place: the schema migrations
+ * and the prepared statements (bound with sqlite3_bind_*, never built with
+ * printf).  Private to store/.
+ *
+ * Tables:
+ *   bounce    one received message: digest (idempotence), envelope, the
+ *             parser's message-level fields, the raw bytes (NULL once purged
+ *             or erased; the row stays as a tombstone so a re-delivery is
+ *             still recognised).
+ *   event     one recipient of one bounce: the parser's fields and the time.
+ *   addr      per-target state (address, "@domain", or "hmac:..." once
+ *             forgotten): what store_policy_*() computed.
+ *   audit     append-only log of manual actions, imports, erasures and
+ *             re-evaluations (the trigger refuses deletes; an erasure only
+ *             rewrites the address text to its keyed hash).
+ *   incident  sender-scope failures per provider (group or domain).
+ * Times are unix seconds; class, reason, scope and cause are the enums'
+ * numeric values (append-only in report.h and store.h).
+ */
+#ifndef BOUNCED_STORE_SQL_H
+#define BOUNCED_STORE_SQL_H
+
+/* Migration i takes user_version i to i + 1; each runs in one transaction. */
+#define STORE_MIGRATIONS(X) \
+	X("CREATE TABLE bounce (" \
+	"  id INTEGER PRIMARY KEY," \
+	"  digest BLOB NOT NULL UNIQUE," \
+	"  received INTEGER NOT NULL," \
+	"  envelope_rcpt TEXT," \
+	"  verp_rcpt TEXT," \
+	"  decoder TEXT," \
+	"  reporting_mta TEXT," \
+	"  orig_message_id TEXT," \
+	"  orig_sender TEXT," \
+	"  feedback_type TEXT," \
+	"  subject TEXT," \
+	"  nrcpt INTEGER NOT NULL DEFAULT 0," \
+	"  raw BLOB);" \
+	"CREATE INDEX bounce_received ON bounce(received) WHERE raw IS NOT NULL;" \
+	"CREATE TABLE event (" \
+	"  id INTEGER PRIMARY KEY," \
+	"  bounce_id INTEGER REFERENCES bounce(id) ON DELETE SET NULL," \
+	"  address TEXT NOT NULL," \
+	"  at INTEGER NOT NULL," \
+	"  class INTEGER NOT NULL," \
+	"  reason INTEGER NOT NULL," \
+	"  scope INTEGER NOT NULL," \
+	"  status TEXT NOT NULL DEFAULT ''," \
+	"  replycode TEXT NOT NULL DEFAULT ''," \
+	"  action TEXT," \
+	"  diagnostic TEXT," \
+	"  diagnostic_type TEXT," \
+	"  remote_mta TEXT," \
+	"  smtp_command TEXT," \
+	"  rule TEXT);" \
+	"CREATE INDEX event_address ON event(address, at);" \
+	"CREATE INDEX event_bounce ON event(bounce_id);" \
+	"CREATE TABLE addr (" \
+	"  address TEXT PRIMARY KEY," \
+	"  cause INTEGER NOT NULL," \
+	"  reason INTEGER NOT NULL," \
+	"  scope INTEGER NOT NULL," \
+	"  status TEXT NOT NULL," \
+	"  since INTEGER NOT NULL," \
+	"  until INTEGER NOT NULL," \
+	"  event_id INTEGER," \
+	"  rule TEXT NOT NULL," \
+	"  source TEXT NOT NULL," \
+	"  updated INTEGER NOT NULL," \
+	"  soft_count INTEGER NOT NULL," \
+	"  soft_first INTEGER NOT NULL," \
+	"  soft_last INTEGER NOT NULL," \
+	"  last_delivered INTEGER NOT NULL," \
+	"  manual_at INTEGER NOT NULL) WITHOUT ROWID;" \
+	"CREATE TABLE audit (" \
+	"  id INTEGER PRIMARY KEY," \
+	"  at INTEGER NOT NULL," \
+	"  actor TEXT NOT NULL," \
+	"  action TEXT NOT NULL," \
+	"  target TEXT NOT NULL," \
+	"  cause INTEGER NOT NULL," \
+	"  reason INTEGER NOT NULL," \
+	"  status TEXT NOT NULL," \
+	"  since INTEGER NOT NULL," \
+	"  until INTEGER NOT NULL," \
+	"  note TEXT);" \
+	"CREATE INDEX audit_target ON audit(target, id);" \
+	"CREATE TRIGGER audit_append_only BEFORE DELETE ON audit" \
+	"  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;" \
+	"CREATE TABLE incident (" \
+	"  id INTEGER PRIMARY KEY," \
+	"  provider TEXT NOT NULL," \
+	"  reason INTEGER NOT NULL," \
+	"  first_seen INTEGER NOT NULL," \
+	"  last_seen INTEGER NOT NULL," \
+	"  count INTEGER NOT NULL," \
+	"  last_event_id INTEGER," \
+	"  last_domain TEXT," \
+	"  last_status TEXT," \
+	"  last_diagnostic TEXT);" \
+	"CREATE INDEX incident_provider ON incident(provider, last_seen);" \
+	"PRAGMA user_version = 1;") \
+	/* 2: stats over a period read events by time. */ \
+	X("CREATE INDEX event_at ON event(at);" \
+	"PRAGMA user_version = 2;")
+
+#define ADDR_COLS "cause, reason, scope, status, since, until, event_id, rule, source, " \
+	"updated, soft_count, soft_first, soft_last, last_delivered, manual_at"
+
+/* Prepared statements: id, text. */
+#define STORE_STMTS(X) \
+	X(BEGIN, "BEGIN IMMEDIATE") \
+	X(COMMIT, "COMMIT") \
+	X(ROLLBACK, "ROLLBACK") \
+	X(BOUNCE_INS, "INSERT INTO bounce (digest, received, envelope_rcpt, verp_rcpt, decoder," \
+	    " reporting_mta, orig_message_id, orig_sender, feedback_type, subject, nrcpt, raw)" \
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)" \
+	    " ON CONFLICT (digest) DO NOTHING") \
+	X(BOUNCE_BY_DIGEST, "SELECT id FROM bounce WHERE digest = ?1") \
+	X(EVENT_INS, "INSERT INTO event (bounce_id, address, at, class, reason, scope, status," \
+	    " replycode, action, diagnostic, diagnostic_type, remote_mta, smtp_command, rule)" \
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)") \
+	X(ADDR_GET, "SELECT " ADDR_COLS " FROM addr WHERE address = ?1") \
+	X(ADDR_PUT, "INSERT OR REPLACE INTO addr (address, " ADDR_COLS ")" \
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)") \
+	X(ADDR_FORGOTTEN, "SELECT count(*) FROM addr WHERE address > 'hmac:' AND address < 'hmac;'") \
+	X(ADDR_DEL, "DELETE FROM addr WHERE address = ?1") \
+	X(ADDR_COUNT_SUPPRESSED, "SELECT count(*) FROM addr WHERE cause != 0") \
+	X(ADDR_SUPPRESSED, "SELECT address, cause, reason, since, until FROM addr WHERE cause != 0") \
+	X(ADDR_ENTRY, "SELECT address, " ADDR_COLS " FROM addr WHERE address = ?1") \
+	X(ADDR_LIST, "SELECT address, " ADDR_COLS " FROM addr" \
+	    " WHERE address > ?1" \
+	    " AND (?2 = 0 OR (cause != 0 AND (until = 0 OR until > ?3)))" \
+	    " AND (?4 = 0 OR ((1 << cause) & ?4) != 0)" \
+	    " AND (?5 < 0 OR reason = ?5)" \
+	    " AND (?6 < 0 OR scope = ?6)" \
+	    " AND (?7 IS NULL OR substr(address, instr(address, '@') + 1) = ?7)" \
+	    " AND (?8 = 0 OR since >= ?8)" \
+	    " AND (?9 = 0 OR since < ?9)" \
+	    " ORDER BY address LIMIT ?10") \
+	X(AUDIT_INS, "INSERT INTO audit (at, actor, action, target, cause, reason, status, since," \
+	    " until, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)") \
+	X(FORGET_BOUNCES, "UPDATE bounce SET raw = NULL, envelope_rcpt = NULL, verp_rcpt = NULL," \
+	    " decoder = NULL, reporting_mta = NULL, orig_message_id = NULL, orig_sender = NULL," \
+	    " feedback_type = NULL, subject = NULL" \
+	    " WHERE id IN (SELECT bounce_id FROM event WHERE address = ?1)" \
+	    " OR envelope_rcpt = ?1 OR verp_rcpt = ?1" \
+	    " OR instr(lower(orig_sender), ?1) > 0 OR instr(lower(subject), ?1) > 0" \
+	    " OR (raw IS NOT NULL AND instr(lower(CAST(raw AS TEXT)), ?1) > 0)") \
+	X(FORGET_EVENTS, "DELETE FROM event WHERE address = ?1") \
+	X(FORGET_EVENT_TEXT, "UPDATE event SET diagnostic = NULL, remote_mta = NULL, action = NULL" \
+	    " WHERE instr(lower(diagnostic), ?1) > 0 OR instr(lower(remote_mta), ?1) > 0" \
+	    " OR instr(lower(action), ?1) > 0") \
+	X(FORGET_INCIDENT_TEXT, "UPDATE incident SET last_diagnostic = NULL" \
+	    " WHERE instr(lower(last_diagnostic), ?1) > 0") \
+	X(FORGET_AUDIT_TARGET, "UPDATE audit SET target = ?2 WHERE target = ?1") \
+	X(FORGET_AUDIT_TEXT, "UPDATE audit SET note = '[erased]'" \
+	    " WHERE instr(lower(note), ?1) > 0 OR instr(lower(actor), ?1) > 0") \
+	X(FORGET_ADDR_TEXT, "UPDATE addr SET source = 'erased' WHERE instr(lower(source), ?1) > 0") \
+	X(REEVAL_BOUNCES, "SELECT id FROM bounce WHERE raw IS NOT NULL ORDER BY id") \
+	X(REEVAL_BOUNCE, "SELECT raw, received, verp_rcpt FROM bounce WHERE id = ?1") \
+	X(REEVAL_BOUNCE_UPD, "UPDATE bounce SET decoder = ?2, reporting_mta = ?3," \
+	    " orig_message_id = ?4, orig_sender = ?5, feedback_type = ?6, subject = ?7, nrcpt = ?8" \
+	    " WHERE id = ?1") \
+	X(REEVAL_EVENTS_DEL, "DELETE FROM event WHERE bounce_id = ?1") \
+	X(REEVAL_TARGETS, "SELECT DISTINCT address FROM event") \
+	X(REEVAL_ADDR_EVENTS, "SELECT id, at, class, reason, scope, status FROM event" \
+	    " WHERE address = ?1 ORDER BY at, id") \
+	X(REEVAL_ADDR_ACTIONS, "SELECT at, action, cause, reason, status, since, until FROM audit" \
+	    " WHERE target = ?1 AND action IN ('suppress', 'import', 'unsuppress', 'restore')" \
+	    " ORDER BY at, id") \
+	X(REEVAL_SENDER_EVENTS, "SELECT id, address, at, reason, status, diagnostic FROM event" \
+	    " WHERE scope = ?1 AND class IN (?2, ?3) ORDER BY at, id") \
+	X(INCIDENT_CLEAR, "DELETE FROM incident") \
+	X(PURGE, "UPDATE bounce SET raw = NULL WHERE id IN (SELECT id FROM bounce" \
+	    " WHERE received < ?1 AND raw IS NOT NULL LIMIT ?2)") \
+	X(SHOW_EVENTS, "SELECT e.id, e.bounce_id, e.at, e.class, e.reason, e.scope, e.status," \
+	    " e.replycode, e.action, e.diagnostic, e.diagnostic_type, e.remote_mta, e.smtp_command," \
+	    " e.rule, b.decoder, b.reporting_mta, b.orig_message_id, b.orig_sender, b.subject," \
+	    " b.raw IS NOT NULL FROM event e LEFT JOIN bounce b ON b.id = e.bounce_id" \
+	    " WHERE e.address = ?1 ORDER BY e.at DESC, e.id DESC LIMIT ?2") \
+	X(AUDIT_BY_TARGET, "SELECT id, at, actor, action, target, cause, reason, status, since," \
+	    " until, note FROM audit WHERE target = ?1 AND id > ?2 ORDER BY id LIMIT ?3") \
+	X(AUDIT_ALL, "SELECT id, at, actor, action, target, cause, reason, status, since," \
+	    " until, note FROM audit WHERE id > ?2 ORDER BY id LIMIT ?3") \
+	X(RAW, "SELECT raw FROM bounce WHERE id = ?1 AND raw IS NOT NULL") \
+	X(STATS_BOUNCES, "SELECT count(*) FROM bounce WHERE received >= ?1 AND received < ?2") \
+	X(STATS_EVENTS, "SELECT class, reason, scope, count(*) FROM event" \
+	    " WHERE at >= ?1 AND at < ?2 GROUP BY class, reason, scope") \
+	X(STATS_DOMAINS, "SELECT substr(address, instr(address, '@') + 1) AS d, count(*) AS n" \
+	    " FROM event WHERE at >= ?1 AND at < ?2 AND class IN (?3, ?4, ?5)" \
+	    " GROUP BY d ORDER BY n DESC, d LIMIT ?6") \
+	X(STATS_SUPPRESSED, "SELECT cause, count(*) FROM addr" \
+	    " WHERE cause != 0 AND (until = 0 OR until > ?1) GROUP BY cause") \
+	X(INCIDENTS, "SELECT id, provider, reason, first_seen, last_seen, count, last_domain," \
+	    " last_status, last_diagnostic FROM incident WHERE ?1 = 0 OR last_seen >= ?2" \
+	    " ORDER BY last_seen DESC, id DESC") \
+	X(INCIDENT_OPEN, "SELECT id FROM incident WHERE provider = ?1 AND last_seen >= ?2" \
+	    " ORDER BY last_seen DESC LIMIT 1") \
+	X(INCIDENT_INS, "INSERT INTO incident (provider, reason, first_seen, last_seen, count," \
+	    " last_event_id, last_domain, last_status, last_diagnostic)" \
+	    " VALUES (?1, ?2, ?3, ?3, 1, ?4, ?5, ?6, ?7)") \
+	X(INCIDENT_UPD, "UPDATE incident SET count = count + 1, reason = ?2," \
+	    " first_seen = min(first_seen, ?3), last_seen = max(last_seen, ?3)," \
+	    " last_event_id = ?4, last_domain = ?5, last_status = ?6, last_diagnostic = ?7" \
+	    " WHERE id = ?1")
+
+#endif

@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test-addr.c - store_addr_normalize(), the one address normaliser: good and
+ * bad addresses, IDNA, quoted local parts, SQL metacharacters kept
+ * literally, limits, and idempotence (normalising twice changes nothing).
+ */
+#include <string.h>
+#include <glib.h>
+
+#include "store.h"
+
+static void
+test_good(void)
+{
+	static const struct {
+		const char *in;
+		const char *want;
+	} cases[] = {
+		{ "user@example.com", "user@example.com" },
+		{ "  User@Example.COM \r\n", "user@example.com" },
+		{ "<John.Doe@Example.com>", "john.doe@example.com" },
+		{ " < a@b.c > ", "a@b.c" },
+		{ "mailto:Ann@Example.org", "ann@example.org" },
+		{ "rfc822;bob@example.net", "bob@example.net" },
+		{ "RFC822; bob@example.net", "bob@example.net" },
+		{ "example.com.@x.org", NULL },
+		{ "user@example.com.", "user@example.com" },
+		{ "o'brien@example.ie", "o'brien@example.ie" },
+		{ "bounces+user=dom.example@example.com", "bounces+user=dom.example@example.com" },
+		{ "\"john doe\"@example.com", "\"john doe\"@example.com" },
+		{ "\"Robert'); DROP TABLE addr;--\"@example.com",
+		  "\"robert'); drop table addr;--\"@example.com" },
+		{ "\"a@b\"@example.com", "\"a@b\"@example.com" },
+		{ "\"esc\\\"aped\"@example.com", "\"esc\\\"aped\"@example.com" },
+		{ "user@B\xc3\xbc" "cher.example", "user@xn--bcher-kva.example" },
+		{ "user@xn--bcher-kva.example", "user@xn--bcher-kva.example" },
+		{ "J\xc3\x96RG@example.de", "j\xc3\xb6rg@example.de" },
+		{ "user@[192.0.2.1]", "user@[192.0.2.1]" },
+		{ "user@[IPv6:2001:DB8::1]", "user@[ipv6:2001:db8::1]" },
+		{ "root@localhost", "root@localhost" },
+		{ "@Example.COM", "@example.com" },
+		{ "<@example.com>", "@example.com" },
+		{ "a_b@mx_1.example.com", "a_b@mx_1.example.com" },
+	};
+
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		char out[STORE_ADDR_MAX + 1], again[STORE_ADDR_MAX + 1], err[256];
+		int n = store_addr_normalize(cases[i].in, strlen(cases[i].in), out, err);
+
+		if (cases[i].want == NULL) {
+			if (n != -1)
+				g_error("case %zu \"%s\": got \"%s\" want an error", i, cases[i].in, out);
+			continue;
+		}
+		if (n < 0)
+			g_error("case %zu \"%s\": got error \"%s\" want \"%s\"", i, cases[i].in, err,
+			    cases[i].want);
+		if (strcmp(out, cases[i].want) != 0 || (size_t)n != strlen(out))
+			g_error("case %zu: got \"%s\" (%d) want \"%s\"", i, out, n, cases[i].want);
+		/* Idempotent: a normalised address normalises to itself. */
+		g_assert_cmpint(store_addr_normalize(out, (size_t)n, again, err), ==, n);
+		g_assert_cmpstr(again, ==, out);
+	}
+}
+
+static void
+test_bad(void)
+{
+	static const struct {
+		const char *in;
+		const char *err;   /* a substring of the message */
+	} cases[] = {
+		{ "", "empty address" },
+		{ "   ", "empty address" },
+		{ "<>", "empty address" },
+		{ "user", "no '@'" },
+		{ "user@", "empty domain" },
+		{ "user@@example.com", "'@'" },
+		{ ".user@example.com", "starts or ends with '.'" },
+		{ "user.@example.com", "starts or ends with '.'" },
+		{ "us..er@example.com", "\"..\"" },
+		{ "us er@example.com", "invalid character ' '" },
+		{ "robert');drop table addr;--@example.com", "invalid character ')'" },
+		{ "user@exa mple.com", "invalid character ' ' in the domain" },
+		{ "user@-example.com", "starts or ends with '-'" },
+		{ "user@example..com", "empty label" },
+		{ "user@example.com\x01", "invalid byte 0x01" },
+		{ "\"unterminated@example.com", "unterminated quoted" },
+		{ "user@\xff\xfe.com", "neither ASCII nor valid UTF-8" },
+		{ "user@[1.2.3.4", "unterminated address literal" },
+		{ "user@aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com",
+		  "label longer than 63" },
+	};
+
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		char out[STORE_ADDR_MAX + 1], err[256];
+		int n = store_addr_normalize(cases[i].in, strlen(cases[i].in), out, err);
+
+		if (n != -1)
+			g_error("case %zu \"%s\": got \"%s\" want an error", i, cases[i].in, out);
+		if (strstr(err, cases[i].err) == NULL)
+			g_error("case %zu \"%s\": got error \"%s\" want one with \"%s\"", i,
+			    cases[i].in, err, cases[i].err);
+	}
+}
+
+static void
+test_limits(void)
+{
+	char out[STORE_ADDR_MAX + 1], err[256];
+	GString *s = g_string_new(NULL);
+	int n;
+
+	/* Embedded NUL: the length is what counts, and a NUL is refused. */
+	g_assert_cmpint(store_addr_normalize("a\0b@example.com", 15, out, err), ==, -1);
+	g_assert_nonnull(strstr(err, "NUL"));
+
+	/* A local part past RFC 5321's 64 octets is accepted (VERP addresses). */
+	for (int i = 0; i < 200; i++)
+		g_string_append_c(s, 'a');
+	g_string_append(s, "@example.com");
+	n = store_addr_normalize(s->str, s->len, out, err);
+	g_assert_cmpint(n, ==, (int)s->len);
+
+	/* STORE_ADDR_MAX is the limit of the whole. */
+	g_string_truncate(s, 0);
+	for (int i = 0; i < STORE_ADDR_MAX; i++)
+		g_string_append_c(s, 'b');
+	g_string_append(s, "@example.com");
+	g_assert_cmpint(store_addr_normalize(s->str, s->len, out, err), ==, -1);
+	g_assert_nonnull(strstr(err, "longer than"));
+	g_string_free(s, TRUE);
+
+	/* err may be NULL. */
+	g_assert_cmpint(store_addr_normalize("nope", 4, out, NULL), ==, -1);
+}
+
+int
+main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/addr/good", test_good);
+	g_test_add_func("/addr/bad", test_bad);
+	g_test_add_func("/addr/limits", test_limits);
+	return g_test_run();
+}
