@@ -114,6 +114,16 @@ cmd_usage(const struct cmd_opts *o, const char *fmt, ...)
 	return CMD_EXIT_USAGE;
 }
 
+int
+cmd_bad_option(const struct cmd_opts *o, char **argv)
+{
+	const char *arg = optind > 0 ? argv[optind - 1] : "?";
+
+	if (optopt != 0 && arg[0] == '-' && arg[1] != '-')
+		return cmd_usage(o, "unknown option or missing value: -%c", optopt);
+	return cmd_usage(o, "unknown option or missing value: %s", arg);
+}
+
 /* Reads a config; an explicit one must load, the installed one may be missing. */
 static int
 client_load_config(struct cmd_opts *o, const char *file, int explicit)

@@ -87,6 +87,7 @@ change_run(int argc, char **argv, enum change_kind k)
 	memset(&r, 0, sizeof(r));
 	r.o.command = argv[0];
 	optind = 1;
+	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		int t = cmd_opts_take(&r.o, opt, optarg);
 
@@ -139,7 +140,7 @@ change_run(int argc, char **argv, enum change_kind k)
 			note = optarg;
 			break;
 		default:
-			code = cmd_usage(&r.o, "unknown option");
+			code = cmd_bad_option(&r.o, argv);
 			goto out;
 		}
 	}
@@ -339,6 +340,7 @@ cmd_reevaluate(int argc, char **argv)
 	memset(&r, 0, sizeof(r));
 	r.o.command = argv[0];
 	optind = 1;
+	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "n", longopts, NULL)) != -1) {
 		int t = cmd_opts_take(&r.o, opt, optarg);
 
@@ -358,7 +360,7 @@ cmd_reevaluate(int argc, char **argv)
 			dry = 1;
 		} else {
 			g_string_free(req, TRUE);
-			return cmd_usage(&r.o, "unknown option");
+			return cmd_bad_option(&r.o, argv);
 		}
 	}
 	if (optind < argc) {

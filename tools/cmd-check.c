@@ -261,6 +261,7 @@ cmd_check(int argc, char **argv)
 	r.o.command = "check";
 	g_queue_init(&r.pending);
 	optind = 1;
+	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "q", longopts, NULL)) != -1) {
 		int t = cmd_opts_take(&r.o, opt, optarg);
 
@@ -271,7 +272,7 @@ cmd_check(int argc, char **argv)
 		if (opt == 'q')
 			r.quiet = 1;
 		else
-			return cmd_usage(&r.o, "unknown option");
+			return cmd_bad_option(&r.o, argv);
 	}
 	if (optind >= argc)
 		return cmd_usage(&r.o, "no address given");

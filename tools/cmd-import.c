@@ -1042,6 +1042,7 @@ cmd_import(int argc, char **argv)
 	r.o.command = "import";
 	g_strlcpy(r.until, "never", sizeof(r.until));
 	optind = 1;
+	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		int t = cmd_opts_take(&r.o, opt, optarg);
 
@@ -1112,7 +1113,7 @@ cmd_import(int argc, char **argv)
 			progress = 0;
 			break;
 		default:
-			return cmd_usage(&r.o, "unknown option");
+			return cmd_bad_option(&r.o, argv);
 		}
 	}
 	if (optind >= argc)

@@ -257,6 +257,7 @@ list_run(int argc, char **argv, int export)
 	r.out = stdout;
 	cmd_req_start(req, export ? "EXPORT" : "LIST");
 	optind = 1;
+	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		int t = cmd_opts_take(&r.o, opt, optarg);
 
@@ -309,6 +310,9 @@ list_run(int argc, char **argv, int export)
 				goto bad_option;
 			r.crlf = 0;
 			break;
+		case '?':
+			code = cmd_bad_option(&r.o, argv);
+			goto out;
 		default:
 			code = list_filter_option(&r, req, opt, optarg);
 			if (code != 0)

@@ -278,6 +278,7 @@ cmd_show(int argc, char **argv)
 	memset(&r, 0, sizeof(r));
 	r.o.command = argv[0];
 	optind = 1;
+	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		int t = cmd_opts_take(&r.o, opt, optarg);
 
@@ -300,7 +301,7 @@ cmd_show(int argc, char **argv)
 			raw = 1;
 			break;
 		default:
-			return cmd_usage(&r.o, "unknown option");
+			return cmd_bad_option(&r.o, argv);
 		}
 	}
 	if (optind < argc)

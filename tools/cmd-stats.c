@@ -570,6 +570,7 @@ cmd_stats(int argc, char **argv)
 	memset(&r, 0, sizeof(r));
 	r.o.command = argv[0];
 	optind = 1;
+	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		int t = cmd_opts_take(&r.o, opt, optarg);
 
@@ -618,7 +619,7 @@ cmd_stats(int argc, char **argv)
 			break;
 		default:
 			g_string_free(req, TRUE);
-			return cmd_usage(&r.o, "unknown option");
+			return cmd_bad_option(&r.o, argv);
 		}
 	}
 	if (optind < argc) {
@@ -678,6 +679,7 @@ cmd_incidents(int argc, char **argv)
 	memset(&r, 0, sizeof(r));
 	r.o.command = argv[0];
 	optind = 1;
+	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		int t = cmd_opts_take(&r.o, opt, optarg);
 
@@ -694,7 +696,7 @@ cmd_incidents(int argc, char **argv)
 			continue;
 		if (opt != OPT_ALL) {
 			g_string_free(req, TRUE);
-			return cmd_usage(&r.o, "unknown option");
+			return cmd_bad_option(&r.o, argv);
 		}
 		all = 1;
 	}
@@ -818,6 +820,7 @@ cmd_audit(int argc, char **argv)
 	memset(&r, 0, sizeof(r));
 	r.o.command = argv[0];
 	optind = 1;
+	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		int t = cmd_opts_take(&r.o, opt, optarg);
 
@@ -851,7 +854,7 @@ cmd_audit(int argc, char **argv)
 			break;
 		default:
 			g_string_free(req, TRUE);
-			return cmd_usage(&r.o, "unknown option");
+			return cmd_bad_option(&r.o, argv);
 		}
 	}
 	if (optind < argc) {

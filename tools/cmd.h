@@ -109,6 +109,8 @@ void cmd_opts_clear(struct cmd_opts *o);
 
 /* "bouncectl COMMAND: message" on stderr; returns code. */
 int cmd_fail(const struct cmd_opts *o, int code, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+/* After getopt_long returned '?' (opterr = 0): names the bad option; returns 2. */
+int cmd_bad_option(const struct cmd_opts *o, char **argv);
 /* The usage error: message, then "try bouncectl COMMAND --help"; returns 2. */
 int cmd_usage(const struct cmd_opts *o, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
