@@ -117,6 +117,8 @@ static int imp_map(struct imp_run *r, GString *line, char err[256]);
 static int imp_target(const char *addr, int allow_special, char norm[STORE_ADDR_MAX + 1],
     char err[256]);
 static int imp_time(const char *v, int64_t *t_r, char err[256]);
+static void imp_classify(const char *status, const char *text, enum report_class *cls_r,
+    enum report_reason *reason_r, enum report_scope *scope_r);
 static void imp_bad(struct imp_run *r, unsigned line, const char *what, const char *text);
 static int imp_pass(struct imp_run *r, int send);
 static int imp_flush(struct imp_run *r, int final);
@@ -933,7 +935,7 @@ imp_responses(struct imp_run *r, int nonblock, struct cmd_fields *ok_r)
 			return 1;
 		}
 		if (strncmp(line, "ERR ", 4) == 0) {
-			cmd_status(&r->o, "import", line);
+			cmd_status(&r->o, NULL, line);
 			r->daemon_failed = 1;
 			return -1;
 		}
@@ -1208,7 +1210,7 @@ cmd_import(int argc, char **argv)
 			    CMD_EXIT_DAEMON;
 			goto out;
 		}
-		code = cmd_status(&r.o, "import", line);
+		code = cmd_status(&r.o, NULL, line);
 		if (code != CMD_EXIT_OK)
 			goto out;
 	}

@@ -33,6 +33,7 @@ struct show_run {
 };
 
 static int show_help(void);
+static const char *show_state(const struct cmd_fields *f);
 static int show_row(struct cmd_fields *f, void *ud);
 static void show_entry(struct show_run *r, struct cmd_fields *f);
 static void show_event(struct show_run *r, struct cmd_fields *f);

@@ -121,6 +121,7 @@ static void stats_human(struct stats_run *r);
 static void stats_json(struct stats_run *r);
 static int stats_connect(struct stats_run *r, struct cmd_client **c_r);
 static gint stats_cmp_key(gconstpointer a, gconstpointer b);
+static int audit_row(struct cmd_fields *f, void *ud);
 
 static void
 stats_line_free(gpointer p)

@@ -617,6 +617,29 @@ def share_secret(a, b):
         os.chown(path, pw.pw_uid, pw.pw_gid)
 
 
+def case_store_error():
+    """The store fails (locked by another process): changes exit 3 with the cause,
+    an import says what may be stored; reads go on; a second import completes."""
+    import sqlite3
+    with Daemon({"store": "  busy_timeout_ms: 200\n"}) as d:
+        d.start()
+        ok(ctl(d, "suppress", "before@x.test"), "suppress")
+        db = sqlite3.connect(os.path.join(d.state, "bounced.db"), timeout=5, isolation_level=None)
+        db.execute("BEGIN EXCLUSIVE")
+        r = ok(ctl(d, "suppress", "during@x.test"), "suppress while locked", 3)
+        check("bounced's store failed" in r[2] and "lock" in r[2] and r[2].count("\n") == 1, r[2])
+        lines = "\n".join("imp%05d@x.test" % i for i in range(2500)) + "\n"
+        r = ok(ctl(d, "import", "-", "--reason", "userunknown", stdin=lines), "import locked", 3)
+        check("store failed" in r[2] and "the import stopped" in r[2], r[2])
+        r = ok(ctl(d, "export"), "export while locked")
+        check("before@x.test" in r[1], r[1])
+        db.execute("ROLLBACK")
+        db.close()
+        r = ok(ctl(d, "import", "-", "--reason", "userunknown", stdin=lines), "import again")
+        check("2500 entries imported" in r[2], r[2])
+        check(export(d).count("\r\n") == 2502, "every entry once")
+
+
 def case_roundtrip_100k():
     """export -> import into a fresh database -> export: byte-identical, 100,000
     entries of every class, with expiries, statuses, domain and erased entries."""
