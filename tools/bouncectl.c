@@ -64,7 +64,7 @@ usage(FILE *f)
 	fprintf(f, "usage: bouncectl [--socket PATH | --dir DIR | --config FILE] COMMAND [ARGS]\n\n"
 	    "commands:\n");
 	for (size_t i = 0; i < G_N_ELEMENTS(cmds); i++)
-		fprintf(f, "  %-58s\n      %s\n", cmds[i].usage, cmds[i].help);
+		fprintf(f, "  %s\n      %s\n", cmds[i].usage, cmds[i].help);
 	fprintf(f, "\n'bouncectl COMMAND --help' describes a command; bouncectl(1) all of them.\n");
 }
 
