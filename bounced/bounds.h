@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * limits.h - every bound on untrusted input, named once.  The config may
+ * bounds.h - every bound on untrusted input, named once.  The config may
  * lower (never raise) the ones marked "config"; bounced/config.c checks.
  * Bounces are attacker-controlled: nothing is read without a cap.
  */
-#ifndef BOUNCED_LIMITS_H
-#define BOUNCED_LIMITS_H
+#ifndef BOUNCED_BOUNDS_H
+#define BOUNCED_BOUNDS_H
 
 /* LMTP (RFC 2033 / RFC 5321 section 4.5.3.1) */
 #define LIMIT_LMTP_LINE          4096      /* command line; text lines of DATA too */

@@ -1,0 +1,126 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+#
+# bench-query.sh - "may I send to X?" under load: bounced's query socket
+# against redis-server on a Unix socket, with the same C client
+# (bench/bench-query.c), both holding KEYS addresses (default 1,000,000;
+# half of the queried addresses are stored).  Prints requests/s and latency
+# for 50 connections lock-step and with 16 requests in flight each, the
+# ratio bounced/Redis, and bounced's peak RSS after 100 clients.
+#
+#   bench/bench-query.sh            (after ninja -C build)
+#   KEYS=100000 SECS=5 bench/bench-query.sh
+#
+# Environment: BOUNCED_BIN, BENCH_QUERY (default build/...), KEYS, SECS
+# (seconds per run, default 10), CONNS (50), RSS_CONNS (100).
+# The figures are rough on a shared machine: client and servers share the CPUs.
+set -eu
+cd "$(dirname "$0")/.."
+BOUNCED_BIN=${BOUNCED_BIN:-build/bounced/bounced}
+BENCH_QUERY=${BENCH_QUERY:-build/bench/bench-query}
+KEYS=${KEYS:-1000000}
+SECS=${SECS:-10}
+CONNS=${CONNS:-50}
+RSS_CONNS=${RSS_CONNS:-100}
+
+tmp=$(mktemp -d)
+chmod 755 "$tmp"
+bpid=""
+rpid=""
+cleanup() {
+	[ -n "$bpid" ] && kill "$bpid" 2>/dev/null && wait "$bpid" 2>/dev/null
+	[ -n "$rpid" ] && kill "$rpid" 2>/dev/null && wait "$rpid" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT INT TERM
+
+wait_sock() {
+	i=0
+	while [ ! -S "$1" ]; do
+		i=$((i + 1))
+		[ $i -gt 200 ] && { echo "bench-query: $1 did not appear" >&2; exit 1; }
+		sleep 0.05
+	done
+}
+
+hwm() { awk '/^VmHWM/ { print $2 }' "/proc/$1/status"; }
+rss() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
+
+echo "# bench-query: $KEYS addresses, $SECS s per run, $(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+
+# --- bounced, filled through its admin IMPORT path ------------------------
+mkdir "$tmp/b"
+"$BOUNCED_BIN" --dir "$tmp/b" >"$tmp/bounced.log" 2>&1 &
+bpid=$!
+wait_sock "$tmp/b/admin.sock"
+t0=$(date +%s.%N)
+python3 - "$tmp/b/admin.sock" "$KEYS" <<'PY'
+import socket, sys
+path, n = sys.argv[1], int(sys.argv[2])
+s = socket.socket(socket.AF_UNIX)
+s.connect(path)
+f = s.makefile("rb")
+s.sendall(b"IMPORT source=bench\n")
+assert f.readline() == b"OK send\n"
+chunk = 50000
+for lo in range(0, n, chunk):
+    s.sendall("".join("+ target=user%d@bench.test cause=hard reason=userunknown\n" % i
+                      for i in range(lo, min(n, lo + chunk))).encode())
+s.sendall(b".\n")
+line = f.readline().decode().strip()
+if not line.startswith("OK imported=%d " % n):
+    sys.exit("import failed: " + line)
+PY
+t1=$(date +%s.%N)
+echo "bounced: imported $KEYS addresses in $(echo "$t1 - $t0" | bc) s (admin IMPORT, 1000 per commit); RSS $(rss $bpid) KiB"
+
+# --- redis-server on a Unix socket, no persistence ------------------------
+if command -v redis-server >/dev/null 2>&1; then
+	redis-server --port 0 --unixsocket "$tmp/redis.sock" --unixsocketperm 700 --save "" \
+		--appendonly no --daemonize no >"$tmp/redis.log" 2>&1 &
+	rpid=$!
+	wait_sock "$tmp/redis.sock"
+	python3 - "$KEYS" <<'PY' | redis-cli -s "$tmp/redis.sock" --pipe >/dev/null
+import sys
+out = sys.stdout.buffer
+n = int(sys.argv[1])
+for lo in range(0, n, 100000):
+    out.write(b"".join(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$4\r\nhard\r\n" % (len(k), k)
+                       for k in (b"user%d@bench.test" % i for i in range(lo, min(n, lo + 100000)))))
+PY
+	echo "redis: $(redis-cli -s "$tmp/redis.sock" dbsize) keys; RSS $(rss $rpid) KiB"
+else
+	echo "redis-server not installed: bounced figures only"
+fi
+
+run() {
+	"$BENCH_QUERY" -s "$1" -P "$2" -c "$3" -d "$4" -t "$SECS" -k "$KEYS"
+}
+field() { echo "$1" | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k { print $2 }'; }
+
+for depth in 1 16; do
+	b=$(run "$tmp/b/query.sock" bounced "$CONNS" "$depth")
+	echo "$b"
+	if [ -n "$rpid" ]; then
+		r=$(run "$tmp/redis.sock" redis-exists "$CONNS" "$depth")
+		echo "$r"
+		g=$(run "$tmp/redis.sock" redis-get "$CONNS" "$depth")
+		echo "$g"
+		echo "ratio conns=$CONNS depth=$depth: bounced/redis-exists=$(echo "scale=2; $(field "$b" rps) / $(field "$r" rps)" | bc)" \
+			"bounced/redis-get=$(echo "scale=2; $(field "$b" rps) / $(field "$g" rps)" | bc)"
+	fi
+done
+
+# --- peak memory with RSS_CONNS clients -----------------------------------
+b=$(run "$tmp/b/query.sock" bounced "$RSS_CONNS" 1)
+echo "$b"
+echo "bounced peak RSS (VmHWM) with $KEYS addresses and $RSS_CONNS clients: $(hwm $bpid) KiB ($(echo "scale=1; $(hwm $bpid) / 1024" | bc) MiB); now $(rss $bpid) KiB"
+[ -n "$rpid" ] && echo "redis peak RSS (VmHWM): $(hwm $rpid) KiB"
+printf 'STATS\n' | python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(sys.stdin.buffer.read())
+f = s.makefile("rb")
+for l in f:
+    l = l.decode().strip()
+    if "index_entries" in l: print("bounced index:", l[2:])
+    if not l.startswith("+"): break' "$tmp/b/admin.sock"

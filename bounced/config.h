@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * config.h - the daemon's configuration: one YAML file (or the embedded
+ * default of `bounced --dir DIR`) loaded into a plain, read-only struct
+ * config.
+ *
+ * Every key is one row of the key table in config.c (type, default, min,
+ * max); config.example.yaml documents each of them.  cfg_load() validates
+ * the whole file before anything is applied: an unknown key, a value of the
+ * wrong type or out of range is an error naming the file, the line and the
+ * key ("bounced.yaml:12: lmtp.max_connections: 0 is below the minimum 1").
+ * Relative paths are relative to the config file's directory.
+ *
+ * Ownership: cfg_load() returns a config the caller frees with cfg_free();
+ * every string and array in it is owned by the config.  The store_policy
+ * inside points into the config (provider groups): it lives as long as the
+ * config.
+ */
+#ifndef BOUNCED_CONFIG_H
+#define BOUNCED_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "log.h"
+#include "store.h"
+
+/* One listening Unix socket. */
+struct cfg_socket {
+	char *path;                /* absolute */
+	mode_t mode;               /* permission bits given to the socket file */
+	char *group;               /* group owning the socket file, or NULL */
+	int group_explicit;        /* 1: group set in the file (missing group = error) */
+	unsigned max_connections;  /* concurrent clients; the excess gets a refusal */
+	unsigned idle_timeout;     /* seconds without a byte before we hang up */
+};
+
+struct config {
+	char *file;                /* the config file, or NULL for the --dir default */
+	char *user;                /* drop to this user when started as root, or NULL */
+	char *group;               /* and this group (default: the user's), or NULL */
+
+	int log_to_syslog;
+	enum log_level log_level;
+
+	struct {
+		struct cfg_socket sock;
+		char *hostname;         /* LHLO/greeting name; NULL = gethostname() */
+		size_t max_message_size;/* SIZE advertised; bytes read of one DATA */
+		size_t keep_bytes;      /* bytes of a message kept and parsed */
+		unsigned max_recipients;/* RCPT per transaction */
+		unsigned max_bad_commands;
+	} lmtp;
+
+	struct {
+		struct cfg_socket sock;
+	} query;
+
+	struct {
+		struct cfg_socket sock;
+		char *name;             /* the map name Postfix asks for (access action) */
+		char *transport_name;   /* the map name for transport_maps (error: action) */
+		char *recipient_delimiter; /* "+" or "" (none); any of these characters */
+	} socketmap;
+
+	struct {
+		struct cfg_socket sock;
+		uid_t *allow_uids;
+		size_t nallow_uids;
+	} admin;
+
+	struct {
+		char *path;             /* SQLite file */
+		char *secret_file;      /* HMAC secret; created (0600, random) when missing */
+		unsigned busy_timeout_ms;
+		unsigned cache_kib;
+		unsigned batch_max;     /* bounces committed together at most */
+	} store;
+
+	struct {
+		int enabled;
+		char delimiters[3];     /* "+=": local part delimiter, then the '@' stand-in */
+	} verp;
+
+	struct store_policy policy;
+
+	/* private: storage the policy points into */
+	void *priv;
+};
+
+/* Where the defaults of path keys point. */
+struct cfg_defaults {
+	const char *state_dir;     /* store, secret */
+	const char *run_dir;       /* sockets */
+};
+
+/*
+ * Loads and validates FILE.  dflt gives the directories of the default
+ * paths (NULL: the compiled-in /var/lib/bounced and /run/bounced).
+ * Returns NULL with err filled ("FILE:LINE: KEY: why") on any error.
+ */
+struct config *cfg_load(const char *file, const struct cfg_defaults *dflt, char err[512]);
+
+/*
+ * Parses a config from memory; name is used in error messages and relative
+ * paths are relative to base_dir.  Same contract as cfg_load().  (The fuzzer
+ * and the unit tests use it.)
+ */
+struct config *cfg_load_buffer(const char *buf, size_t len, const char *name,
+    const char *base_dir, const struct cfg_defaults *dflt, char err[512]);
+
+/* The embedded default of `bounced --dir DIR`: everything under DIR. */
+struct config *cfg_default_dir(const char *dir, char err[512]);
+
+void cfg_free(struct config *cfg);
+
+/*
+ * Durations: "90" (seconds), "30s", "15m", "48h", "7d", "2w".  never_ok:
+ * "never" is accepted and gives 0.  Returns 1 and sets *secs_r, 0 when
+ * invalid.
+ */
+int cfg_parse_duration(const char *s, int never_ok, int64_t *secs_r);
+
+/* Sizes: "1024", "64k", "4M", "1G" (powers of 1024).  1 / 0. */
+int cfg_parse_size(const char *s, size_t *bytes_r);
+
+#endif

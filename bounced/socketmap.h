@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * socketmap.h - the Postfix socketmap protocol (socketmap_table(5)) on the
+ * suppression index, so Postfix itself refuses mail to suppressed
+ * addresses:
+ *
+ *   main.cf:
+ *     smtpd_recipient_restrictions = permit_mynetworks, ...,
+ *         check_recipient_access socketmap:unix:/run/bounced/socketmap.sock:suppressed
+ *   or, for every injection path (sendmail, pickup, smtpd):
+ *     transport_maps = socketmap:unix:/run/bounced/socketmap.sock:suppressed_transport
+ *
+ * Request and reply are netstrings ("<len>:<data>,").  The request is
+ * "<name> <key>"; the reply is
+ *   OK <action>     the key is suppressed:
+ *                   access map:    "550 5.1.1 suppressed: hard userunknown since ..."
+ *                   transport map: "error:5.1.1 suppressed: hard userunknown since ..."
+ *   NOTFOUND        may send (or a key that is not an address: a bare domain,
+ *                   "user@"; the full address already covers domain entries)
+ *   PERM <reason>   unknown map name, request too long
+ * A key "user+ext@domain" (recipient_delimiter) is looked up as itself, then
+ * as "user@domain".  A malformed netstring ends the connection.
+ */
+#ifndef BOUNCED_SOCKETMAP_H
+#define BOUNCED_SOCKETMAP_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "query.h"
+
+struct smap_ctx {
+	const struct store_index *idx;
+	const char *name;               /* access map name ("suppressed") */
+	const char *transport_name;     /* transport map name */
+	const char *delimiters;         /* recipient_delimiter characters, "" for none */
+	uint64_t requests;
+	uint64_t found;
+};
+
+/* The engine (query_engine_fn); ctx is a struct smap_ctx. */
+int smap_engine(void *ctx, struct query_buf *b, time_t now);
+
+/*
+ * Answers one request ("name key") into out as the netstring's content
+ * (without the netstring framing).  Returns its length.
+ */
+size_t smap_answer(struct smap_ctx *ctx, time_t now, const char *req, size_t len, char *out,
+    size_t outsz);
+
+#endif

@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test-socketmap.c - the Postfix socketmap engine on a real in-memory
+ * index: netstring framing (whole, split at every byte, several per read),
+ * malformed and over-long requests, both map names, recipient_delimiter
+ * extensions and domain keys.
+ */
+#include <string.h>
+#include <glib.h>
+
+#include "socketmap.h"
+#include "store.h"
+
+#define NOW ((time_t)1700000000)
+
+static const unsigned char secret[] = "0123456789abcdef0123456789abcdef";
+
+static struct store_index *
+make_index(void)
+{
+	struct store_index *idx = store_index_new(secret, 32);
+	GArray *ch = g_array_new(FALSE, TRUE, sizeof(struct store_change));
+	static const struct {
+		const char *key;
+		enum store_cause cause;
+		enum report_reason reason;
+		int64_t until;
+	} rows[] = {
+		{ "dead@example.com", STORE_CAUSE_HARD, REPORT_REASON_USERUNKNOWN, 0 },
+		{ "user+tag@example.com", STORE_CAUSE_COMPLAINT, REPORT_REASON_FEEDBACK, 0 },
+		{ "full@example.com", STORE_CAUSE_SOFT, REPORT_REASON_MAILBOXFULL, NOW + 60 },
+		{ "@gone.example", STORE_CAUSE_HARD, REPORT_REASON_HOSTUNKNOWN, 0 },
+	};
+
+	for (size_t i = 0; i < G_N_ELEMENTS(rows); i++) {
+		struct store_change c = { 0 };
+
+		c.key = store_index_key(idx, rows[i].key, strlen(rows[i].key));
+		c.v.cause = rows[i].cause;
+		c.v.reason = rows[i].reason;
+		c.v.since = NOW - 86400;
+		c.v.until = rows[i].until;
+		g_array_append_val(ch, c);
+	}
+	g_assert_cmpint(store_index_apply(idx, ch), ==, 0);
+	g_array_free(ch, TRUE);
+	return idx;
+}
+
+static GString *
+ns(const char *const *reqs)
+{
+	GString *s = g_string_new(NULL);
+
+	for (; *reqs != NULL; reqs++)
+		g_string_append_printf(s, "%zu:%s,", strlen(*reqs), *reqs);
+	return s;
+}
+
+/* Feeds in chunks; returns the output, *rc_r the first non-zero engine return. */
+static GString *
+feed(struct smap_ctx *ctx, const char *in, size_t len, size_t chunk, int *rc_r)
+{
+	struct query_buf *b = g_new0(struct query_buf, 1);
+	GString *out = g_string_new(NULL);
+	size_t off = 0;
+
+	*rc_r = 0;
+	while (off < len && *rc_r == 0) {
+		size_t n = chunk == 0 ? len - off : MIN(chunk, len - off);
+
+		n = MIN(n, QUERY_IN_SIZE - b->in_len);
+		memcpy(b->in + b->in_len, in + off, n);
+		b->in_len += n;
+		off += n;
+		*rc_r = smap_engine(ctx, b, NOW);
+		g_string_append_len(out, b->out, (gssize)b->out_len);
+		b->out_len = 0;
+	}
+	g_free(b);
+	return out;
+}
+
+static const char *const requests[] = {
+	"suppressed dead@example.com",
+	"suppressed DEAD@Example.COM",
+	"suppressed dead+news@example.com",
+	"suppressed user+tag@example.com",
+	"suppressed user@example.com",
+	"suppressed full@example.com",
+	"suppressed alive@example.com",
+	"suppressed anyone@gone.example",
+	"suppressed gone.example",
+	"suppressed example.com",
+	"suppressed dead@",
+	"suppressed .gone.example",
+	"transport dead@example.com",
+	"transport alive@example.com",
+	"other dead@example.com",
+	"nospace",
+	NULL,
+};
+
+/* The replies to requests[], without the netstring framing. */
+static const char *const replies[] = {
+	"OK 550 5.1.1 suppressed: hard userunknown since 2023-11-13T22:13:20Z",
+	"OK 550 5.1.1 suppressed: hard userunknown since 2023-11-13T22:13:20Z",
+	"OK 550 5.1.1 suppressed: hard userunknown since 2023-11-13T22:13:20Z",
+	"OK 550 5.7.1 suppressed: complaint feedback since 2023-11-13T22:13:20Z",
+	"NOTFOUND ",
+	"OK 550 5.2.2 suppressed: soft mailboxfull since 2023-11-13T22:13:20Z "
+	    "until 2023-11-14T22:14:20Z",
+	"NOTFOUND ",
+	"OK 550 5.1.2 suppressed (domain entry): hard hostunknown since 2023-11-13T22:13:20Z",
+	"OK 550 5.1.2 suppressed (domain entry): hard hostunknown since 2023-11-13T22:13:20Z",
+	"NOTFOUND ",
+	"NOTFOUND ",
+	"NOTFOUND ",
+	"OK error:5.1.1 suppressed: hard userunknown since 2023-11-13T22:13:20Z",
+	"NOTFOUND ",
+	"PERM unknown map name",
+	"PERM expected \"name key\"",
+	NULL,
+};
+
+static void
+test_requests(void)
+{
+	struct store_index *idx = make_index();
+	struct smap_ctx ctx = { .idx = idx, .name = "suppressed", .transport_name = "transport",
+	    .delimiters = "+" };
+	GString *in = ns(requests), *want = ns(replies);
+	static const size_t chunks[] = { 0, 1, 2, 3, 13 };
+
+	for (size_t k = 0; k < G_N_ELEMENTS(chunks); k++) {
+		int rc;
+		GString *got = feed(&ctx, in->str, in->len, chunks[k], &rc);
+
+		g_assert_cmpint(rc, ==, 0);
+		if (strcmp(got->str, want->str) != 0)
+			g_error("chunk %zu:\n got  %s\n want %s", chunks[k], got->str, want->str);
+		g_string_free(got, TRUE);
+	}
+	g_string_free(in, TRUE);
+	g_string_free(want, TRUE);
+	store_index_free(idx);
+}
+
+/* Without recipient_delimiter, "dead+news" is another address. */
+static void
+test_no_delimiter(void)
+{
+	struct store_index *idx = make_index();
+	struct smap_ctx ctx = { .idx = idx, .name = "suppressed", .transport_name = "t",
+	    .delimiters = "" };
+	const char *const reqs[] = { "suppressed dead+news@example.com", NULL };
+	GString *in = ns(reqs);
+	int rc;
+	GString *got = feed(&ctx, in->str, in->len, 0, &rc);
+
+	g_assert_cmpstr(got->str, ==, "9:NOTFOUND ,");
+	g_string_free(got, TRUE);
+	g_string_free(in, TRUE);
+	store_index_free(idx);
+}
+
+/* Broken framing ends the connection (-1), after answering what came before. */
+static void
+test_malformed(void)
+{
+	struct store_index *idx = make_index();
+	struct smap_ctx ctx = { .idx = idx, .name = "suppressed", .transport_name = "t",
+	    .delimiters = "+" };
+	static const struct {
+		const char *in;
+		int rc;
+		const char *out;
+	} cases[] = {
+		{ "x:abc,", -1, "" },
+		{ ":abc,", -1, "" },
+		{ "3:abc;", -1, "" },
+		{ "123456:", -1, "" },
+		{ "20:suppressed,", 0, "" },            /* short: waits for more */
+		{ "5:a b c,3:abc!", -1, "21:PERM unknown map name," },
+	};
+
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		for (size_t chunk = 0; chunk <= 1; chunk++) {
+			int rc;
+			GString *got = feed(&ctx, cases[i].in, strlen(cases[i].in), chunk, &rc);
+
+			if (rc != cases[i].rc || strcmp(got->str, cases[i].out) != 0)
+				g_error("case %zu chunk %zu: got %d \"%s\" want %d \"%s\"", i, chunk, rc,
+				    got->str, cases[i].rc, cases[i].out);
+			g_string_free(got, TRUE);
+		}
+	}
+	store_index_free(idx);
+}
+
+/* An over-long request is skipped (in any number of reads) and answered PERM. */
+static void
+test_too_long(void)
+{
+	struct store_index *idx = make_index();
+	struct smap_ctx ctx = { .idx = idx, .name = "suppressed", .transport_name = "t",
+	    .delimiters = "+" };
+	GString *in = g_string_new(NULL);
+	const size_t n = 3 * LIMIT_QUERY_LINE;
+	static const size_t chunks[] = { 0, 1, 100, 2049 };
+
+	g_string_append_printf(in, "%zu:", n);
+	for (size_t i = 0; i < n; i++)
+		g_string_append_c(in, 'x');
+	g_string_append(in, ",27:suppressed dead@example.com,");
+	g_assert_cmpuint(strlen("suppressed dead@example.com"), ==, 27);
+	for (size_t k = 0; k < G_N_ELEMENTS(chunks); k++) {
+		int rc;
+		GString *got = feed(&ctx, in->str, in->len, chunks[k], &rc);
+
+		g_assert_cmpint(rc, ==, 0);
+		g_assert_cmpstr(got->str, ==, "21:PERM request too long,"
+		    "68:OK 550 5.1.1 suppressed: hard userunknown since 2023-11-13T22:13:20Z,");
+		g_string_free(got, TRUE);
+	}
+	g_string_free(in, TRUE);
+	store_index_free(idx);
+}
+
+int
+main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/socketmap/requests", test_requests);
+	g_test_add_func("/socketmap/no-delimiter", test_no_delimiter);
+	g_test_add_func("/socketmap/malformed", test_malformed);
+	g_test_add_func("/socketmap/too-long", test_too_long);
+	return g_test_run();
+}
