@@ -39,7 +39,6 @@ struct cand {
 };
 
 static int looks_like_bounce(const struct msg *m);
-static size_t note_end(const struct msg *m);
 static int header_like(const struct msg *m, const char *line, const char *eol);
 static int sender_context(const char *note, const char *at);
 static void own_addresses(const struct msg *m, GPtrArray *own);
@@ -120,8 +119,8 @@ looks_like_bounce(const struct msg *m)
  * message, or a line that starts a header block ("Received:",
  * "Return-Path:" at column 0: prose never starts a line with them).
  */
-static size_t
-note_end(const struct msg *m)
+size_t
+prose_note_end(const struct msg *m)
 {
 	const char *lower = m->lower;
 	size_t len = MIN(strlen(lower), NOTE_MAX);
@@ -686,7 +685,7 @@ note_get(struct msg *m)
 	if (m->note != NULL)
 		return m->note;
 	n = g_new0(struct note, 1);
-	end = note_end(m);
+	end = prose_note_end(m);
 	n->text = g_strndup(m->text->str, end);
 	n->lower = g_strndup(m->lower, end);
 	n->own = g_ptr_array_new_with_free_func(g_free);

@@ -132,6 +132,12 @@ int decode_prose(struct msg *m);
 char *prose_diag_for_addr(struct msg *m, const char *addr);
 /* The whole notification text, squeezed and bounded, or NULL. */
 char *prose_whole(struct msg *m);
+/*
+ * Offset in m->text (and m->lower) where the notification ends and the
+ * returned message begins: its introducing line ("----- Unsent message
+ * follows -----"...) or its first header line; the text's length if none.
+ */
+size_t prose_note_end(const struct msg *m);
 /* The only address the notification names (not ours), or NULL. */
 char *prose_single_recipient(struct msg *m);
 /* Frees the cached notification; NULL is a no-op. */

@@ -56,6 +56,8 @@ static GPtrArray *headers_of(const GString *s);
 static void text_clean(GString *s);
 static void to_utf8(GString *s, const char *charset);
 static void finish_rcpt(struct msg *m, struct report_rcpt *rc);
+static void infer_recipient(struct msg *m);
+static char *single_address(const char *v);
 static void msg_clear(struct msg *m);
 static GMimeMessage *gmime_parse(struct msg *m, GMimeStream *stream, int warn);
 static void collect_headers(struct msg *m);
@@ -255,7 +257,7 @@ msg_orig_from_fields(struct msg *m, const GPtrArray *fields)
 void
 msg_orig_from_text(struct msg *m, const char *text)
 {
-	const char *p = text, *line = NULL;
+	const char *line = NULL;
 
 	if (m->r->orig_message_id != NULL && m->r->orig_sender != NULL)
 		return;
@@ -269,7 +271,6 @@ msg_orig_from_text(struct msg *m, const char *text)
 			return;
 		line = text + (at - m->lower) + 1;
 	}
-	(void)p;
 	/* back to the start of the block */
 	while (line > text) {
 		const char *prev = line - 1;    /* the '\n' ending the previous line */
@@ -649,6 +650,74 @@ finish_rcpt(struct msg *m, struct report_rcpt *rc)
 	}
 }
 
+/* The one address of a To:/Cc: value, or NULL when it holds none or several. */
+static char *
+single_address(const char *v)
+{
+	const char *end = v + strlen(v), *at;
+	size_t len;
+
+	if (!addr_find(v, end, &at, &len) || addr_find(at + len, end, &at, &len))
+		return NULL;
+	return addr_parse(v, (size_t)(end - v));
+}
+
+/*
+ * A bounce that names nobody ("Delivery report unavailable", a sendmail
+ * transcript without the address): when the returned message's headers
+ * have exactly one To: address and no Cc:, that is very likely the failed
+ * recipient.  Very likely is not certain (Bcc, lists, aliases), so the guess
+ * never suppresses at once: its class is capped at soft, and a VERP address
+ * replaces it with the full verdict (report_adopt_recipient).  Only the
+ * returned message's header block is read, never its body.
+ */
+static void
+infer_recipient(struct msg *m)
+{
+	const struct report_rcpt *u = &m->r->unnamed;
+	GPtrArray *fields = m->orig, *own = NULL;
+	const char *to, *cc;
+	char *addr, *tmp;
+	struct report_rcpt *rc;
+
+	if (u->class != REPORT_CLASS_HARD && u->class != REPORT_CLASS_SOFT)
+		return;
+	if (fields == NULL) {
+		/* a returned message quoted in the text, after the notification */
+		size_t at = prose_note_end(m);
+		const char *pos = m->text->str + at;
+
+		if (at >= m->text->len)
+			return;
+		own = g_ptr_array_new_with_free_func(field_free);
+		fields_parse(&pos, m->text->str + m->text->len, own, FIELDS_MAX);
+		if (fields_get(own, "From") == NULL && fields_get(own, "Received") == NULL) {
+			g_ptr_array_free(own, TRUE);       /* not a header block */
+			return;
+		}
+		msg_orig_from_fields(m, own);
+		fields = own;
+	}
+	to = fields_get(fields, "To");
+	cc = fields_get(fields, "Cc");
+	addr = to != NULL ? single_address(to) : NULL;
+	if (addr != NULL && cc != NULL && (tmp = addr_parse(cc, strlen(cc))) != NULL) {
+		g_free(tmp);
+		g_clear_pointer(&addr, g_free);
+	}
+	if (own != NULL)
+		g_ptr_array_free(own, TRUE);
+	if (addr == NULL)
+		return;
+	if (report_adopt_recipient(m->r, addr) == 1) {
+		rc = g_ptr_array_index(m->r->rcpts, 0);
+		rc->inferred = 1;
+		if (rc->class == REPORT_CLASS_HARD)
+			rc->class = REPORT_CLASS_SOFT;
+	}
+	g_free(addr);
+}
+
 static void
 msg_clear(struct msg *m)
 {
@@ -841,6 +910,7 @@ report_parse(const char *buf, size_t len, const struct report_limits *lim)
 	if (r->rcpts->len == 0 && m.unnamed) {
 		/* a bounce naming nobody: the verdict report_adopt_recipient() applies */
 		finish_rcpt(&m, &r->unnamed);
+		infer_recipient(&m);
 	}
 
 	/* GMime's own account of what was wrong, for a message that needed help */

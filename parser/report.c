@@ -176,6 +176,9 @@ report_adopt_recipient(struct report *r, const char *addr)
 
 	if (r == NULL || addr == NULL || addr[0] == '\0')
 		return 0;
+	/* a guessed recipient gives way to the envelope's certainty */
+	if (r->rcpts->len == 1 && ((struct report_rcpt *)g_ptr_array_index(r->rcpts, 0))->inferred)
+		g_ptr_array_remove_index(r->rcpts, 0);
 	if (r->rcpts->len == 0) {
 		const struct report_rcpt *u = &r->unnamed;
 

@@ -130,6 +130,9 @@ struct report_rcpt {
 	char *category;           /* the reporting MTA's own verdict, lowercased, or NULL:
 	                             PowerMTA X-PowerMTA-BounceCategory ("bad-mailbox"),
 	                             Amazon SES bounceType/bounceSubType ("permanent/general") */
+	int inferred;             /* 1: the bounce names nobody; the address is the single To:
+	                             of the returned message's headers.  A guess: the class is
+	                             capped at soft, and report_adopt_recipient() replaces it */
 };
 
 /* One parsed message. */
@@ -190,6 +193,8 @@ void report_free(struct report *r);
  * the address the application used:
  *  - no recipient in the report: adds one from r->unnamed, if the message
  *    is a bounce (unnamed.class != NONE);
+ *  - exactly one recipient inferred from the returned message (inferred):
+ *    replaced by one from r->unnamed, with the uncapped verdict;
  *  - exactly one recipient: it becomes addr (its old address moves to
  *    final_recipient when different);
  *  - several: nothing changes (the envelope cannot say which one).

@@ -101,6 +101,8 @@ emit(struct out *o, const char *file, unsigned msgno, const struct report *r,
 			g_string_append_printf(b, "#%u", msgno);
 		g_string_append_c(b, ' ');
 		table_text(b, rc != NULL ? rc->recipient : NULL, 254);
+		if (rc != NULL && rc->inferred)
+			g_string_append(b, "(inferred)");
 		g_string_append_printf(b, " %s", rc != NULL ? report_class_name(rc->class) : "none");
 		if (rc == NULL && r->unnamed.class != REPORT_CLASS_NONE)
 			g_string_append_printf(b, "(unnamed:%s)", report_class_name(r->unnamed.class));
@@ -148,6 +150,8 @@ emit(struct out *o, const char *file, unsigned msgno, const struct report *r,
 	cmd_json_string(b, v->smtp_command);
 	g_string_append(b, ", \"final_recipient\": ");
 	cmd_json_string(b, v->final_recipient);
+	if (rc != NULL && rc->inferred)
+		g_string_append(b, ", \"inferred\": true");
 	g_string_append(b, ", \"remote_mta\": ");
 	cmd_json_string(b, v->remote_mta);
 	g_string_append(b, ", \"category\": ");

@@ -44,6 +44,8 @@ render(const struct report *r)
 			report_scope_name(rc->scope), OR_DASH(rc->status), OR_DASH(rc->replycode),
 			OR_DASH(rc->action), OR_DASH(rc->smtp_command), OR_DASH(rc->rule),
 			OR_DASH(rc->final_recipient), OR_DASH(rc->category));
+		if (rc->inferred)
+			g_string_append(s, "  inferred from the returned message's To:\n");
 	}
 	if (r->unnamed.class != REPORT_CLASS_NONE)
 		g_string_append_printf(s, "unnamed %s %s %s status=%s reply=%s rule=%s\n",
@@ -183,6 +185,21 @@ test_adopt(void)
 		"\n"
 		"<old@example.org>:\n"
 		"Sorry, no mailbox here by that name. (#5.1.1)\n";
+	static const char inferred[] =
+		"From: MAILER-DAEMON@mx.example.org\n"
+		"To: bounces@example.net\n"
+		"Subject: Undelivered Mail Returned to Sender\n"
+		"\n"
+		"This is the mail system at host mx.example.org.\n"
+		"\n"
+		"550 5.1.1 User unknown\n"
+		"\n"
+		"----- Original message follows -----\n"
+		"From: app@example.net\n"
+		"To: Only One <only@example.org>\n"
+		"Subject: hello\n"
+		"\n"
+		"Write to other@example.org for help.\n";
 	static const char not_bounce[] =
 		"From: friend@example.org\nTo: bounces@example.net\nSubject: hello\n\nHi!\n";
 	struct report *r;
@@ -209,6 +226,23 @@ test_adopt(void)
 	rc = g_ptr_array_index(r->rcpts, 0);
 	g_assert_cmpstr(rc->recipient, ==, "app@example.com");
 	g_assert_cmpstr(rc->final_recipient, ==, "old@example.org");
+	g_assert_cmpstr(report_class_name(rc->class), ==, "hard");
+	report_free(r);
+
+	/* a recipient inferred from the returned To: is capped at soft, and
+	 * a VERP address replaces it with the uncapped verdict */
+	r = report_parse(inferred, sizeof(inferred) - 1, NULL);
+	g_assert_cmpuint(r->rcpts->len, ==, 1);
+	rc = g_ptr_array_index(r->rcpts, 0);
+	g_assert_cmpstr(rc->recipient, ==, "only@example.org");
+	g_assert_true(rc->inferred);
+	g_assert_cmpstr(report_class_name(rc->class), ==, "soft");
+	g_assert_cmpstr(report_class_name(r->unnamed.class), ==, "hard");
+	g_assert_cmpint(report_adopt_recipient(r, "app@example.com"), ==, 1);
+	g_assert_cmpuint(r->rcpts->len, ==, 1);
+	rc = g_ptr_array_index(r->rcpts, 0);
+	g_assert_cmpstr(rc->recipient, ==, "app@example.com");
+	g_assert_false(rc->inferred);
 	g_assert_cmpstr(report_class_name(rc->class), ==, "hard");
 	report_free(r);
 
