@@ -303,6 +303,7 @@ main(int argc, char **argv)
 	d->cfg = config_file != NULL ? cfg_load(config_file, NULL, err) : cfg_default_dir(dir, err);
 	if (d->cfg == NULL) {
 		fprintf(stderr, "bounced: %s\n", err);
+		g_free(m);
 		return EX_CONFIG_ERR;
 	}
 	if (check) {

@@ -20,12 +20,12 @@ SKIP = 77
 
 
 def skip(why):
-    print("SKIP: " + why)
+    print("SKIP: " + str(why))
     sys.exit(SKIP)
 
 
 def fail(why):
-    print("FAIL: " + why)
+    print("FAIL: " + str(why))
     sys.exit(1)
 
 
@@ -127,9 +127,17 @@ class Daemon:
             self.proc.wait()
             fail("bounced did not stop on SIGTERM within %ds" % timeout)
 
-    def cleanup(self):
+    def cleanup(self, check_exit=True):
         try:
-            self.stop()
+            rc = self.stop()
+            log = self.read_log()
+            # a sanitizer build reports leaks and errors at exit: they fail the test
+            if check_exit and ("Sanitizer" in log or "runtime error:" in log):
+                print(log[-6000:])
+                fail("sanitizer report in the bounced log")
+            if check_exit and rc not in (None, 0):
+                print(log[-3000:])
+                fail("bounced exited with %r" % rc)
         finally:
             if hasattr(self, "logf"):
                 self.logf.close()
@@ -142,11 +150,14 @@ class Daemon:
         return self
 
     def __exit__(self, *exc):
+        failed = False
         if exc[0] is not None and exc[0] is not SystemExit:
             print(self.read_log()[-4000:])
+            failed = True
         elif exc[0] is SystemExit and exc[1].code not in (0, SKIP):
             print("---- bounced log (tail)\n" + self.read_log()[-4000:])
-        self.cleanup()
+            failed = True
+        self.cleanup(check_exit=not failed)
         return False
 
     # ---- clients ----
