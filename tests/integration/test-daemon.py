@@ -615,6 +615,78 @@ def case_slow_reader():
         s.close()
 
 
+def case_systemd():
+    """Socket activation (LISTEN_FDS, sockets told apart by path) and READY=1/STOPPING=1."""
+    with Daemon() as d:
+        os.makedirs(d.run, exist_ok=True)
+        os.chmod(d.run, 0o755)
+        names = ["lmtp.sock", "query.sock", "socketmap.sock", "admin.sock"]
+        # systemd passes them in any order: reversed here
+        socks = []
+        for n in reversed(names):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.bind(d.path(n))
+            os.chmod(d.path(n), 0o666)
+            s.listen(16)
+            socks.append(s)
+        notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        npath = os.path.join(d.tmp, "notify")
+        notify.bind(npath)
+        os.chmod(npath, 0o777)
+        os.chmod(d.tmp, 0o755)
+        notify.settimeout(10)
+        wrapper = os.environ.get("BOUNCED_WRAPPER", "").split()
+        fds = [s.fileno() for s in socks]
+        d.logf = open(d.log, "ab")
+        d.starts = 0
+
+        def child_setup():
+            # what systemd does: fds 3.. and LISTEN_PID = the daemon's own pid
+            high = [os.dup2(fd, 200 + i) for i, fd in enumerate(fds)]
+            for i, fd in enumerate(high):
+                os.dup2(fd, 3 + i)
+                os.set_inheritable(3 + i, True)
+                os.close(fd)
+        env = dict(os.environ, LISTEN_FDS=str(len(fds)), NOTIFY_SOCKET=npath)
+        # LISTEN_PID is the daemon's own pid: sh sets it to $$ and execs in place
+        d.proc = subprocess.Popen(["sh", "-c", 'LISTEN_PID=$$ exec "$@"', "sh"] + wrapper +
+                                  [d.bin, "--config", d.config], stdout=d.logf,
+                                  stderr=subprocess.STDOUT, preexec_fn=child_setup, env=env,
+                                  close_fds=False)
+        msg = notify.recv(4096)
+        check(msg == b"READY=1", "notify: %r" % msg)
+        d.wait_ready()
+        check(len(d.grep("from=systemd")) == 4, "4 sockets from systemd:\n" + d.read_log())
+        check(d.check("x@y.test") == "OK", "query on the passed socket")
+        c = lmtp_session(d)
+        check(c.deliver("Subject: x\n\nhello\n")[0].startswith("250"), "lmtp on the passed socket")
+        c.close()
+        _, st = d.admin("PING")
+        check(st.startswith("OK"), st)
+        d.signal(signal.SIGTERM)
+        check(notify.recv(4096) == b"STOPPING=1", "STOPPING=1")
+        check(d.proc.wait(10) == 0, "exit 0")
+        # systemd's sockets are left in place
+        check(os.path.exists(d.path("lmtp.sock")), "socket kept")
+        for s in socks:
+            s.close()
+
+
+def case_reevaluate_purge():
+    """REEVALUATE (dry run and real) and PURGE go through the writer and answer."""
+    with Daemon() as d:
+        d.start()
+        c = lmtp_session(d)
+        check(c.deliver(dsn("re@remote.test"))[0].startswith("250"), "deliver")
+        c.close()
+        data, st = d.admin("REEVALUATE dry_run=1")
+        check(st.startswith("OK changed=") and st.endswith("dry_run=1"), st)
+        data, st = d.admin("REEVALUATE")
+        check(st.startswith("OK changed=") and st.endswith("dry_run=0"), st)
+        _, st = d.admin("PURGE")
+        check(st == "OK purged=0", st)
+
+
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
 
 if __name__ == "__main__":
