@@ -228,13 +228,8 @@ main_drop_privileges(const struct config *cfg, uid_t *uid_r, gid_t *gid_r)
 	if (geteuid() != 0)
 		return 0;
 	if (cfg->user == NULL) {
-		if (cfg->file != NULL) {
-			log_error("event=startup_failed error=\"started as root without user: in %s; "
-			    "refusing to run as root\"", cfg->file);
-			return -1;
-		}
-		log_warnx("event=startup warning=\"running as root (--dir without a config); "
-		    "use a config with user: to drop privileges\"");
+		log_warnx("event=startup warning=\"running as root: set user: in the config to drop "
+		    "privileges after creating the sockets\"");
 		return 0;
 	}
 	pw = getpwnam(cfg->user);
