@@ -49,6 +49,7 @@ class Daemon:
         # as root, run as nobody like production runs as its own user
         if user is None and os.geteuid() == 0:
             user = "nobody"
+        user = user or None     # "": no user: line
         self.bin = os.environ.get("BOUNCED_BIN")
         if not self.bin or not os.access(self.bin, os.X_OK):
             skip("BOUNCED_BIN is not set or not executable")

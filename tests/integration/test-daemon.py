@@ -497,6 +497,33 @@ def case_privileges():
         os.umask(old)
 
 
+def case_unprivileged():
+    """Started as an ordinary user from the start: no drop, default group skipped, serves."""
+    if not IS_ROOT:
+        skip("needs root to start the daemon as nobody")
+    import shutil as _sh
+    if not _sh.which("setpriv"):
+        skip("no setpriv")
+    with Daemon(user="") as d:
+        for p in (d.run, d.state):
+            os.makedirs(p, exist_ok=True)
+            os.chown(p, 65534, 65534)
+        old = os.environ.get("BOUNCED_WRAPPER", "")
+        os.environ["BOUNCED_WRAPPER"] = ("setpriv --reuid=65534 --regid=65534 --clear-groups " +
+                                         old).strip()
+        try:
+            d.start()
+        finally:
+            os.environ["BOUNCED_WRAPPER"] = old
+        check(proc_uid(d.proc.pid) == 65534, "runs as nobody")
+        check(d.grep("not in group postfix") or not d.grep("socket=lmtp"), "default group skipped")
+        check(not d.grep("privileges_dropped"), "nothing to drop")
+        c = lmtp_session(d)
+        check(c.deliver("Subject: x\n\nunprivileged\n")[0].startswith("250"), "ingest")
+        c.close()
+        check(d.check("a@b.test") == "OK", "query")
+
+
 def case_limits():
     """Connection limit, idle timeout, query line limit."""
     with Daemon({"lmtp": "  max_connections: 2\n  idle_timeout: 1\n",
