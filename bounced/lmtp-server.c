@@ -427,7 +427,7 @@ lmtp_ingest_done(struct writer_job *job)
 	struct lmtp_session *s = job->ud;
 	struct daemon *d = ing->srv->d;
 	struct lmtp_txn *t = ing->txn;
-	char from[256], rcpt[256], err[300], text[128];
+	char from[256], rcpt[256], verp[256], err[300], text[128];
 	const char *r0 = g_ptr_array_index(t->rcpts, 0);
 
 	d->bounces++;
@@ -443,7 +443,8 @@ lmtp_ingest_done(struct writer_job *job)
 	    log_escape(t->mail_from, strlen(t->mail_from), from, sizeof(from)),
 	    log_escape(r0, strlen(r0), rcpt, sizeof(rcpt)), t->rcpts->len, t->size, t->data->len,
 	    t->truncated, ing->report->decoder, ing->report->rcpts->len,
-	    ing->verp[0] ? ing->verp : "-", job->bounce.duplicate_r, job->batch,
+	    ing->verp[0] ? log_escape(ing->verp, strlen(ing->verp), verp, sizeof(verp)) : "-",
+	    job->bounce.duplicate_r, job->batch,
 	    (double)(g_get_monotonic_time() - ing->t0) / 1000.0,
 	    job->rc < 0 ? " error_kind=" : "",
 	    job->rc < 0 ? store_error_name(job->errcode) : "",
