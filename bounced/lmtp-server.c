@@ -373,6 +373,10 @@ lmtp_on_txn(void *ud, struct lmtp_txn *txn)
 		lmtp_engine_complete(s->e, 0, "Error: out of memory, try again later");
 		return;
 	}
+	if (txn->truncated)
+		g_ptr_array_add(ing->report->warnings, g_strdup_printf("lmtp: message truncated, "
+		    "kept and parsed %u of %zu bytes%s", txn->data->len, txn->size,
+		    txn->over_size ? " (over lmtp.max_message_size)" : ""));
 	lmtp_verp(srv, ing);
 	if (ing->verp[0] != '\0' && report_adopt_recipient(ing->report, ing->verp) < 0)
 		log_warnx("event=verp_adopt_failed session=%u", s->id);
