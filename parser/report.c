@@ -16,6 +16,8 @@ static const char *const reason_names[] = { REPORT_REASONS(REPORT_NAME) };
 
 static int name_lookup(const char *const *names, int n, const char *name, int *r);
 static void rcpt_clear(struct report_rcpt *rc);
+static void rcpt_free_cb(gpointer p);
+static char *dup_or_null(const char *s);
 
 void
 report_limits_default(struct report_limits *lim)
@@ -25,6 +27,7 @@ report_limits_default(struct report_limits *lim)
 	lim->max_parts = 256;
 	lim->max_rcpts = 1000;
 	lim->max_field = 2048;
+	lim->gmime_warnings = REPORT_GMIME_WARNINGS_ON_TROUBLE;
 }
 
 const char *
@@ -120,7 +123,91 @@ rcpt_clear(struct report_rcpt *rc)
 	g_free(rc->diagnostic_type);
 	g_free(rc->remote_mta);
 	g_free(rc->smtp_command);
+	g_free(rc->category);
 	memset(rc, 0, sizeof(*rc));
+}
+
+struct report *
+report_new(void)
+{
+	struct report *r = g_new0(struct report, 1);
+
+	r->decoder = "none";
+	r->rcpts = g_ptr_array_new_with_free_func(rcpt_free_cb);
+	r->warnings = g_ptr_array_new_with_free_func(g_free);
+	return r;
+}
+
+struct report_rcpt *
+report_rcpt_new(const char *addr)
+{
+	struct report_rcpt *rc = g_new0(struct report_rcpt, 1);
+
+	rc->recipient = g_strdup(addr);
+	return rc;
+}
+
+void
+report_rcpt_free(struct report_rcpt *rc)
+{
+	if (rc == NULL)
+		return;
+	rcpt_clear(rc);
+	g_free(rc);
+}
+
+static void
+rcpt_free_cb(gpointer p)
+{
+	report_rcpt_free(p);
+}
+
+static char *
+dup_or_null(const char *s)
+{
+	return s != NULL ? g_strdup(s) : NULL;
+}
+
+/* Semantics in report.h: a VERP-recovered address names the recipient. */
+int
+report_adopt_recipient(struct report *r, const char *addr)
+{
+	struct report_rcpt *rc;
+
+	if (r == NULL || addr == NULL || addr[0] == '\0')
+		return 0;
+	if (r->rcpts->len == 0) {
+		const struct report_rcpt *u = &r->unnamed;
+
+		if (u->class == REPORT_CLASS_NONE)
+			return 0;
+		rc = report_rcpt_new(addr);
+		rc->class = u->class;
+		rc->reason = u->reason;
+		rc->scope = u->scope;
+		memcpy(rc->status, u->status, sizeof(rc->status));
+		memcpy(rc->replycode, u->replycode, sizeof(rc->replycode));
+		rc->action = dup_or_null(u->action);
+		rc->diagnostic = dup_or_null(u->diagnostic);
+		rc->diagnostic_type = dup_or_null(u->diagnostic_type);
+		rc->remote_mta = dup_or_null(u->remote_mta);
+		rc->smtp_command = dup_or_null(u->smtp_command);
+		rc->category = dup_or_null(u->category);
+		rc->rule = u->rule;
+		g_ptr_array_add(r->rcpts, rc);
+		return 1;
+	}
+	if (r->rcpts->len > 1)
+		return 0;
+	rc = g_ptr_array_index(r->rcpts, 0);
+	if (strcmp(rc->recipient, addr) == 0)
+		return 0;
+	if (rc->final_recipient == NULL)
+		rc->final_recipient = rc->recipient;
+	else
+		g_free(rc->recipient);
+	rc->recipient = g_strdup(addr);
+	return 1;
 }
 
 void

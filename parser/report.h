@@ -98,7 +98,19 @@ struct report_limits {
 	unsigned max_parts;      /* MIME parts walked */
 	unsigned max_rcpts;      /* recipients reported */
 	size_t max_field;        /* bytes kept of any one text field (diagnostic...) */
+	/*
+	 * GMime's parser warnings cost GMime extra validation work (about a
+	 * third of its parse time), so by default they are collected only for
+	 * a message that needed help: no decoder understood it, or its MIME
+	 * structure is broken (the message is then parsed a second time with
+	 * warnings on).  REPORT_GMIME_WARNINGS_ALWAYS collects them always.
+	 */
+	int gmime_warnings;      /* REPORT_GMIME_WARNINGS_* */
 };
+
+#define REPORT_GMIME_WARNINGS_NEVER   0
+#define REPORT_GMIME_WARNINGS_ON_TROUBLE 1
+#define REPORT_GMIME_WARNINGS_ALWAYS  2
 
 /* One recipient the message is about. */
 struct report_rcpt {
@@ -115,11 +127,16 @@ struct report_rcpt {
 	char *remote_mta;         /* Remote-MTA host, or NULL */
 	char *smtp_command;       /* failed SMTP command ("RCPT", "DATA"...), or NULL */
 	const char *rule;         /* static: name of the classify rule that decided, or NULL */
+	char *category;           /* the reporting MTA's own verdict, lowercased, or NULL:
+	                             PowerMTA X-PowerMTA-BounceCategory ("bad-mailbox"),
+	                             Amazon SES bounceType/bounceSubType ("permanent/general") */
 };
 
 /* One parsed message. */
 struct report {
-	const char *decoder;      /* static: "rfc3464", "arf", "rfc3834", "exim", ... or "none" */
+	const char *decoder;      /* static: "rfc3464", "arf", "rfc3834", "amazonses", "prose", or "none" */
+	const char *mta;          /* static: the MTA or service that wrote it ("exim", "gmail",
+	                             "exchange2003"...: parser/mta.c), or NULL when unknown */
 	char *reporting_mta;      /* Reporting-MTA host, or NULL */
 	char *orig_message_id;    /* original message's Message-ID without <>, or NULL */
 	char *orig_sender;        /* original message's sender (lowercased), or NULL */
@@ -129,7 +146,8 @@ struct report {
 	/*
 	 * The message's verdict when it names no recipient (a prose bounce whose
 	 * address was lost): what report_adopt_recipient() applies.  class is
-	 * REPORT_CLASS_NONE when the message is not a bounce at all.
+	 * REPORT_CLASS_NONE when the message is not a bounce at all.  Its
+	 * recipient is NULL; the other fields are filled as for a recipient.
 	 */
 	struct report_rcpt unnamed;
 	GPtrArray *warnings;      /* of char *, owned: GMime warnings, limits hit */
@@ -137,6 +155,22 @@ struct report {
 
 /* Fills *lim with the built-in limits. */
 void report_limits_default(struct report_limits *lim);
+
+/*
+ * An empty report: decoder "none", no recipients, no warnings, unnamed
+ * class NONE.  rcpts owns its elements (freed with report_rcpt_free).
+ * Caller frees with report_free().  (GLib aborts on allocation failure.)
+ */
+struct report *report_new(void);
+
+/*
+ * A recipient for r->rcpts with a copy of addr (already normalised) and
+ * every other field empty.  Owned by the caller until added to rcpts.
+ */
+struct report_rcpt *report_rcpt_new(const char *addr);
+
+/* Frees a recipient and its strings; report_rcpt_free(NULL) is a no-op. */
+void report_rcpt_free(struct report_rcpt *rc);
 
 /*
  * Parses one message (the bytes Postfix delivers: LF, CRLF or CR line ends,

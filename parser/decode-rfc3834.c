@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * decode-rfc3834.c - automatic replies (RFC 3834): vacation and
+ * out-of-office answers.  They are never bounces: the address that wrote
+ * the auto-reply works.  Class autoreply, reason vacation, and the
+ * recipient is the auto-reply's own sender (From:).
+ *
+ * Signals: Auto-Submitted: auto-replied (RFC 3834 5.1), the headers of
+ * common responders (X-Autoreply, X-Autorespond, Precedence: auto_reply,
+ * Apple's X-Apple-Action: VACATION), and the subject prefixes mail clients
+ * put on them ("Automatic reply:", "Out of Office", "Auto:"...).  Bounces
+ * carry Auto-Submitted too (Exim, Gmail), so a message that looks like a
+ * bounce (a mailer daemon's From, X-Failed-Recipients, a delivery report,
+ * a non-delivery subject) is never an auto-reply.
+ */
+#include <string.h>
+
+#include "decode.h"
+
+static const char *const responder_headers[] = {
+	"X-Autoreply", "X-Autorespond", "X-Autoresponder", "X-Auto-Reply", "X-Mail-Autoreply",
+	"X-Vacation", NULL
+};
+
+static const char *const reply_subjects[] = {
+	"auto:", "automatic reply", "auto reply", "auto-reply", "autoreply", "auto response",
+	"autorespons", "auto-response", "out of office", "out of the office", "ooo:",
+	"vacation", "away from", "away until", "abwesenheit", "automatische antwort",
+	"r\xc3\xa9ponse automatique", "respuesta autom\xc3\xa1tica", "risposta automatica",
+	"automatisch antwoord", "\xe8\x87\xaa\xe5\x8b\x95\xe5\xbf\x9c\xe7\xad\x94",
+	"\xe4\xb8\x8d\xe5\x9c\xa8", NULL
+};
+
+/* Bounce evidence that rules an auto-reply out. */
+static const char *const bounce_words[] = {
+	"mailer-daemon", "postmaster", "mail delivery", "undeliver", "delivery status",
+	"failure notice", "returned mail", "delivery fail", "non-delivery", NULL
+};
+
+static int
+is_autoreply(const struct msg *m)
+{
+	const char *v;
+
+	if (m->dsn->len > 0 || m->feedback->len > 0 || msg_header(m, "X-Failed-Recipients") != NULL)
+		return 0;
+	for (const char *const *w = bounce_words; *w; w++)
+		if (strstr(m->lfrom, *w) != NULL || strstr(m->lsubject, *w) != NULL)
+			return 0;
+	v = msg_header(m, "Auto-Submitted");
+	if (v != NULL && text_casestr(v, "auto-replied") != NULL)
+		return 1;
+	for (const char *const *h = responder_headers; *h; h++)
+		if (msg_header(m, *h) != NULL)
+			return 1;
+	v = msg_header(m, "X-Apple-Action");
+	if (v != NULL && text_casestr(v, "vacation") != NULL)
+		return 1;
+	v = msg_header(m, "Precedence");
+	if (v != NULL && text_casestr(v, "auto_reply") != NULL)
+		return 1;
+	for (const char *const *s = reply_subjects; *s; s++)
+		if (strstr(m->lsubject, *s) != NULL)
+			return 1;
+	return 0;
+}
+
+int
+decode_rfc3834(struct msg *m)
+{
+	const char *from = m->from, *v;
+	char *addr;
+	struct report_rcpt *rc;
+
+	if (!is_autoreply(m))
+		return 0;
+	/* the responder answers from its own address; Reply-To is not it */
+	if ((v = msg_header(m, "Return-Path")) != NULL && strchr(v, '@') != NULL &&
+	    (from == NULL || strchr(from, '@') == NULL))
+		from = v;
+	addr = from != NULL ? addr_parse(from, strlen(from)) : NULL;
+	m->r->decoder = "rfc3834";
+	if (addr == NULL) {
+		m->unnamed = 1;
+		msg_set_text(m, &m->r->unnamed.diagnostic, m->text->str, m->text->len);
+		return 1;
+	}
+	rc = msg_add_rcpt(m, addr);
+	if (rc != NULL && rc->diagnostic == NULL) {
+		/* the first paragraph of the reply */
+		const char *s = m->text->str, *e;
+
+		while (*s == '\n' || *s == ' ')
+			s++;
+		e = strstr(s, "\n\n");
+		if (e != NULL && e - s < 40 && strstr(e + 2, "\n\n") != NULL)
+			e = strstr(e + 2, "\n\n");   /* a one-line salutation first */
+		msg_set_text(m, &rc->diagnostic, s, e != NULL ? (size_t)(e - s) : strlen(s));
+	}
+	return 1;
+}

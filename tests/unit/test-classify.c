@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test-classify.c - the rule table of parser/classify.c:
+ *
+ *  - no row is shadowed: for every row, a witness input built from the row
+ *    itself (its status pattern, reply pattern, first stage, first text
+ *    pattern, decoder, MTA, category, action - or, for a row without an
+ *    action condition, one of failed/delayed/none) is decided by that row
+ *    and not by an earlier one;
+ *  - every row is reached by a real message: some fixture under
+ *    tests/fixtures/ names it in its .expected (rule=<name>);
+ *  - invariants: names are unique, no sender- or message-scope row is
+ *    hard, hard rows need a permanent failure, the table ends with a
+ *    catch-all;
+ *  - table-driven cases: input -> class, reason, scope ("got X want Y").
+ *
+ *   test-classify FIXTURES_DIR
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include "classify.h"
+
+static const char *fixtures_dir;
+
+/* One row's own example input.  Strings live in the given buffers. */
+static void
+witness(const struct classify_rule *row, struct classify_input *in, char *status, char *reply,
+	char *text, size_t textsz)
+{
+	memset(in, 0, sizeof(*in));
+	in->decoder = row->decoder != NULL ? row->decoder : "rfc3464";
+	in->mta = row->mta;
+	in->category = row->category != NULL ? row->category : "";
+	in->action = row->action != NULL ? row->action : "failed";
+	status[0] = '\0';
+	if (row->status != NULL) {
+		/* '*' in the class becomes 5 (2 for delivery rows), elsewhere 0 */
+		const char *p = row->status;
+		char *w = status;
+		int part = 0;
+
+		for (; *p; p++) {
+			if (*p == '*')
+				*w++ = part == 0 ? (row->reason == REPORT_REASON_DELIVERED ? '2' : '5') : '0';
+			else
+				*w++ = *p;
+			if (*p == '.')
+				part++;
+		}
+		*w = '\0';
+	}
+	in->status = status;
+	reply[0] = '\0';
+	if (row->reply != NULL) {
+		for (int i = 0; i < 3; i++)
+			reply[i] = row->reply[i] == '*' ? '0' : row->reply[i];
+		reply[3] = '\0';
+	}
+	in->reply = reply;
+	in->cmd = CLASSIFY_CMD_NONE;
+	for (int c = 0; c < CLASSIFY_CMD_COUNT; c++)
+		if (row->cmds & CLASSIFY_CMD_BIT(c)) {
+			in->cmd = (enum classify_cmd)c;
+			break;
+		}
+	text[0] = '\0';
+	if (row->text != NULL) {
+		/* the first pattern, its '*' gaps filled with a space */
+		size_t n = 0;
+
+		for (const char *p = row->text[0]; *p && n + 1 < textsz; p++)
+			text[n++] = *p == '*' ? ' ' : *p;
+		text[n] = '\0';
+	}
+	in->text = text;
+	in->grams = NULL;
+}
+
+static void
+test_no_shadowing(void)
+{
+	size_t n;
+	const struct classify_rule *rules = classify_rules(&n);
+
+	for (size_t i = 0; i < n; i++) {
+		/* a row without an Action condition may be meant for one of them */
+		static const char *const actions[] = { "failed", "delayed", "" };
+		struct classify_input in;
+		char status[32], reply[4], text[256];
+		const struct classify_rule *got = NULL;
+
+		for (size_t a = 0; a < G_N_ELEMENTS(actions); a++) {
+			witness(&rules[i], &in, status, reply, text, sizeof(text));
+			if (rules[i].action == NULL)
+				in.action = actions[a];
+			got = classify_input_rule(&in);
+			if (got == &rules[i] || rules[i].action != NULL)
+				break;
+		}
+		if (got != &rules[i])
+			g_error("row %zu \"%s\": its witness (status \"%s\" reply \"%s\" cmd %s text \"%s\") "
+				"got row \"%s\" want \"%s\": shadowed by an earlier row",
+				i, rules[i].name, status, reply, classify_cmd_name(in.cmd), text,
+				got->name, rules[i].name);
+	}
+}
+
+/* The bigram pre-filter must never change a decision. */
+static void
+test_prefilter_agrees(void)
+{
+	size_t n;
+	const struct classify_rule *rules = classify_rules(&n);
+
+	for (size_t i = 0; i < n; i++) {
+		struct classify_input in;
+		char status[32], reply[4], text[256];
+		unsigned char grams[CLASSIFY_GRAMS_BYTES];
+		const struct classify_rule *plain, *fast;
+
+		witness(&rules[i], &in, status, reply, text, sizeof(text));
+		plain = classify_input_rule(&in);
+		classify_grams(in.text, grams);
+		in.grams = grams;
+		fast = classify_input_rule(&in);
+		if (plain != fast)
+			g_error("row \"%s\": with the pre-filter got \"%s\" want \"%s\"",
+				rules[i].name, fast->name, plain->name);
+	}
+}
+
+static void
+test_invariants(void)
+{
+	size_t n;
+	const struct classify_rule *rules = classify_rules(&n);
+	GHashTable *names = g_hash_table_new(g_str_hash, g_str_equal);
+
+	g_assert_cmpuint(n, >, 0);
+	for (size_t i = 0; i < n; i++) {
+		const struct classify_rule *r = &rules[i];
+
+		if (g_hash_table_contains(names, r->name))
+			g_error("row %zu: name \"%s\" used twice", i, r->name);
+		g_hash_table_add(names, (gpointer)r->name);
+		if ((r->flags & CLASSIFY_HARD) &&
+		    (r->scope == REPORT_SCOPE_SENDER || r->scope == REPORT_SCOPE_MESSAGE))
+			g_error("row \"%s\": hard with scope %s (a sender or message failure is never hard)",
+				r->name, report_scope_name(r->scope));
+		if ((r->flags & CLASSIFY_HARD) && r->reason != REPORT_REASON_USERUNKNOWN &&
+		    r->reason != REPORT_REASON_HOSTUNKNOWN && r->reason != REPORT_REASON_HASMOVED &&
+		    r->reason != REPORT_REASON_NOTACCEPT)
+			g_error("row \"%s\": hard with reason %s (only a dead address or domain is)",
+				r->name, report_reason_name(r->reason));
+		for (const char *const *t = r->text; t != NULL && *t != NULL; t++)
+			for (const char *p = *t; *p; p++)
+				if (g_ascii_isupper(*p))
+					g_error("row \"%s\": pattern \"%s\" is not lowercase", r->name, *t);
+	}
+	/* the last row decides everything the others did not */
+	{
+		const struct classify_rule *last = &rules[n - 1];
+
+		g_assert_null(last->decoder);
+		g_assert_null(last->mta);
+		g_assert_null(last->category);
+		g_assert_null(last->action);
+		g_assert_null(last->status);
+		g_assert_null(last->reply);
+		g_assert_cmpuint(last->cmds, ==, 0);
+		g_assert_null(last->text);
+	}
+	g_hash_table_destroy(names);
+}
+
+/* Every row is the decision for at least one fixture message. */
+static void
+test_every_row_has_a_fixture(void)
+{
+	static const char *const kinds[] = { "rules", "decoders", "robust" };
+	GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	size_t n;
+	const struct classify_rule *rules = classify_rules(&n);
+
+	for (size_t k = 0; k < G_N_ELEMENTS(kinds); k++) {
+		char *dir = g_build_filename(fixtures_dir, kinds[k], NULL);
+		GDir *d = g_dir_open(dir, 0, NULL);
+		const char *name;
+
+		if (d == NULL)
+			g_error("cannot open %s", dir);
+		while ((name = g_dir_read_name(d)) != NULL) {
+			char *path, *data, *p;
+
+			if (!g_str_has_suffix(name, ".expected"))
+				continue;
+			path = g_build_filename(dir, name, NULL);
+			if (!g_file_get_contents(path, &data, NULL, NULL))
+				g_error("cannot read %s", path);
+			for (p = strstr(data, "rule="); p != NULL; p = strstr(p + 5, "rule=")) {
+				size_t len = strcspn(p + 5, " \n");
+
+				g_hash_table_add(seen, g_strndup(p + 5, len));
+			}
+			g_free(data);
+			g_free(path);
+		}
+		g_dir_close(d);
+		g_free(dir);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!g_hash_table_contains(seen, rules[i].name))
+			g_error("row \"%s\": got no fixture deciding by it want at least one "
+				"(add tests/fixtures/rules/%s.eml)", rules[i].name, rules[i].name);
+	g_hash_table_destroy(seen);
+}
+
+/* Direct inputs: the decisions that matter most, spelled out. */
+static void
+test_cases(void)
+{
+	static const struct {
+		const char *action, *status, *reply, *cmd, *text;
+		const char *want_class, *want_reason, *want_scope;
+	} cases[] = {
+		/* the address is dead */
+		{ "failed", "5.1.1", "550", "RCPT", "550 5.1.1 <a@b.c>: user unknown", "hard", "userunknown", "address" },
+		{ "failed", "5.0.0", "550", "RCPT", "550 no such user here", "hard", "userunknown", "address" },
+		{ "failed", "5.1.2", "550", "", "host unknown", "hard", "hostunknown", "domain" },
+		{ "failed", "5.1.6", "551", "", "user has moved", "hard", "hasmoved", "address" },
+		/* the same words, but not corroborated: soft */
+		{ "failed", "5.0.0", "550", "", "550 user unknown", "soft", "filtered", "address" },
+		{ "failed", "5.0.0", "550", "DATA", "550 user unknown", "soft", "filtered", "message" },
+		{ "delayed", "4.1.1", "450", "RCPT", "450 user unknown, try again", "soft", "userunknown", "address" },
+		/* about us: never hard, whatever the code */
+		{ "failed", "5.1.1", "550", "RCPT", "550 5.1.1 blocked using zen.spamhaus.org", "soft", "blocked", "sender" },
+		{ "failed", "5.7.26", "550", "DATA", "unauthenticated email is not accepted due to domain's dmarc policy", "soft", "authfailure", "sender" },
+		{ "failed", "5.1.1", "550", "MAIL", "550 5.1.1 sender unknown", "soft", "rejected", "sender" },
+		{ "failed", "5.0.0", "554", "CONN", "554 no smtp service here", "soft", "blocked", "sender" },
+		/* about the message: never hard */
+		{ "failed", "5.3.4", "552", "DATA", "552 5.3.4 message size exceeds fixed limit", "soft", "mesgtoobig", "message" },
+		{ "failed", "5.7.1", "550", "DATA", "550 5.7.1 message rejected as spam", "soft", "spamdetected", "message" },
+		/* the mailbox exists but cannot take mail */
+		{ "failed", "5.2.2", "552", "RCPT", "552 5.2.2 mailbox full", "soft", "mailboxfull", "address" },
+		/* expiry and delivery */
+		{ "delayed", "4.4.7", "", "", "retry timeout exceeded", "soft", "expired", "domain" },
+		{ "delivered", "2.0.0", "250", "", "250 2.0.0 ok", "delivered", "delivered", "none" },
+		/* nothing to go on */
+		{ "failed", "", "", "", "", "soft", "undefined", "domain" },
+	};
+
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		struct classify_input in;
+		const struct classify_rule *row;
+		enum report_class c;
+
+		memset(&in, 0, sizeof(in));
+		in.decoder = "rfc3464";
+		in.category = "";
+		in.action = cases[i].action;
+		in.status = cases[i].status;
+		in.reply = cases[i].reply;
+		in.cmd = classify_cmd_from_name(cases[i].cmd);
+		in.text = cases[i].text;
+		row = classify_input_rule(&in);
+		c = classify_class(row, &in);
+		if (strcmp(report_class_name(c), cases[i].want_class) != 0 ||
+		    strcmp(report_reason_name(row->reason), cases[i].want_reason) != 0 ||
+		    strcmp(report_scope_name(row->scope), cases[i].want_scope) != 0)
+			g_error("case %zu \"%s\": got %s/%s/%s (row %s) want %s/%s/%s", i, cases[i].text,
+				report_class_name(c), report_reason_name(row->reason),
+				report_scope_name(row->scope), row->name, cases[i].want_class,
+				cases[i].want_reason, cases[i].want_scope);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	if (argc < 2) {
+		fprintf(stderr, "usage: test-classify FIXTURES_DIR\n");
+		return 2;
+	}
+	fixtures_dir = argv[1];
+	g_test_add_func("/classify/no-shadowing", test_no_shadowing);
+	g_test_add_func("/classify/prefilter-agrees", test_prefilter_agrees);
+	g_test_add_func("/classify/invariants", test_invariants);
+	g_test_add_func("/classify/every-row-has-a-fixture", test_every_row_has_a_fixture);
+	g_test_add_func("/classify/cases", test_cases);
+	return g_test_run();
+}
