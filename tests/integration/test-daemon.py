@@ -235,6 +235,9 @@ def case_store_full():
             db.close()
     finally:
         subprocess.run(["umount", "-l", state], capture_output=True)
+        if not os.environ.get("KEEP_TMP"):
+            import shutil
+            shutil.rmtree(d.tmp, ignore_errors=True)   # the mount point outlived cleanup()
 
 
 def case_admin_denied():
