@@ -9,7 +9,7 @@
 # message it acknowledged.
 #
 #   bench/bench-ingest.sh           (after ninja -C build)
-#   N=20000 bench/bench-ingest.sh
+#   N=20000 ROUNDS=5 bench/bench-ingest.sh
 #
 # Two runs each: a new connection per message (smtp-source's default, the
 # command of the issue) and -d (messages over reused connections, as
@@ -21,6 +21,7 @@ cd "$(dirname "$0")/.."
 BOUNCED_BIN=${BOUNCED_BIN:-build/bounced/bounced}
 N=${N:-5000}
 SESSIONS=${SESSIONS:-10}
+ROUNDS=${ROUNDS:-3}
 
 command -v smtp-source >/dev/null 2>&1 || { echo "bench-ingest: smtp-source (postfix) not installed"; exit 77; }
 tmp=$(mktemp -d)
@@ -68,15 +69,30 @@ rate() {   # label socket [extra smtp-source options]
 	echo "scale=1; $N / ($t1 - $t0)" | bc
 }
 
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# ROUNDS alternating runs per mode; the medians are compared (a shared
+# machine makes single runs noisy)
+total=0
 for mode in "" "-d"; do
-	sink=$(rate sink "$tmp/sink.sock" $mode)
-	bounced=$(rate bounced "$tmp/b/lmtp.sock" $mode)
+	: >"$tmp/sink"
+	: >"$tmp/bounced"
+	i=0
+	while [ $i -lt "$ROUNDS" ]; do
+		i=$((i + 1))
+		rate sink "$tmp/sink.sock" $mode >>"$tmp/sink"
+		rate bounced "$tmp/b/lmtp.sock" $mode >>"$tmp/bounced"
+		total=$((total + N))
+	done
+	sink=$(median <"$tmp/sink")
+	bounced=$(median <"$tmp/bounced")
 	echo "smtp-source -L -s $SESSIONS -m $N -f \"\" -t bounces@bounce.test $mode:" \
-		"smtp-sink ${sink} msg/s, bounced ${bounced} msg/s, ratio $(echo "scale=2; $bounced / $sink" | bc)"
+		"smtp-sink ${sink} msg/s, bounced ${bounced} msg/s, ratio $(echo "scale=2; $bounced / $sink" | bc)" \
+		"(medians of $ROUNDS; bounced runs: $(tr '\n' ' ' <"$tmp/bounced"))"
 done
 
 # every 250 was a commit: the store has them all
-python3 - "$tmp/b/admin.sock" "$((2 * N))" <<'PY'
+python3 - "$tmp/b/admin.sock" "$total" <<'PY'
 import socket, sys
 s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"STATS\n")
 st = {}

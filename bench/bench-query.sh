@@ -12,7 +12,8 @@
 #   KEYS=100000 SECS=5 bench/bench-query.sh
 #
 # Environment: BOUNCED_BIN, BENCH_QUERY (default build/...), KEYS, SECS
-# (seconds per run, default 10), CONNS (50), RSS_CONNS (100).
+# (seconds per run, default 10), ROUNDS (3: alternating runs, medians
+# compared), CONNS (50), RSS_CONNS (100).
 # The figures are rough on a shared machine: client and servers share the CPUs.
 set -eu
 cd "$(dirname "$0")/.."
@@ -21,6 +22,7 @@ BENCH_QUERY=${BENCH_QUERY:-build/bench/bench-query}
 KEYS=${KEYS:-1000000}
 SECS=${SECS:-10}
 CONNS=${CONNS:-50}
+ROUNDS=${ROUNDS:-3}
 RSS_CONNS=${RSS_CONNS:-100}
 
 tmp=$(mktemp -d)
@@ -72,7 +74,19 @@ if not line.startswith("OK imported=%d " % n):
     sys.exit("import failed: " + line)
 PY
 t1=$(date +%s.%N)
-echo "bounced: imported $KEYS addresses in $(echo "$t1 - $t0" | bc) s (admin IMPORT, 1000 per commit); RSS $(rss $bpid) KiB"
+echo "bounced: imported $KEYS addresses in $(echo "$t1 - $t0" | bc) s (admin IMPORT, 1000 per commit); RSS $(rss $bpid) KiB, peak $(hwm $bpid) KiB (the index doubles as it grows)"
+# measure a daemon started on the filled store, as in production
+kill "$bpid"
+wait "$bpid" 2>/dev/null || true
+t0=$(date +%s.%N)
+"$BOUNCED_BIN" --dir "$tmp/b" >>"$tmp/bounced.log" 2>&1 &
+bpid=$!
+while ! grep -q "index_entries=$KEYS " "$tmp/bounced.log"; do
+	kill -0 "$bpid" 2>/dev/null || { echo "bench-query: bounced died" >&2; exit 1; }
+	sleep 0.05
+done
+t1=$(date +%s.%N)
+echo "bounced: restarted with $KEYS addresses in $(echo "$t1 - $t0" | bc) s; RSS $(rss $bpid) KiB"
 
 # --- redis-server on a Unix socket, no persistence ------------------------
 if command -v redis-server >/dev/null 2>&1; then
@@ -97,17 +111,33 @@ run() {
 	"$BENCH_QUERY" -s "$1" -P "$2" -c "$3" -d "$4" -t "$SECS" -k "$KEYS"
 }
 field() { echo "$1" | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k { print $2 }'; }
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
+# Runs alternate between the servers, ROUNDS times, and the medians are
+# compared: on a shared machine one run alone says little.
 for depth in 1 16; do
-	b=$(run "$tmp/b/query.sock" bounced "$CONNS" "$depth")
-	echo "$b"
+	: >"$tmp/runs"
+	i=0
+	while [ $i -lt "$ROUNDS" ]; do
+		i=$((i + 1))
+		r=$(run "$tmp/b/query.sock" bounced "$CONNS" "$depth"); echo "$r"; echo "$r" >>"$tmp/runs"
+		if [ -n "$rpid" ]; then
+			r=$(run "$tmp/redis.sock" redis-exists "$CONNS" "$depth"); echo "$r"; echo "$r" >>"$tmp/runs"
+			r=$(run "$tmp/redis.sock" redis-get "$CONNS" "$depth"); echo "$r"; echo "$r" >>"$tmp/runs"
+		fi
+	done
+	for proto in bounced redis-exists redis-get; do
+		grep -q "proto=$proto " "$tmp/runs" || continue
+		grep "proto=$proto " "$tmp/runs" >"$tmp/p"
+		rps=$(while read -r l; do field "$l" rps; done <"$tmp/p" | median)
+		p50=$(while read -r l; do field "$l" p50_us; done <"$tmp/p" | median)
+		p99=$(while read -r l; do field "$l" p99_us; done <"$tmp/p" | median)
+		echo "summary conns=$CONNS depth=$depth proto=$proto median_rps=$rps median_p50_us=$p50 median_p99_us=$p99"
+		eval "rps_$(echo $proto | tr - _)=$rps"
+	done
 	if [ -n "$rpid" ]; then
-		r=$(run "$tmp/redis.sock" redis-exists "$CONNS" "$depth")
-		echo "$r"
-		g=$(run "$tmp/redis.sock" redis-get "$CONNS" "$depth")
-		echo "$g"
-		echo "ratio conns=$CONNS depth=$depth: bounced/redis-exists=$(echo "scale=2; $(field "$b" rps) / $(field "$r" rps)" | bc)" \
-			"bounced/redis-get=$(echo "scale=2; $(field "$b" rps) / $(field "$g" rps)" | bc)"
+		echo "ratio conns=$CONNS depth=$depth: bounced/redis-exists=$(echo "scale=2; $rps_bounced / $rps_redis_exists" | bc)" \
+			"bounced/redis-get=$(echo "scale=2; $rps_bounced / $rps_redis_get" | bc)"
 	fi
 done
 

@@ -635,8 +635,11 @@ list_fail:
 		return 0;
 	}
 	if (cfg_is_null(node)) {
-		/* "key:" with no value: unset for strings, the default otherwise */
-		if (k->type == CFG_STRING || k->type == CFG_WORD) {
+		/*
+		 * "key:" with no value: the default; a free string (a socket's
+		 * group) or a word without default (user) is unset.
+		 */
+		if (k->type == CFG_STRING || (k->type == CFG_WORD && k->def == NULL)) {
 			char **sp = (char **)(void *)((char *)l->cfg + k->off);
 
 			g_free(*sp);

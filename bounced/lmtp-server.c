@@ -373,6 +373,10 @@ lmtp_on_txn(void *ud, struct lmtp_txn *txn)
 		lmtp_engine_complete(s->e, 0, "Error: out of memory, try again later");
 		return;
 	}
+	if (txn->truncated)
+		g_ptr_array_add(ing->report->warnings, g_strdup_printf("lmtp: message truncated, "
+		    "kept and parsed %u of %zu bytes%s", txn->data->len, txn->size,
+		    txn->over_size ? " (over lmtp.max_message_size)" : ""));
 	lmtp_verp(srv, ing);
 	if (ing->verp[0] != '\0' && report_adopt_recipient(ing->report, ing->verp) < 0)
 		log_warnx("event=verp_adopt_failed session=%u", s->id);
@@ -427,7 +431,7 @@ lmtp_ingest_done(struct writer_job *job)
 	struct lmtp_session *s = job->ud;
 	struct daemon *d = ing->srv->d;
 	struct lmtp_txn *t = ing->txn;
-	char from[256], rcpt[256], err[300], text[128];
+	char from[256], rcpt[256], verp[256], err[300], text[128];
 	const char *r0 = g_ptr_array_index(t->rcpts, 0);
 
 	d->bounces++;
@@ -443,7 +447,8 @@ lmtp_ingest_done(struct writer_job *job)
 	    log_escape(t->mail_from, strlen(t->mail_from), from, sizeof(from)),
 	    log_escape(r0, strlen(r0), rcpt, sizeof(rcpt)), t->rcpts->len, t->size, t->data->len,
 	    t->truncated, ing->report->decoder, ing->report->rcpts->len,
-	    ing->verp[0] ? ing->verp : "-", job->bounce.duplicate_r, job->batch,
+	    ing->verp[0] ? log_escape(ing->verp, strlen(ing->verp), verp, sizeof(verp)) : "-",
+	    job->bounce.duplicate_r, job->batch,
 	    (double)(g_get_monotonic_time() - ing->t0) / 1000.0,
 	    job->rc < 0 ? " error_kind=" : "",
 	    job->rc < 0 ? store_error_name(job->errcode) : "",

@@ -75,6 +75,7 @@ struct main_purge_job {
 static void usage(FILE *fp);
 static int main_secret(struct main_ctx *m, const char *path, char err[256]);
 static int main_sockets(struct main_ctx *m, uid_t uid, gid_t gid);
+static int main_in_group(gid_t gid);
 static int main_drop_privileges(const struct config *cfg, uid_t *uid_r, gid_t *gid_r);
 static void main_on_signal(evutil_socket_t sig, short what, void *arg);
 static void main_reload(struct main_ctx *m);
@@ -157,6 +158,21 @@ main_secret(struct main_ctx *m, const char *path, char err[256])
 	return 0;
 }
 
+/* 1 when the process may give files group gid (its group or a supplementary one). */
+static int
+main_in_group(gid_t gid)
+{
+	gid_t groups[256];
+	int n = getgroups(G_N_ELEMENTS(groups), groups);
+
+	if (getegid() == gid)
+		return 1;
+	for (int i = 0; i < n; i++)
+		if (groups[i] == gid)
+			return 1;
+	return 0;
+}
+
 /* Creates (or takes from systemd) the four listening sockets. */
 static int
 main_sockets(struct main_ctx *m, uid_t uid, gid_t gid)
@@ -181,7 +197,11 @@ main_sockets(struct main_ctx *m, uid_t uid, gid_t gid)
 		if (cs->group != NULL) {
 			struct group *gr = getgrnam(cs->group);
 
-			if (gr != NULL) {
+			if (gr != NULL && !cs->group_explicit && geteuid() != 0 && !main_in_group(gr->gr_gid)) {
+				/* the default group of an unprivileged run: nothing to do about it */
+				log_warnx("event=socket socket=%s warning=\"not in group %s: the socket keeps "
+				    "the daemon's group\"", names[i], cs->group);
+			} else if (gr != NULL) {
 				sgid = gr->gr_gid;
 			} else if (cs->group_explicit) {
 				log_error("event=startup_failed socket=%s error=\"no such group %s (%s.group)\"",
@@ -228,13 +248,8 @@ main_drop_privileges(const struct config *cfg, uid_t *uid_r, gid_t *gid_r)
 	if (geteuid() != 0)
 		return 0;
 	if (cfg->user == NULL) {
-		if (cfg->file != NULL) {
-			log_error("event=startup_failed error=\"started as root without user: in %s; "
-			    "refusing to run as root\"", cfg->file);
-			return -1;
-		}
-		log_warnx("event=startup warning=\"running as root (--dir without a config); "
-		    "use a config with user: to drop privileges\"");
+		log_warnx("event=startup warning=\"running as root: set user: in the config to drop "
+		    "privileges after creating the sockets\"");
 		return 0;
 	}
 	pw = getpwnam(cfg->user);
@@ -303,6 +318,7 @@ main(int argc, char **argv)
 	d->cfg = config_file != NULL ? cfg_load(config_file, NULL, err) : cfg_default_dir(dir, err);
 	if (d->cfg == NULL) {
 		fprintf(stderr, "bounced: %s\n", err);
+		g_free(m);
 		return EX_CONFIG_ERR;
 	}
 	if (check) {

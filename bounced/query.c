@@ -55,14 +55,53 @@ static size_t query_copy_reply(char *out, size_t outsz, const char *s);
 
 /* ---- the engine --------------------------------------------------------- */
 
+/* Two decimal digits at p. */
+static inline void
+query_2d(char *p, unsigned v)
+{
+	p[0] = (char)('0' + v / 10);
+	p[1] = (char)('0' + v % 10);
+}
+
+/*
+ * Without gmtime_r/strftime (they took ~5% of a query's CPU): days to a
+ * civil date, the algorithm of H. Hinnant's "chrono-compatible low-level
+ * date algorithms", valid for every int64 second count a store holds.
+ */
 char *
 query_iso8601(int64_t t, char out[32])
 {
-	struct tm tm;
-	time_t tt = (time_t)t;
+	int64_t days = t >= 0 ? t / 86400 : (t - 86399) / 86400;
+	int64_t secs = t - days * 86400;
+	int64_t z = days + 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	unsigned doe = (unsigned)(z - era * 146097);
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t y = (int64_t)yoe + era * 400;
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	unsigned mp = (5 * doy + 2) / 153;
+	unsigned d = doy - (153 * mp + 2) / 5 + 1;
+	unsigned m = mp < 10 ? mp + 3 : mp - 9;
 
-	if (gmtime_r(&tt, &tm) == NULL || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+	y += m <= 2;
+	if (y < 0 || y > 9999) {
 		g_strlcpy(out, "?", 32);
+		return out;
+	}
+	query_2d(out, (unsigned)(y / 100));
+	query_2d(out + 2, (unsigned)(y % 100));
+	out[4] = '-';
+	query_2d(out + 5, m);
+	out[7] = '-';
+	query_2d(out + 8, d);
+	out[10] = 'T';
+	query_2d(out + 11, (unsigned)(secs / 3600));
+	out[13] = ':';
+	query_2d(out + 14, (unsigned)(secs / 60 % 60));
+	out[16] = ':';
+	query_2d(out + 17, (unsigned)(secs % 60));
+	out[19] = 'Z';
+	out[20] = '\0';
 	return out;
 }
 
@@ -84,6 +123,7 @@ query_answer(struct query_ctx *ctx, time_t now, const char *line, size_t len, ch
     size_t outsz)
 {
 	char norm[STORE_ADDR_MAX + 1], err[256], since[32], until[32], msg[QUERY_REPLY_MAX];
+
 	struct store_verdict v;
 	size_t i = 0;
 	int n, rc;
@@ -123,16 +163,42 @@ query_answer(struct query_ctx *ctx, time_t now, const char *line, size_t len, ch
 		ctx->errors++;
 		return query_copy_reply(out, outsz, "ERR invalid address");
 	}
-	if (rc == 0)
-		return query_copy_reply(out, outsz, "OK");
+	if (rc == 0) {
+		memcpy(out, "OK\n", 4);
+		return 3;
+	}
 	ctx->suppressed++;
-	query_iso8601(v.since, since);
-	if (v.until != STORE_TTL_NEVER)
-		query_iso8601(v.until, until);
-	snprintf(msg, sizeof(msg), "SUPPRESSED %s %s %s%s%s%s", store_cause_name(v.cause),
-	    report_reason_name(v.reason), since, v.until != STORE_TTL_NEVER ? " until=" : "",
-	    v.until != STORE_TTL_NEVER ? until : "", v.domain ? " entry=domain" : "");
-	return query_copy_reply(out, outsz, msg);
+	/* "SUPPRESSED <cause> <reason> <since>[ until=<t>][ entry=domain]\n", built by hand */
+	{
+		const char *cause = store_cause_name(v.cause), *reason = report_reason_name(v.reason);
+		size_t cl = strlen(cause), rl = strlen(reason), o = 0;
+
+		if (11 + cl + 1 + rl + 1 + 20 + 7 + 20 + 13 + 2 > outsz)
+			return query_copy_reply(out, outsz, "ERR internal: reply too long");
+		memcpy(out, "SUPPRESSED ", 11);
+		o = 11;
+		memcpy(out + o, cause, cl);
+		o += cl;
+		out[o++] = ' ';
+		memcpy(out + o, reason, rl);
+		o += rl;
+		out[o++] = ' ';
+		query_iso8601(v.since, since);
+		o += g_strlcpy(out + o, since, 21);
+		if (v.until != STORE_TTL_NEVER) {
+			memcpy(out + o, " until=", 7);
+			o += 7;
+			query_iso8601(v.until, until);
+			o += g_strlcpy(out + o, until, 21);
+		}
+		if (v.domain) {
+			memcpy(out + o, " entry=domain", 13);
+			o += 13;
+		}
+		out[o++] = '\n';
+		out[o] = '\0';
+		return o;
+	}
 }
 
 int

@@ -20,12 +20,12 @@ SKIP = 77
 
 
 def skip(why):
-    print("SKIP: " + why)
+    print("SKIP: " + str(why))
     sys.exit(SKIP)
 
 
 def fail(why):
-    print("FAIL: " + why)
+    print("FAIL: " + str(why))
     sys.exit(1)
 
 
@@ -49,6 +49,7 @@ class Daemon:
         # as root, run as nobody like production runs as its own user
         if user is None and os.geteuid() == 0:
             user = "nobody"
+        user = user or None     # "": no user: line
         self.bin = os.environ.get("BOUNCED_BIN")
         if not self.bin or not os.access(self.bin, os.X_OK):
             skip("BOUNCED_BIN is not set or not executable")
@@ -87,13 +88,17 @@ class Daemon:
     def start(self, wait=True):
         self.starts = len(self.grep("event=started"))
         self.logf = open(self.log, "ab")
-        self.proc = subprocess.Popen([self.bin, "--config", self.config],
+        # BOUNCED_WRAPPER="valgrind --error-exitcode=9 ..." runs the daemon under a tool
+        wrapper = os.environ.get("BOUNCED_WRAPPER", "").split()
+        self.proc = subprocess.Popen(wrapper + [self.bin, "--config", self.config],
                                      stdout=self.logf, stderr=subprocess.STDOUT)
         if wait:
             self.wait_ready()
         return self
 
-    def wait_ready(self, timeout=10):
+    def wait_ready(self, timeout=None):
+        if timeout is None:
+            timeout = 120 if os.environ.get("BOUNCED_WRAPPER") else 10
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -127,9 +132,18 @@ class Daemon:
             self.proc.wait()
             fail("bounced did not stop on SIGTERM within %ds" % timeout)
 
-    def cleanup(self):
+    def cleanup(self, check_exit=True):
         try:
-            self.stop()
+            rc = self.stop()
+            log = self.read_log()
+            # a sanitizer build reports leaks and errors at exit: they fail the test
+            if check_exit and ("Sanitizer" in log or "runtime error:" in log or
+                               "ERROR SUMMARY: 0 errors" not in log and "== ERROR SUMMARY" in log):
+                print(log[-6000:])
+                fail("sanitizer report in the bounced log")
+            if check_exit and rc not in (None, 0):
+                print(log[-3000:])
+                fail("bounced exited with %r" % rc)
         finally:
             if hasattr(self, "logf"):
                 self.logf.close()
@@ -142,11 +156,14 @@ class Daemon:
         return self
 
     def __exit__(self, *exc):
+        failed = False
         if exc[0] is not None and exc[0] is not SystemExit:
             print(self.read_log()[-4000:])
+            failed = True
         elif exc[0] is SystemExit and exc[1].code not in (0, SKIP):
             print("---- bounced log (tail)\n" + self.read_log()[-4000:])
-        self.cleanup()
+            failed = True
+        self.cleanup(check_exit=not failed)
         return False
 
     # ---- clients ----

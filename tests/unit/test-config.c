@@ -222,6 +222,27 @@ test_values(void)
 	cfg_free(c);
 }
 
+/* Regressions found by fuzz-config. */
+static void
+test_fuzz_regressions(void)
+{
+	char err[512];
+	/* an empty word with a default takes the default (was a NULL for strcmp) */
+	struct config *c = load("#amed\nsocketmap:\n   name: \n", err);
+
+	if (c == NULL)
+		g_error("%s", err);
+	g_assert_cmpstr(c->socketmap.name, ==, "suppressed");
+	cfg_free(c);
+	c = load("socketmap: {transport_name: ~, recipient_delimiter: }\nlmtp: {socket: }\n", err);
+	if (c == NULL)
+		g_error("%s", err);
+	g_assert_cmpstr(c->socketmap.transport_name, ==, "suppressed_transport");
+	g_assert_cmpstr(c->socketmap.recipient_delimiter, ==, "+");
+	g_assert_cmpstr(c->lmtp.sock.path, ==, "/rn/lmtp.sock");
+	cfg_free(c);
+}
+
 static void
 test_parsers(void)
 {
@@ -327,6 +348,7 @@ main(int argc, char **argv)
 	g_test_add_func("/config/defaults", test_defaults);
 	g_test_add_func("/config/values", test_values);
 	g_test_add_func("/config/parsers", test_parsers);
+	g_test_add_func("/config/fuzz-regressions", test_fuzz_regressions);
 	g_test_add_func("/config/example", test_example);
 	g_test_add_func("/config/file-errors", test_file_errors);
 	return g_test_run();

@@ -214,6 +214,21 @@ test_iso8601(void)
 
 	g_assert_cmpstr(query_iso8601(0, buf), ==, "1970-01-01T00:00:00Z");
 	g_assert_cmpstr(query_iso8601(1700000000, buf), ==, "2023-11-14T22:13:20Z");
+	g_assert_cmpstr(query_iso8601(951782400, buf), ==, "2000-02-29T00:00:00Z");
+	g_assert_cmpstr(query_iso8601(-1, buf), ==, "1969-12-31T23:59:59Z");
+	g_assert_cmpstr(query_iso8601(253402300799, buf), ==, "9999-12-31T23:59:59Z");
+	g_assert_cmpstr(query_iso8601(253402300800, buf), ==, "?");
+	/* the hand-made formatter agrees with gmtime_r + strftime */
+	for (int64_t t = -5000000000; t < 8000000000; t += 7777777 + (t & 0xfff)) {
+		char want[32];
+		time_t tt = (time_t)t;
+		struct tm tm;
+
+		gmtime_r(&tt, &tm);
+		strftime(want, sizeof(want), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		if (strcmp(query_iso8601(t, buf), want) != 0)
+			g_error("%" G_GINT64_FORMAT ": got %s want %s", t, buf, want);
+	}
 }
 
 int

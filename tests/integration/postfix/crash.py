@@ -48,7 +48,7 @@ RP = L.RETURN_PATH
 
 # The one place that knows the store's schema: the number of bounces stored.
 # Adjust when store/ settles its table names.
-STORE_COUNT_SQL = "SELECT count(*) FROM bounces"
+STORE_COUNT_SQL = "SELECT count(*) FROM bounce"
 
 
 def addr_of(i):
