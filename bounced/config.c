@@ -132,6 +132,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "store.busy_timeout_ms", CFG_UINT, OFF(store.busy_timeout_ms), "2000", 0, 60000 },
 	{ "store.cache_kib", CFG_UINT, OFF(store.cache_kib), "2048", 64, 1048576 },
 	{ "store.batch_max", CFG_UINT, OFF(store.batch_max), "256", 1, 4096 },
+	{ "store.commit_delay_us", CFG_UINT, OFF(store.commit_delay_us), "1000", 0, 100000 },
 
 	{ "verp.enabled", CFG_BOOL, OFF(verp.enabled), "true", 0, 0 },
 	{ "verp.delimiters", CFG_VERP, OFF(verp.delimiters), "+=", 0, 0 },

@@ -76,6 +76,7 @@ struct config {
 		unsigned busy_timeout_ms;
 		unsigned cache_kib;
 		unsigned batch_max;     /* bounces committed together at most */
+		unsigned commit_delay_us; /* wait for bounces of transactions in progress */
 	} store;
 
 	struct {

@@ -50,6 +50,7 @@ struct lmtp_session {
 	pid_t pid;
 	struct lmtp_ingest *pending;    /* the transaction waiting for its commit */
 	int closing;                    /* close once the output is written */
+	int in_txn;                     /* counted in the writer's transactions in progress */
 	GList link;
 	char in[LMTP_IN_SIZE];
 };
@@ -215,7 +216,13 @@ lmtp_session_flush(struct lmtp_session *s)
 	GString *out = lmtp_engine_output(s->e);
 	enum lmtp_state st = lmtp_engine_state(s->e);
 	size_t pending;
+	int active = st == LMTP_STATE_MAIL || st == LMTP_STATE_DATA;
 
+	/* the writer's group commit waits for transactions in progress */
+	if (active != s->in_txn) {
+		s->in_txn = active;
+		writer_txn_add(srv->d->writer, active ? 1 : -1);
+	}
 	while (s->out_off < out->len) {
 		ssize_t n = write(s->fd, out->str + s->out_off, out->len - s->out_off);
 
@@ -313,6 +320,8 @@ lmtp_session_close(struct lmtp_session *s, const char *reason)
 	    s->pending ? " orphaned_commit=1" : "");
 	if (s->pending != NULL)
 		s->pending->job.ud = NULL;
+	if (s->in_txn)
+		writer_txn_add(s->srv->d->writer, -1);
 	g_queue_unlink(&s->srv->sessions, &s->link);
 	event_free(s->rev);
 	event_free(s->wev);
@@ -389,6 +398,9 @@ lmtp_on_txn(void *ud, struct lmtp_txn *txn)
 	ing->job.bounce.received = (int64_t)time(NULL);
 	ing->job.done = lmtp_ingest_done;
 	ing->job.ud = s;
+	/* this bounce ends the transaction the writer was told of */
+	ing->job.ends_txn = s->in_txn;
+	s->in_txn = 0;
 	s->pending = ing;
 	writer_submit(d->writer, &ing->job);
 }

@@ -392,6 +392,7 @@ main(int argc, char **argv)
 	    daemon_apply_changes, d, err);
 	if (d->writer == NULL)
 		fatalx("event=startup_failed error=\"cannot start the writer thread\"");
+	writer_set_commit_delay(d->writer, d->cfg->store.commit_delay_us);
 	sc.readonly = 1;
 	d->ro = store_open(&sc, &d->cfg->policy, err);
 	if (d->ro == NULL)

@@ -54,6 +54,8 @@ struct writer_job {
 	char err[256];
 	enum store_error errcode;      /* the kind of failure (STORE_ERR_NONE when rc == 0) */
 	unsigned batch;         /* bounces committed together with this one */
+	int ends_txn;           /* set by the owner: this bounce ends a transaction
+	                           counted with writer_txn_add() */
 	/* private */
 	struct writer_job *next;
 };
@@ -74,6 +76,20 @@ typedef void (*writer_apply_fn)(const GArray *changes, void *ud);
 struct writer *writer_new(struct event_base *base, const struct store_config *sc,
     const struct store_policy *pol, unsigned batch_max, writer_apply_fn apply, void *apply_ud,
     char err[256]);
+
+/*
+ * Group commit across LMTP sessions.  The loop counts the transactions in
+ * progress (MAIL accepted, bounce not yet submitted): writer_txn_add(w, 1)
+ * when one starts, -1 when it ends without a bounce (RSET, hang-up); a
+ * submitted job with ends_txn set ends its own.  While transactions are in
+ * progress, the writer waits up to the commit delay (usec; 0 = never wait)
+ * for their bounces, so that one fsync commits all of them.  Nothing waits
+ * when no other transaction is in progress: a lone bounce is committed at once.
+ */
+void writer_txn_add(struct writer *w, int delta);
+void writer_set_commit_delay(struct writer *w, unsigned usec);
+/* 1 while the writer waits for the bounces of transactions in progress. */
+int writer_delaying(struct writer *w);
 
 /* 1 when the last open or commit worked. */
 int writer_healthy(const struct writer *w);

@@ -4,8 +4,8 @@
  * group commit (batches bounded by batch_max), a bounce the store refuses
  * failing alone inside a batch (an SQLite trigger plays the poison), index
  * changes applied before each job's done(), a store that cannot be opened
- * at start and is picked up once it can, and writer_stop() completing what
- * was queued.
+ * at start and is picked up once it can, writer_stop() completing what
+ * was queued, and the commit delay that groups concurrent transactions.
  */
 #include <string.h>
 #include <sys/stat.h>
@@ -261,11 +261,93 @@ test_store_unavailable(void)
 	tu_rmdir(dir);
 }
 
+/* Until the writer waits for transactions in progress (20 s at most). */
+static void
+wait_delaying(struct writer *w)
+{
+	gint64 deadline = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+
+	while (!writer_delaying(w)) {
+		if (g_get_monotonic_time() > deadline)
+			g_error("the writer never waited for the transactions in progress");
+		g_usleep(1000);
+	}
+}
+
+/*
+ * The commit delay: a bounce queued while other transactions are in
+ * progress waits for theirs (one commit for all); a transaction that ends
+ * without a bounce (RSET, hang-up) releases the wait.  The delay is a
+ * minute, so a writer that did not wait, or was not woken, fails the
+ * assertions or run_until's deadline, whatever the machine's speed.
+ */
+static void
+test_commit_delay(void)
+{
+	char *dir = tu_mkdir();
+	struct store_policy pol;
+	struct store_config sc = { 0 };
+	struct event_base *base = event_base_new();
+	struct writer *w;
+	struct job j[4];
+	char err[256];
+	gchar *path = g_build_filename(dir, "bounced.db", NULL);
+
+	store_policy_default(&pol);
+	idx = store_index_new((const unsigned char *)TEST_SECRET, strlen(TEST_SECRET));
+	applied = completed = 0;
+	sc.path = path;
+	sc.secret = (const unsigned char *)TEST_SECRET;
+	sc.secret_len = strlen(TEST_SECRET);
+	sc.busy_timeout_ms = 2000;
+	sc.cache_kib = 2048;
+	w = writer_new(base, &sc, &pol, 64, apply, NULL, err);
+	g_assert_nonnull(w);
+	writer_set_commit_delay(w, 60u * 1000 * 1000);
+
+	/* three transactions in progress; their bounces come one by one, each
+	 * after the writer has started waiting */
+	writer_txn_add(w, 3);
+	for (int i = 0; i < 3; i++) {
+		job_init(&j[i], i, "bounces@bounce.test");
+		j[i].wj.ends_txn = 1;
+		writer_submit(w, &j[i].wj);
+		if (i < 2)
+			wait_delaying(w);
+	}
+	run_until(base, 3);
+	for (int i = 0; i < 3; i++) {
+		g_assert_cmpint(j[i].wj.rc, ==, 0);
+		g_assert_cmpuint(j[i].wj.batch, ==, 3);
+	}
+
+	/* a bounce of an uncounted session waits for the one in progress,
+	 * which then ends without a bounce: the wait ends with it */
+	completed = 0;
+	writer_txn_add(w, 1);
+	job_init(&j[3], 3, "bounces@bounce.test");
+	writer_submit(w, &j[3].wj);
+	wait_delaying(w);
+	writer_txn_add(w, -1);
+	run_until(base, 1);
+	g_assert_cmpint(j[3].wj.rc, ==, 0);
+	g_assert_cmpuint(j[3].wj.batch, ==, 1);
+
+	writer_free(w);
+	for (int i = 0; i < 4; i++)
+		report_free(j[i].r);
+	store_index_free(idx);
+	event_base_free(base);
+	g_free(path);
+	tu_rmdir(dir);
+}
+
 int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/writer/group-commit-poison", test_group_commit_and_poison);
 	g_test_add_func("/writer/store-unavailable", test_store_unavailable);
+	g_test_add_func("/writer/commit-delay", test_commit_delay);
 	return g_test_run();
 }
