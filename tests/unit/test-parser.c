@@ -405,5 +405,6 @@ main(int argc, char **argv)
 	add_dir("rules");
 	add_dir("decoders");
 	add_dir("robust");
+	add_dir("postfix-dsn");
 	return g_test_run();
 }
