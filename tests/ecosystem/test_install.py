@@ -109,6 +109,9 @@ def case_destdir():
         conf = os.path.join(d["sysconfdir"], "bounced", "bounced.yaml")
         want = [os.path.join(d["sbindir"], "bounced"), os.path.join(d["bindir"], "bouncectl"),
                 conf, os.path.join(d["datadir"], "doc", "bounced", "config.example.yaml"),
+                os.path.join(d["datadir"], "doc", "bounced", "examples", "bounced-check.sh"),
+                os.path.join(d["datadir"], "doc", "bounced", "examples", "bounced_check.py"),
+                os.path.join(d["datadir"], "doc", "bounced", "examples", "bounced_check.php"),
                 os.path.join(d["mandir"], "man1", "bouncectl.1"),
                 os.path.join(d["mandir"], "man5", "bounced.yaml.5"),
                 os.path.join(d["mandir"], "man8", "bounced.8")]
