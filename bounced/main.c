@@ -193,7 +193,6 @@ main_sockets(struct main_ctx *m, uid_t uid, gid_t gid)
 	    &c->admin.sock };
 	static const char *const names[] = { "lmtp", "query", "socketmap", "admin" };
 	int fds[4];
-	char herr[256];
 
 	for (size_t i = 0; i < 4; i++) {
 		const struct cfg_socket *cs = socks[i];
@@ -244,15 +243,6 @@ main_sockets(struct main_ctx *m, uid_t uid, gid_t gid)
 	if (d->lmtp == NULL || d->query == NULL || d->smap == NULL || d->admin == NULL) {
 		log_error("event=startup_failed error=\"cannot listen\"");
 		return -1;
-	}
-	if (c->metrics.http != NULL) {
-		d->metrics_http = metrics_http_new(d, herr);
-		if (d->metrics_http == NULL) {
-			log_error("event=startup_failed error=\"%s\"", herr);
-			return -1;
-		}
-		log_info("event=metrics_http listen=%s:%u path=/metrics", c->metrics.http_host,
-		    c->metrics.http_port);
 	}
 	return 0;
 }
@@ -387,6 +377,14 @@ main(int argc, char **argv)
 	    d->cfg->socketmap.recipient_delimiter : "";
 	if (main_sockets(m, drop ? uid : (uid_t)-1, (gid_t)-1) < 0)
 		return 1;
+	if (d->cfg->metrics.http != NULL) {
+		/* before the drop, like the sockets: any port the config names */
+		d->metrics_http = metrics_http_new(d, err);
+		if (d->metrics_http == NULL)
+			fatalx("event=startup_failed error=\"%s\"", err);
+		log_info("event=metrics_http listen=%s:%u path=/metrics", d->cfg->metrics.http_host,
+		    d->cfg->metrics.http_port);
+	}
 	if (drop) {
 		if (setgroups(1, &gid) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
 			fatal("event=startup_failed error=\"cannot drop privileges to %s\"", d->cfg->user);
