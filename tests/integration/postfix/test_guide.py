@@ -413,6 +413,14 @@ class Guide(unittest.TestCase):
     def test_5_refuse_suppressed(self):
         lab = self.lab
         self.assertTrue(self.bounced.check(DEAD).startswith("SUPPRESSED"))
+        # the guide's reason for proxy: a chrooted smtpd cannot reach the
+        # socket by itself (the lookup fails, the client is told to retry)
+        subprocess.run([L._sbin("postconf"), "-c", lab.etc, "-e",
+                        "smtpd_recipient_restrictions=check_recipient_access socketmap:unix:%s:"
+                        "suppressed" % self.bounced.paths["socketmap"]], check=True)
+        lab.reload()
+        res = lab.send(RP, [DEAD])
+        self.assertEqual(res.refused.get(DEAD, (0,))[0], 451, "without proxy: %r" % res)
         self.apply_main_cf("refuse")
         lab.reload()
         res = lab.send(RP, [DEAD, CUSTOMER])
