@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 #
 # bounced-check.sh - "may I send to X?" from a shell script, over bounced's
-# query socket (bounced/README-protocol.md), with socat (or nc -U).
+# query socket (bounced/README-protocol.md), with socat.
 #
 #   bounced-check.sh [-s SOCKET] ADDRESS...
 #
@@ -53,20 +53,16 @@ if [ ! -S "$sock" ]; then
 fi
 # -t: wait up to 5 s for the replies after our last request; -T: give up on
 # a silent daemon after 5 s.
-if command -v socat >/dev/null 2>&1; then
-	replies=$(printf '%s' "$req" | socat -t 5 -T 5 - "UNIX-CONNECT:$sock" 2>&1) || {
-		echo "$0: cannot query bounced on $sock: $replies" >&2
-		exit 3
-	}
-elif command -v nc >/dev/null 2>&1; then
-	replies=$(printf '%s' "$req" | nc -N -w 5 -U "$sock" 2>&1) || {
-		echo "$0: cannot query bounced on $sock: $replies" >&2
-		exit 3
-	}
-else
-	echo "$0: needs socat (or nc with -U)" >&2
+if ! command -v socat >/dev/null 2>&1; then
+	echo "$0: needs socat (apt-get install socat)" >&2
 	exit 3
 fi
+errf=$(mktemp) || exit 3
+trap 'rm -f "$errf"' EXIT
+replies=$(printf '%s' "$req" | socat -t 5 -T 5 - "UNIX-CONNECT:$sock" 2>"$errf") || {
+	echo "$0: cannot query bounced on $sock: $(tail -n 1 "$errf")" >&2
+	exit 3
+}
 
 # the replies, in order, one per address ($@ is consumed as they come)
 status=0
