@@ -29,6 +29,7 @@
 #include "daemon.h"
 #include "lmtp-server.h"
 #include "log.h"
+#include "metrics.h"
 #include "sock.h"
 
 #define ADMIN_ARGS_MAX   16
@@ -1285,6 +1286,18 @@ admin_command(struct admin_conn *c, char *line)
 		im->strings = g_string_chunk_new(64 * 1024);
 		c->import = im;
 		admin_reply(c, "OK send");
+	} else if (g_ascii_strcasecmp(verb, "METRICS") == 0) {
+		if (admin_check_keys(c, &a, no_keys) == 0) {
+			struct metrics_snapshot snap;
+			GString *text = g_string_sized_new(16 * 1024);
+
+			metrics_collect(d, &snap);
+			metrics_render(d->metrics, &snap, text);
+			admin_reply(c, "OK bytes=%zu", text->len);
+			evbuffer_add(bufferevent_get_output(c->bev), text->str, text->len);
+			evbuffer_add(bufferevent_get_output(c->bev), "\n", 1);
+			g_string_free(text, TRUE);
+		}
 	} else if (g_ascii_strcasecmp(verb, "STATS") == 0) {
 		static const char *const stats_keys[] = { "from", "to", "domains", NULL };
 

@@ -68,6 +68,8 @@
  *                                     + type=soft_provider name= n=
  *                                     + type=incident <incident>    (open ones)
  *                                     OK
+ *   METRICS                        -> OK bytes=N, then exactly N bytes (the daemon's
+ *                                     metrics, Prometheus text format: metrics.h) and a LF
  *   INCIDENTS [all=1]              -> + type=incident id= provider= reason= first_seen=
  *                                       last_seen= count= open= last_domain= last_status=
  *                                       last_diagnostic= ...; OK count=N

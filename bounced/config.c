@@ -12,6 +12,7 @@
  * applied until the whole file has been read and cross-checked, so a reload
  * with a bad file keeps the running config.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <grp.h>
@@ -22,6 +23,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -137,6 +140,9 @@ static const struct cfg_key cfg_keys[] = {
 	{ "verp.enabled", CFG_BOOL, OFF(verp.enabled), "true", 0, 0 },
 	{ "verp.delimiters", CFG_VERP, OFF(verp.delimiters), "+=", 0, 0 },
 
+	{ "metrics.http", CFG_STRING, OFF(metrics.http), NULL, 0, 0 },
+	{ "metrics.allow_non_loopback", CFG_BOOL, OFF(metrics.allow_non_loopback), "false", 0, 0 },
+
 	/* policy: the defaults are store_policy_default()'s */
 	{ "policy.soft.threshold", CFG_UINT, OFF(policy.soft_threshold), NULL, 1, 1000 },
 	{ "policy.soft.min_span", CFG_DURATION, OFF(policy.soft_min_span), NULL, 0, 366 * 86400 },
@@ -249,6 +255,59 @@ cfg_parse_size(const char *s, size_t *bytes_r)
 	if (*p != '\0' || n > SIZE_MAX / mult)
 		return 0;
 	*bytes_r = (size_t)(n * mult);
+	return 1;
+}
+
+int
+cfg_parse_listen(const char *s, char host_r[64], unsigned *port_r, int *loopback_r,
+    char err[256])
+{
+	const char *colon, *host = s, *port;
+	size_t hlen;
+	int64_t p;
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+
+		if (close == NULL || close[1] != ':') {
+			snprintf(err, 256, "\"%s\" is not [IPv6]:port", s);
+			return 0;
+		}
+		host = s + 1;
+		hlen = (size_t)(close - host);
+		port = close + 2;
+	} else {
+		colon = strrchr(s, ':');
+		if (colon == NULL || strchr(s, ':') != colon) {
+			snprintf(err, 256, "\"%s\" is not host:port (e.g. 127.0.0.1:9187)", s);
+			return 0;
+		}
+		hlen = (size_t)(colon - s);
+		port = colon + 1;
+	}
+	if (!cfg_parse_uint(port, &p) || p < 1 || p > 65535) {
+		snprintf(err, 256, "\"%s\": the port must be a number from 1 to 65535", s);
+		return 0;
+	}
+	if (hlen == 0 || hlen >= 64) {
+		snprintf(err, 256, "\"%s\": no host", s);
+		return 0;
+	}
+	memcpy(host_r, host, hlen);
+	host_r[hlen] = '\0';
+	if (strcmp(host_r, "localhost") == 0)
+		g_strlcpy(host_r, "127.0.0.1", 64);
+	if (s[0] != '[' && inet_pton(AF_INET, host_r, &a4) == 1) {
+		*loopback_r = (ntohl(a4.s_addr) >> 24) == 127;
+	} else if (s[0] == '[' && inet_pton(AF_INET6, host_r, &a6) == 1) {
+		*loopback_r = IN6_IS_ADDR_LOOPBACK(&a6);
+	} else {
+		snprintf(err, 256, "\"%s\": the host must be a numeric address or localhost", s);
+		return 0;
+	}
+	*port_r = (unsigned)p;
 	return 1;
 }
 
@@ -734,6 +793,18 @@ cfg_finish(struct cfg_loader *l)
 		return cfg_fail_at(l, "store.secret_file", "is also store.path");
 	if (c->group != NULL && c->user == NULL)
 		return cfg_fail_at(l, "group", "is only used with user");
+	if (c->metrics.http != NULL) {
+		char err[256];
+		int loopback;
+
+		if (!cfg_parse_listen(c->metrics.http, c->metrics.http_host, &c->metrics.http_port,
+		    &loopback, err))
+			return cfg_fail_at(l, "metrics.http", "%s", err);
+		if (!loopback && !c->metrics.allow_non_loopback)
+			return cfg_fail_at(l, "metrics.http", "%s is not a loopback address (set "
+			    "metrics.allow_non_loopback: true to serve the metrics to the network)",
+			    c->metrics.http_host);
+	}
 
 	c->lmtp.sock.group_explicit = g_hash_table_contains(l->seen, "lmtp.group");
 	c->query.sock.group_explicit = g_hash_table_contains(l->seen, "query.group");

@@ -84,6 +84,13 @@ struct config {
 		char delimiters[3];     /* "+=": local part delimiter, then the '@' stand-in */
 	} verp;
 
+	struct {
+		char *http;             /* "127.0.0.1:9187" as written, or NULL: no HTTP endpoint */
+		int allow_non_loopback; /* 1: http may name any address */
+		char http_host[64];     /* numeric, parsed from http */
+		unsigned http_port;
+	} metrics;
+
 	struct store_policy policy;
 
 	/* private: storage the policy points into */
@@ -125,5 +132,14 @@ int cfg_parse_duration(const char *s, int never_ok, int64_t *secs_r);
 
 /* Sizes: "1024", "64k", "4M", "1G" (powers of 1024).  1 / 0. */
 int cfg_parse_size(const char *s, size_t *bytes_r);
+
+/*
+ * A TCP listening address: "127.0.0.1:9187", "[::1]:9187" or
+ * "localhost:9187" (numeric only otherwise: no DNS).  Fills the numeric
+ * host and the port (1-65535); loopback_r is 1 for 127.0.0.0/8 and ::1.
+ * 1, or 0 with err filled.
+ */
+int cfg_parse_listen(const char *s, char host_r[64], unsigned *port_r, int *loopback_r,
+    char err[256]);
 
 #endif

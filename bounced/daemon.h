@@ -27,6 +27,8 @@
 struct event_base;
 struct lmtp_server;
 struct admin_server;
+struct metrics;
+struct metrics_http;
 
 struct daemon {
 	struct event_base *base;
@@ -45,6 +47,9 @@ struct daemon {
 	struct query_server *query;
 	struct query_server *smap;
 	struct admin_server *admin;
+
+	struct metrics *metrics;        /* counters, gauges, histograms (metrics.h) */
+	struct metrics_http *metrics_http; /* GET /metrics, when metrics.http is set */
 
 	/* counters for stats */
 	uint64_t bounces;               /* messages received over LMTP */

@@ -30,6 +30,7 @@
 #include "lmtp-server.h"
 #include "lmtp.h"
 #include "log.h"
+#include "metrics.h"
 #include "sock.h"
 #include "verp.h"
 
@@ -154,12 +155,15 @@ lmtp_accept(int fd, void *arg)
 		ssize_t w = write(fd, msg, (size_t)n);
 
 		(void)w;
+		metrics_lmtp_session(srv->d->metrics, srv->d->stopping ?
+		    METRICS_SESSION_REFUSED_SHUTDOWN : METRICS_SESSION_REFUSED_BUSY);
 		log_warnx("event=refused socket=lmtp reason=%s max=%u",
 		    srv->d->stopping ? "shutting_down" : "too_many_connections",
 		    cfg->lmtp.sock.max_connections);
 		close(fd);
 		return;
 	}
+	metrics_lmtp_session(srv->d->metrics, METRICS_SESSION_ACCEPTED);
 	s = g_new0(struct lmtp_session, 1);
 	s->srv = srv;
 	s->id = ++srv->next_id;
@@ -377,6 +381,7 @@ lmtp_on_txn(void *ud, struct lmtp_txn *txn)
 	ing->report = report_parse((const char *)txn->data->data, txn->data->len, &d->rlim);
 	if (ing->report == NULL) {
 		log_warnx("event=bounce session=%u result=failed error=\"parser out of memory\"", s->id);
+		metrics_lmtp_tempfail(d->metrics, METRICS_TEMPFAIL_MEMORY);
 		lmtp_txn_free(txn);
 		g_free(ing);
 		lmtp_engine_complete(s->e, 0, "Error: out of memory, try again later");
@@ -451,6 +456,8 @@ lmtp_ingest_done(struct writer_job *job)
 		d->bounces_failed++;
 	else if (job->bounce.duplicate_r)
 		d->duplicates++;
+	metrics_lmtp_message(d->metrics, ing->report, job->rc == 0, job->bounce.duplicate_r,
+	    (double)(g_get_monotonic_time() - ing->t0) / 1e6);
 	(job->rc == 0 ? log_info : log_warnx)("event=bounce session=%u id=%" G_GINT64_FORMAT
 	    " result=%s from=<%s> rcpt=<%s> "
 	    "rcpts=%u size=%zu kept=%u truncated=%d decoder=%s recipients=%u verp=%s "

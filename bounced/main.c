@@ -39,6 +39,7 @@
 #include "daemon.h"
 #include "lmtp-server.h"
 #include "log.h"
+#include "metrics.h"
 #include "query.h"
 #include "sock.h"
 #include "socketmap.h"
@@ -82,14 +83,23 @@ static void main_reload(struct main_ctx *m);
 static void main_shutdown(struct main_ctx *m);
 static void main_shutdown_tick(evutil_socket_t fd, short what, void *arg);
 static void main_purge(evutil_socket_t fd, short what, void *arg);
+static void main_on_commit(unsigned bounces, unsigned failed, int64_t usec, void *ud);
 
 void
 daemon_apply_changes(const GArray *changes, void *ud)
 {
 	struct daemon *d = ud;
 
+	metrics_changes(d->metrics, changes);
 	if (store_index_apply(d->idx, changes) < 0)
 		log_error("event=index_apply_failed changes=%u", changes->len);
+}
+
+/* The writer's commit durations go to the metrics (writer_commit_fn). */
+static void
+main_on_commit(unsigned bounces, unsigned failed, int64_t usec, void *ud)
+{
+	metrics_commit(ud, bounces, failed, usec);
 }
 
 static void
@@ -342,6 +352,7 @@ main(int argc, char **argv)
 	if (d->base == NULL)
 		fatalx("event=startup_failed error=\"event_base_new\"");
 	d->started = time(NULL);
+	d->metrics = metrics_new();
 
 	/* 2. sockets and privileges */
 	drop = main_drop_privileges(d->cfg, &uid, &gid);
@@ -366,6 +377,14 @@ main(int argc, char **argv)
 	    d->cfg->socketmap.recipient_delimiter : "";
 	if (main_sockets(m, drop ? uid : (uid_t)-1, (gid_t)-1) < 0)
 		return 1;
+	if (d->cfg->metrics.http != NULL) {
+		/* before the drop, like the sockets: any port the config names */
+		d->metrics_http = metrics_http_new(d, err);
+		if (d->metrics_http == NULL)
+			fatalx("event=startup_failed error=\"%s\"", err);
+		log_info("event=metrics_http listen=%s:%u path=/metrics", d->cfg->metrics.http_host,
+		    d->cfg->metrics.http_port);
+	}
 	if (drop) {
 		if (setgroups(1, &gid) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
 			fatal("event=startup_failed error=\"cannot drop privileges to %s\"", d->cfg->user);
@@ -393,6 +412,7 @@ main(int argc, char **argv)
 	if (d->writer == NULL)
 		fatalx("event=startup_failed error=\"cannot start the writer thread\"");
 	writer_set_commit_delay(d->writer, d->cfg->store.commit_delay_us);
+	writer_set_commit_hook(d->writer, main_on_commit, d->metrics);
 	sc.readonly = 1;
 	d->ro = store_open(&sc, &d->cfg->policy, err);
 	if (d->ro == NULL)
@@ -422,6 +442,7 @@ main(int argc, char **argv)
 	event_base_dispatch(d->base);
 
 	/* stopped: the servers, then the writer (its queue is empty by now) */
+	metrics_http_free(d->metrics_http);
 	lmtp_server_free(d->lmtp);
 	admin_server_free(d->admin);
 	query_server_free(d->query);
@@ -429,6 +450,7 @@ main(int argc, char **argv)
 	writer_free(d->writer);
 	store_close(d->ro);
 	store_index_free(d->idx);
+	metrics_free(d->metrics);
 	for (size_t i = 0; i < G_N_ELEMENTS(m->created_sockets); i++) {
 		if (m->created_sockets[i] != NULL)
 			unlink(m->created_sockets[i]); /* may fail after the drop: harmless */
@@ -500,8 +522,10 @@ main_reload(struct main_ctx *m)
 	    strcmp(nc->socketmap.sock.path, old->socketmap.sock.path) != 0 ||
 	    strcmp(nc->admin.sock.path, old->admin.sock.path) != 0 ||
 	    strcmp(nc->store.path, old->store.path) != 0 ||
-	    g_strcmp0(nc->user, old->user) != 0)
-		log_warnx("event=reload warning=\"socket, store and user changes need a restart\"");
+	    g_strcmp0(nc->user, old->user) != 0 ||
+	    g_strcmp0(nc->metrics.http, old->metrics.http) != 0)
+		log_warnx("event=reload warning=\"socket, store, user and metrics.http changes need "
+		    "a restart\"");
 	log_set_level(nc->log_level);
 	d->cfg = nc;
 	d->sctx.name = nc->socketmap.name;

@@ -23,6 +23,7 @@ struct writer_batch {
 	GArray *changes;                /* of struct store_change */
 	unsigned bounces;
 	unsigned failed;
+	gint64 usec;                    /* time spent in the store */
 	struct writer_batch *next;
 };
 
@@ -52,6 +53,8 @@ struct writer {
 	unsigned pending;                               /* loop thread only */
 
 	struct writer_stats stats;                      /* loop thread only */
+	writer_commit_fn commit_fn;                     /* loop thread only */
+	void *commit_ud;
 };
 
 static gpointer writer_main(gpointer arg);
@@ -321,7 +324,10 @@ writer_main(gpointer arg)
 			}
 			b->failed = n;
 		} else if (first->fn == NULL) {
+			gint64 t0 = g_get_monotonic_time();
+
 			writer_run_ingest(w, first, n, b);
+			b->usec = g_get_monotonic_time() - t0;
 		} else {
 			first->rc = first->fn(w->store, first->arg, time(NULL), b->changes, first->err);
 			if (first->rc < 0) {
@@ -426,6 +432,8 @@ writer_drain(struct writer *w)
 				w->stats.max_batch = b->bounces;
 		}
 		w->stats.failed += b->failed;
+		if (b->bounces > 0 && w->commit_fn != NULL)
+			w->commit_fn(b->bounces, b->failed, b->usec, w->commit_ud);
 		while (j != NULL) {
 			struct writer_job *jn = j->next;
 
@@ -480,6 +488,13 @@ writer_free(struct writer *w)
 	g_mutex_clear(&w->lock);
 	g_cond_clear(&w->cond);
 	g_free(w);
+}
+
+void
+writer_set_commit_hook(struct writer *w, writer_commit_fn fn, void *ud)
+{
+	w->commit_fn = fn;
+	w->commit_ud = ud;
 }
 
 void

@@ -115,6 +115,13 @@ void writer_stop(struct writer *w);
 /* Stops if needed and closes the store. */
 void writer_free(struct writer *w);
 
+/*
+ * Called in the loop thread for each finished transaction of bounces, with
+ * how long the writer thread spent in it (usec), before the jobs' done().
+ */
+typedef void (*writer_commit_fn)(unsigned bounces, unsigned failed, int64_t usec, void *ud);
+void writer_set_commit_hook(struct writer *w, writer_commit_fn fn, void *ud);
+
 /* Totals since the start, for stats: commits, bounces, failures. */
 struct writer_stats {
 	uint64_t commits;

@@ -11,9 +11,12 @@
  * domains form it ("blocked by orange.fr/wanadoo.fr/laposte.net since ..."):
  * the group comes from --config or the installed config.
  *
- * The Prometheus metrics are documented in bouncectl(1); every name and
- * label set is fixed here, label values are escaped (backslash, quote,
- * newline), and the per-domain family is capped by --domains.
+ * --prometheus prints the daemon's metrics (admin verb METRICS, rendered
+ * by bounced/metrics.c, the same text as its HTTP endpoint), then the
+ * store's counts over the period as gauges (documented in doc/metrics.md
+ * and bouncectl(1)); every name and label set of those is fixed here, label
+ * values are escaped (backslash, quote, newline), and the per-domain family
+ * is capped by --domains.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -27,6 +30,7 @@
 #define STATS_DEFAULT_PERIOD (7 * 86400)
 #define AUDIT_DEFAULT_LIMIT  100
 #define AUDIT_PAGE_MAX       100000   /* the daemon's page limit */
+#define STATS_METRICS_MAX    (16u * 1024 * 1024) /* bytes of a METRICS answer */
 
 /* One "+ type=..." line kept until the output is written. */
 struct stats_line {
@@ -40,52 +44,6 @@ struct stats_run {
 	GString *out;
 	unsigned n;
 	int64_t last_id;
-};
-
-/* A daemon counter and its Prometheus name. */
-struct stats_metric {
-	const char *key;
-	const char *name;
-	const char *type;
-	const char *help;
-};
-
-static const struct stats_metric daemon_metrics[] = {
-	{ "uptime", "bounced_uptime_seconds", "gauge", "Seconds since bounced started." },
-	{ "index_entries", "bounced_index_entries", "gauge",
-	  "Suppressions in the in-memory index that answers queries." },
-	{ "index_bytes", "bounced_index_bytes", "gauge", "Memory held by the index, bytes." },
-	{ "store_writable", "bounced_store_writable", "gauge",
-	  "1 when the store accepts writes (0: bounces get 451 and are retried)." },
-	{ "lmtp_sessions", "bounced_lmtp_sessions", "gauge", "LMTP sessions open now." },
-	{ "bounces", "bounced_lmtp_bounces_total", "counter",
-	  "Messages received over LMTP and stored since bounced started." },
-	{ "bounces_failed", "bounced_lmtp_bounces_failed_total", "counter",
-	  "Messages answered 451 because the store failed (the MTA retries)." },
-	{ "duplicates", "bounced_lmtp_duplicates_total", "counter",
-	  "Messages received again (same digest) and not counted twice." },
-	{ "commits", "bounced_store_commits_total", "counter", "Store transactions committed." },
-	{ "committed_bounces", "bounced_store_committed_bounces_total", "counter",
-	  "Bounces committed (group commit: several per transaction)." },
-	{ "commit_failures", "bounced_store_commit_failures_total", "counter",
-	  "Store transactions that failed." },
-	{ "max_batch", "bounced_store_commit_batch_max", "gauge",
-	  "Most bounces committed in one transaction." },
-	{ "writer_pending", "bounced_store_writer_pending", "gauge",
-	  "Jobs waiting for the store writer." },
-	{ "queries", "bounced_queries_total", "counter", "CHECK requests on the query socket." },
-	{ "queries_suppressed", "bounced_queries_suppressed_total", "counter",
-	  "CHECK requests answered SUPPRESSED." },
-	{ "query_errors", "bounced_query_errors_total", "counter",
-	  "Malformed requests on the query socket." },
-	{ "query_connections", "bounced_query_connections", "gauge",
-	  "Clients connected to the query socket." },
-	{ "socketmap_requests", "bounced_socketmap_requests_total", "counter",
-	  "Postfix socketmap lookups." },
-	{ "socketmap_found", "bounced_socketmap_found_total", "counter",
-	  "Socketmap lookups that found a suppression." },
-	{ "socketmap_connections", "bounced_socketmap_connections", "gauge",
-	  "Postfix connections to the socketmap socket." },
 };
 
 /* The store's counts: line type -> family (label name). */
@@ -117,6 +75,7 @@ static void stats_incident_text(const struct config *cfg, const struct stats_lin
     GString *out);
 static void prom_label(GString *out, const char *v);
 static void stats_prometheus(struct stats_run *r);
+static int stats_metrics(struct stats_run *r, struct cmd_client *c);
 static void stats_human(struct stats_run *r);
 static void stats_json(struct stats_run *r);
 static int stats_connect(struct stats_run *r, struct cmd_client **c_r);
@@ -239,27 +198,6 @@ stats_prometheus(struct stats_run *r)
 	GString *b = r->out;
 	const char *v;
 
-	for (guint i = 0; i < r->lines->len; i++) {
-		const struct stats_line *l = g_ptr_array_index(r->lines, i);
-
-		if (strcmp(l->type, "daemon") == 0 && (v = stats_get(l, "version")) != NULL) {
-			g_string_append(b, "# HELP bounced_build_info The running bounced's version.\n"
-			    "# TYPE bounced_build_info gauge\nbounced_build_info{version=");
-			prom_label(b, v);
-			g_string_append(b, "} 1\n");
-		}
-	}
-	for (size_t m = 0; m < G_N_ELEMENTS(daemon_metrics); m++)
-		for (guint i = 0; i < r->lines->len; i++) {
-			const struct stats_line *l = g_ptr_array_index(r->lines, i);
-
-			if (strcmp(l->type, "daemon") != 0 ||
-			    (v = stats_get(l, daemon_metrics[m].key)) == NULL)
-				continue;
-			g_string_append_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %s\n",
-			    daemon_metrics[m].name, daemon_metrics[m].help, daemon_metrics[m].name,
-			    daemon_metrics[m].type, daemon_metrics[m].name, v);
-		}
 	for (guint i = 0; i < r->lines->len; i++) {
 		const struct stats_line *l = g_ptr_array_index(r->lines, i);
 
@@ -530,6 +468,40 @@ stats_human(struct stats_run *r)
 	g_string_append_c(b, '\n');
 }
 
+/* METRICS: "OK bytes=N", N bytes of Prometheus text, LF; appended to r->out. */
+static int
+stats_metrics(struct stats_run *r, struct cmd_client *c)
+{
+	static const char req[] = "METRICS\n";
+	struct cmd_fields f;
+	const char *bytes;
+	char *line, *buf;
+	guint64 n;
+	int rc;
+
+	if (cmd_client_send(c, req, sizeof(req) - 1) < 0)
+		return CMD_EXIT_DAEMON;
+	rc = cmd_client_readline(c, &line, NULL, 0);
+	if (rc <= 0)
+		return rc == 0 ? cmd_fail(&r->o, CMD_EXIT_DAEMON, "connection closed by bounced") :
+		    CMD_EXIT_DAEMON;
+	rc = cmd_status(&r->o, "metrics", line);
+	if (rc != CMD_EXIT_OK)
+		return rc;
+	cmd_fields_parse(line, &f);
+	bytes = cmd_field(&f, "bytes");
+	if (bytes == NULL || !g_ascii_string_to_unsigned(bytes, 10, 0, STATS_METRICS_MAX, &n, NULL))
+		return cmd_fail(&r->o, CMD_EXIT_DAEMON, "bad METRICS answer from bounced");
+	buf = g_malloc(n + 1);
+	if (cmd_client_read(c, buf, (size_t)n + 1) < 0) {
+		g_free(buf);
+		return CMD_EXIT_DAEMON;
+	}
+	g_string_append_len(r->out, buf, (gssize)n);
+	g_free(buf);
+	return CMD_EXIT_OK;
+}
+
 static int
 stats_connect(struct stats_run *r, struct cmd_client **c_r)
 {
@@ -637,6 +609,9 @@ cmd_stats(int argc, char **argv)
 	r.out = g_string_sized_new(8192);
 	code = stats_connect(&r, &c);
 	if (code != 0)
+		goto out;
+	/* the daemon's own metrics (metrics.c), then the store's counts of the period */
+	if (prom && (code = stats_metrics(&r, c)) != CMD_EXIT_OK)
 		goto out;
 	cmd_req_start(req, "STATS");
 	cmd_req_addf(req, "from", "%" G_GINT64_FORMAT, from);

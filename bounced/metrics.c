@@ -1,0 +1,439 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * metrics.c - the daemon's metrics (see metrics.h) and their Prometheus
+ * text exposition, over the admin socket (METRICS) and HTTP (evhttp).
+ *
+ * Every family is one row of the render code below, in a fixed order, with
+ * its HELP and TYPE; label values come from fixed name tables (classes,
+ * reasons, causes), never from mail, and are escaped anyway.  Counters that
+ * belong to a known set of labels (causes, results, refusal reasons) are
+ * written with every label, zeros included, so rate() works from the first
+ * scrape; the class x reason family only has the pairs seen so far.
+ *
+ * The HTTP endpoint is a plain evhttp server: loopback only unless the
+ * config allows more (checked by config.c), GET/HEAD only, one path,
+ * headers capped, a timeout, and a response built from memory without any
+ * SQL, so a scraper cannot stall the loop.  libevent 2.1 has no cap on the
+ * number of HTTP connections; the listen backlog and the timeout bound
+ * them, and the port is not reachable from the network by default.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <glib.h>
+
+#include "build-config.h"
+#include "config.h"
+#include "daemon.h"
+#include "lmtp-server.h"
+#include "log.h"
+#include "metrics.h"
+#include "query.h"
+#include "store.h"
+#include "writer.h"
+
+#define METRICS_HTTP_TIMEOUT     10              /* seconds for a whole request */
+#define METRICS_HTTP_HEADERS_MAX (8 * 1024)      /* bytes of request headers */
+#define METRICS_HTTP_BODY_MAX    1024            /* a GET has none */
+#define METRICS_HTTP_PATH        "/metrics"
+#define METRICS_CONTENT_TYPE     "text/plain; version=0.0.4; charset=utf-8"
+
+/* Upper bounds (seconds) of the histogram buckets; +Inf is implied. */
+static const double metrics_buckets[] = {
+	0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5,
+};
+#define METRICS_BUCKETS G_N_ELEMENTS(metrics_buckets)
+
+struct metrics_histogram {
+	uint64_t le[G_N_ELEMENTS(metrics_buckets)]; /* per bucket, not cumulative */
+	uint64_t count;                              /* all observations (+Inf) */
+	double sum;
+};
+
+struct metrics {
+	uint64_t sessions[METRICS_SESSION_COUNT];
+	uint64_t tempfail[METRICS_TEMPFAIL_COUNT];
+	uint64_t rcpts[REPORT_CLASS_COUNT][REPORT_REASON_COUNT];
+	uint64_t unrecognised;          /* stored messages in which no recipient was found */
+	uint64_t suppressions[STORE_CAUSE_COUNT];
+	uint64_t lifted;
+	uint64_t http_requests;
+	struct metrics_histogram commit;        /* store transactions of bounces */
+	struct metrics_histogram ingest;        /* end of DATA -> replies */
+};
+
+struct metrics_http {
+	struct daemon *d;
+	struct evhttp *http;
+};
+
+static void metrics_observe(struct metrics_histogram *h, double v);
+static void metrics_family(GString *out, const char *name, const char *type, const char *help);
+static void metrics_label(GString *out, const char *value);
+static void metrics_histogram_render(GString *out, const char *name, const char *help,
+    const struct metrics_histogram *h);
+static void metrics_http_request(struct evhttp_request *req, void *arg);
+
+struct metrics *
+metrics_new(void)
+{
+	return g_new0(struct metrics, 1);
+}
+
+void
+metrics_free(struct metrics *m)
+{
+	g_free(m);
+}
+
+static void
+metrics_observe(struct metrics_histogram *h, double v)
+{
+	for (size_t i = 0; i < METRICS_BUCKETS; i++)
+		if (v <= metrics_buckets[i]) {
+			h->le[i]++;
+			break;
+		}
+	h->count++;
+	h->sum += v;
+}
+
+void
+metrics_lmtp_session(struct metrics *m, enum metrics_session what)
+{
+	if ((unsigned)what < METRICS_SESSION_COUNT)
+		m->sessions[what]++;
+}
+
+void
+metrics_lmtp_tempfail(struct metrics *m, enum metrics_tempfail why)
+{
+	if ((unsigned)why < METRICS_TEMPFAIL_COUNT)
+		m->tempfail[why]++;
+}
+
+void
+metrics_lmtp_message(struct metrics *m, const struct report *r, int stored, int duplicate,
+    double seconds)
+{
+	metrics_observe(&m->ingest, seconds);
+	if (!stored)
+		metrics_lmtp_tempfail(m, METRICS_TEMPFAIL_STORE);
+	if (!stored || duplicate || r == NULL)
+		return;
+	if (r->rcpts->len == 0)
+		m->unrecognised++;
+	for (guint i = 0; i < r->rcpts->len; i++) {
+		const struct report_rcpt *rc = g_ptr_array_index(r->rcpts, i);
+
+		if ((unsigned)rc->class < REPORT_CLASS_COUNT && (unsigned)rc->reason < REPORT_REASON_COUNT)
+			m->rcpts[rc->class][rc->reason]++;
+	}
+}
+
+void
+metrics_changes(struct metrics *m, const GArray *changes)
+{
+	for (guint i = 0; changes != NULL && i < changes->len; i++) {
+		const struct store_change *c = &g_array_index(changes, struct store_change, i);
+
+		if (c->v.cause == STORE_CAUSE_NONE)
+			m->lifted++;
+		else if ((unsigned)c->v.cause < STORE_CAUSE_COUNT)
+			m->suppressions[c->v.cause]++;
+	}
+}
+
+void
+metrics_commit(struct metrics *m, unsigned bounces, unsigned failed, int64_t usec)
+{
+	(void)failed;
+	if (bounces > 0)
+		metrics_observe(&m->commit, (double)usec / 1e6);
+}
+
+void
+metrics_collect(const struct daemon *d, struct metrics_snapshot *s)
+{
+	struct writer_stats ws;
+
+	memset(s, 0, sizeof(*s));
+	s->version = BOUNCED_VERSION;
+	s->start_time = (int64_t)d->started;
+	s->now = (int64_t)time(NULL);
+	s->index_entries = store_index_count(d->idx);
+	s->index_bytes = store_index_bytes(d->idx);
+	s->store_writable = writer_healthy(d->writer);
+	s->writer_pending = writer_pending(d->writer);
+	writer_get_stats(d->writer, &ws);
+	s->commits = ws.commits;
+	s->committed_bounces = ws.bounces;
+	s->commit_failures = ws.failed;
+	s->commit_batch_max = ws.max_batch;
+	s->lmtp_sessions = d->lmtp != NULL ? lmtp_server_sessions(d->lmtp) : 0;
+	s->query_connections = d->query != NULL ? query_server_connections(d->query) : 0;
+	s->socketmap_connections = d->smap != NULL ? query_server_connections(d->smap) : 0;
+	s->lmtp_failed = d->bounces_failed;
+	s->lmtp_duplicates = d->duplicates;
+	s->lmtp_stored = d->bounces - d->bounces_failed - d->duplicates;
+	s->queries = d->qctx.requests;
+	s->queries_suppressed = d->qctx.suppressed;
+	s->query_errors = d->qctx.errors;
+	s->socketmap_requests = d->sctx.requests;
+	s->socketmap_found = d->sctx.found;
+}
+
+/* "# HELP" and "# TYPE" lines; help is fixed text without '\\' or newlines. */
+static void
+metrics_family(GString *out, const char *name, const char *type, const char *help)
+{
+	g_string_append_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* A label value in quotes, escaped as the format wants (\\, \", \n). */
+static void
+metrics_label(GString *out, const char *value)
+{
+	g_string_append_c(out, '"');
+	for (const char *p = value; *p != '\0'; p++) {
+		if (*p == '\\' || *p == '"')
+			g_string_append_c(out, '\\');
+		if (*p == '\n')
+			g_string_append(out, "\\n");
+		else
+			g_string_append_c(out, *p);
+	}
+	g_string_append_c(out, '"');
+}
+
+static void
+metrics_histogram_render(GString *out, const char *name, const char *help,
+    const struct metrics_histogram *h)
+{
+	uint64_t cum = 0;
+
+	metrics_family(out, name, "histogram", help);
+	for (size_t i = 0; i < METRICS_BUCKETS; i++) {
+		cum += h->le[i];
+		g_string_append_printf(out, "%s_bucket{le=\"%g\"} %" G_GUINT64_FORMAT "\n", name,
+		    metrics_buckets[i], cum);
+	}
+	g_string_append_printf(out, "%s_bucket{le=\"+Inf\"} %" G_GUINT64_FORMAT "\n", name,
+	    h->count);
+	g_string_append_printf(out, "%s_sum %.9f\n%s_count %" G_GUINT64_FORMAT "\n", name, h->sum,
+	    name, h->count);
+}
+
+#define U64(x) ((guint64)(x))
+
+void
+metrics_render(const struct metrics *m, const struct metrics_snapshot *s, GString *out)
+{
+	static const char *const session_results[] = { "accepted", "too_many_connections",
+	    "shutting_down" };
+	static const char *const tempfail_reasons[] = { "store", "memory" };
+
+	metrics_family(out, "bounced_build_info", "gauge", "The running bounced's version (always 1).");
+	g_string_append(out, "bounced_build_info{version=");
+	metrics_label(out, s->version);
+	g_string_append(out, "} 1\n");
+	metrics_family(out, "bounced_start_time_seconds", "gauge",
+	    "Unix time bounced started.");
+	g_string_append_printf(out, "bounced_start_time_seconds %" G_GINT64_FORMAT "\n",
+	    s->start_time);
+	metrics_family(out, "bounced_uptime_seconds", "gauge", "Seconds since bounced started.");
+	g_string_append_printf(out, "bounced_uptime_seconds %" G_GINT64_FORMAT "\n",
+	    s->now - s->start_time);
+
+	/* LMTP: where bounces enter */
+	metrics_family(out, "bounced_lmtp_sessions", "gauge", "LMTP sessions open now.");
+	g_string_append_printf(out, "bounced_lmtp_sessions %u\n", s->lmtp_sessions);
+	metrics_family(out, "bounced_lmtp_sessions_total", "counter",
+	    "LMTP connections, by result: accepted, or refused with 421 (too_many_connections, "
+	    "shutting_down).");
+	for (size_t i = 0; i < METRICS_SESSION_COUNT; i++)
+		g_string_append_printf(out, "bounced_lmtp_sessions_total{result=\"%s\"} %"
+		    G_GUINT64_FORMAT "\n", session_results[i], U64(m->sessions[i]));
+	metrics_family(out, "bounced_lmtp_messages_total", "counter",
+	    "Messages received over LMTP, by result: stored, duplicate (stored before, not counted "
+	    "again), failed (answered 451, the MTA retries).");
+	g_string_append_printf(out, "bounced_lmtp_messages_total{result=\"stored\"} %"
+	    G_GUINT64_FORMAT "\nbounced_lmtp_messages_total{result=\"duplicate\"} %" G_GUINT64_FORMAT
+	    "\nbounced_lmtp_messages_total{result=\"failed\"} %" G_GUINT64_FORMAT "\n",
+	    U64(s->lmtp_stored), U64(s->lmtp_duplicates), U64(s->lmtp_failed));
+	metrics_family(out, "bounced_lmtp_tempfail_total", "counter",
+	    "Messages answered 451 4.3.0 (kept queued by the MTA), by reason: store (the commit "
+	    "failed), memory.");
+	for (size_t i = 0; i < METRICS_TEMPFAIL_COUNT; i++)
+		g_string_append_printf(out, "bounced_lmtp_tempfail_total{reason=\"%s\"} %"
+		    G_GUINT64_FORMAT "\n", tempfail_reasons[i], U64(m->tempfail[i]));
+	metrics_family(out, "bounced_lmtp_unrecognised_total", "counter",
+	    "Stored messages in which the parser found no recipient (not a bounce, or unknown "
+	    "wording; kept for re-evaluation).");
+	g_string_append_printf(out, "bounced_lmtp_unrecognised_total %" G_GUINT64_FORMAT "\n",
+	    U64(m->unrecognised));
+	metrics_family(out, "bounced_bounce_recipients_total", "counter",
+	    "Recipients of the stored messages by class (hard, soft, complaint, autoreply, "
+	    "delivered, none) and reason; pairs not seen yet are absent.");
+	for (int c = 0; c < REPORT_CLASS_COUNT; c++)
+		for (int r = 0; r < REPORT_REASON_COUNT; r++)
+			if (m->rcpts[c][r] > 0)
+				g_string_append_printf(out, "bounced_bounce_recipients_total{class=\"%s\","
+				    "reason=\"%s\"} %" G_GUINT64_FORMAT "\n",
+				    report_class_name((enum report_class)c),
+				    report_reason_name((enum report_reason)r), U64(m->rcpts[c][r]));
+	metrics_histogram_render(out, "bounced_lmtp_ingest_seconds",
+	    "Seconds from the end of a message's DATA to its replies: parse, queue, commit and "
+	    "index update.", &m->ingest);
+
+	/* the store */
+	metrics_family(out, "bounced_suppressions_total", "counter",
+	    "Index entries set to suppressed by a commit, by cause: a new suppression, or one "
+	    "renewed by a new event (hard, soft, complaint: bounces; manual, import: bouncectl).");
+	for (int c = 1; c < STORE_CAUSE_COUNT; c++)
+		g_string_append_printf(out, "bounced_suppressions_total{cause=\"%s\"} %" G_GUINT64_FORMAT
+		    "\n", store_cause_name((enum store_cause)c), U64(m->suppressions[c]));
+	metrics_family(out, "bounced_suppressions_lifted_total", "counter",
+	    "Index entries removed by a commit (unsuppress, forget, delivery reset, re-evaluation).");
+	g_string_append_printf(out, "bounced_suppressions_lifted_total %" G_GUINT64_FORMAT "\n",
+	    U64(m->lifted));
+	metrics_family(out, "bounced_index_entries", "gauge",
+	    "Suppressions in the in-memory index that answers queries (addresses and domains).");
+	g_string_append_printf(out, "bounced_index_entries %" G_GUINT64_FORMAT "\n",
+	    U64(s->index_entries));
+	metrics_family(out, "bounced_index_bytes", "gauge", "Memory held by the index, bytes.");
+	g_string_append_printf(out, "bounced_index_bytes %" G_GUINT64_FORMAT "\n",
+	    U64(s->index_bytes));
+	metrics_family(out, "bounced_store_writable", "gauge",
+	    "1 when the last store open or commit worked (0: bounces get 451 and are retried).");
+	g_string_append_printf(out, "bounced_store_writable %d\n", s->store_writable);
+	metrics_family(out, "bounced_store_writer_pending", "gauge",
+	    "Jobs queued for or running in the store's writer thread.");
+	g_string_append_printf(out, "bounced_store_writer_pending %u\n", s->writer_pending);
+	metrics_family(out, "bounced_store_commits_total", "counter",
+	    "Store transactions of bounces committed (group commit: several bounces each).");
+	g_string_append_printf(out, "bounced_store_commits_total %" G_GUINT64_FORMAT "\n",
+	    U64(s->commits));
+	metrics_family(out, "bounced_store_committed_bounces_total", "counter",
+	    "Bounces in the committed transactions.");
+	g_string_append_printf(out, "bounced_store_committed_bounces_total %" G_GUINT64_FORMAT "\n",
+	    U64(s->committed_bounces));
+	metrics_family(out, "bounced_store_commit_failures_total", "counter",
+	    "Store writes that failed (bounces and admin changes; a bounce then gets 451).");
+	g_string_append_printf(out, "bounced_store_commit_failures_total %" G_GUINT64_FORMAT "\n",
+	    U64(s->commit_failures));
+	metrics_family(out, "bounced_store_commit_batch_max", "gauge",
+	    "Most bounces committed in one transaction since the start.");
+	g_string_append_printf(out, "bounced_store_commit_batch_max %" G_GUINT64_FORMAT "\n",
+	    U64(s->commit_batch_max));
+	metrics_histogram_render(out, "bounced_store_commit_seconds",
+	    "Seconds one store transaction of bounces took, fsync included (writer thread).",
+	    &m->commit);
+
+	/* answers */
+	metrics_family(out, "bounced_queries_total", "counter",
+	    "Requests on the query socket by answer: ok, suppressed, err (malformed).");
+	g_string_append_printf(out, "bounced_queries_total{result=\"ok\"} %" G_GUINT64_FORMAT "\n"
+	    "bounced_queries_total{result=\"suppressed\"} %" G_GUINT64_FORMAT "\n"
+	    "bounced_queries_total{result=\"err\"} %" G_GUINT64_FORMAT "\n",
+	    U64(s->queries - s->queries_suppressed - s->query_errors), U64(s->queries_suppressed),
+	    U64(s->query_errors));
+	metrics_family(out, "bounced_query_connections", "gauge",
+	    "Clients connected to the query socket.");
+	g_string_append_printf(out, "bounced_query_connections %u\n", s->query_connections);
+	metrics_family(out, "bounced_socketmap_requests_total", "counter",
+	    "Postfix socketmap lookups by answer: found (suppressed: OK ...), other (NOTFOUND or "
+	    "PERM).");
+	g_string_append_printf(out, "bounced_socketmap_requests_total{result=\"found\"} %"
+	    G_GUINT64_FORMAT "\nbounced_socketmap_requests_total{result=\"other\"} %"
+	    G_GUINT64_FORMAT "\n", U64(s->socketmap_found),
+	    U64(s->socketmap_requests - s->socketmap_found));
+	metrics_family(out, "bounced_socketmap_connections", "gauge",
+	    "Postfix connections to the socketmap socket.");
+	g_string_append_printf(out, "bounced_socketmap_connections %u\n", s->socketmap_connections);
+	metrics_family(out, "bounced_metrics_http_requests_total", "counter",
+	    "Requests on the metrics HTTP endpoint (this one included).");
+	g_string_append_printf(out, "bounced_metrics_http_requests_total %" G_GUINT64_FORMAT "\n",
+	    U64(m->http_requests));
+}
+
+/* ---- HTTP ---------------------------------------------------------------- */
+
+struct metrics_http *
+metrics_http_new(struct daemon *d, char err[256])
+{
+	const struct config *cfg = d->cfg;
+	struct metrics_http *h = g_new0(struct metrics_http, 1);
+
+	h->d = d;
+	h->http = evhttp_new(d->base);
+	if (h->http == NULL) {
+		snprintf(err, 256, "evhttp_new failed");
+		g_free(h);
+		return NULL;
+	}
+	evhttp_set_timeout(h->http, METRICS_HTTP_TIMEOUT);
+	evhttp_set_max_headers_size(h->http, METRICS_HTTP_HEADERS_MAX);
+	evhttp_set_max_body_size(h->http, METRICS_HTTP_BODY_MAX);
+	evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+	evhttp_set_gencb(h->http, metrics_http_request, h);
+	if (evhttp_bind_socket_with_handle(h->http, cfg->metrics.http_host,
+	    (ev_uint16_t)cfg->metrics.http_port) == NULL) {
+		snprintf(err, 256, "cannot listen on %s (metrics.http): %s", cfg->metrics.http,
+		    g_strerror(errno));
+		evhttp_free(h->http);
+		g_free(h);
+		return NULL;
+	}
+	return h;
+}
+
+void
+metrics_http_free(struct metrics_http *h)
+{
+	if (h == NULL)
+		return;
+	evhttp_free(h->http);
+	g_free(h);
+}
+
+static void
+metrics_http_request(struct evhttp_request *req, void *arg)
+{
+	struct metrics_http *h = arg;
+	struct daemon *d = h->d;
+	const char *uri = evhttp_request_get_uri(req);
+	struct evbuffer *body;
+	struct metrics_snapshot s;
+	GString *text;
+	size_t plen = strlen(METRICS_HTTP_PATH);
+
+	d->metrics->http_requests++;
+	/* "/metrics" or "/metrics?..." (Prometheus may add parameters) */
+	if (uri == NULL || strncmp(uri, METRICS_HTTP_PATH, plen) != 0 ||
+	    (uri[plen] != '\0' && uri[plen] != '?')) {
+		evhttp_send_error(req, HTTP_NOTFOUND, "bounced serves " METRICS_HTTP_PATH " only");
+		return;
+	}
+	text = g_string_sized_new(16 * 1024);
+	metrics_collect(d, &s);
+	metrics_render(d->metrics, &s, text);
+	body = evbuffer_new();
+	if (body == NULL) {
+		g_string_free(text, TRUE);
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		return;
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+	    METRICS_CONTENT_TYPE);
+	evbuffer_add(body, text->str, text->len);
+	g_string_free(text, TRUE);
+	evhttp_send_reply(req, HTTP_OK, "OK", body);
+	evbuffer_free(body);
+}
