@@ -29,8 +29,8 @@
 
 #include "report.h"
 
-/* Longest normalised address (local@domain) the store accepts. */
-#define STORE_ADDR_MAX 1024
+/* Longest normalised address (local@domain) the store accepts: the parser's. */
+#define STORE_ADDR_MAX REPORT_ADDR_MAX
 
 /* TTL value meaning "never expires". */
 #define STORE_TTL_NEVER ((int64_t)0)
