@@ -113,6 +113,12 @@ lmtp_server_new(struct daemon *d, int fd)
 	return srv;
 }
 
+struct sock_listener *
+lmtp_server_listener(struct lmtp_server *srv)
+{
+	return srv->listener;
+}
+
 unsigned
 lmtp_server_sessions(const struct lmtp_server *srv)
 {
@@ -420,6 +426,16 @@ lmtp_on_txn(void *ud, struct lmtp_txn *txn)
 	ing->session_id = s->id;
 	ing->txn = txn;
 	ing->t0 = g_get_monotonic_time();
+	if (d->writer == NULL) {
+		/* no store yet (main.c retries): Postfix keeps the bounce */
+		log_warnx("event=bounce session=%u result=failed error=\"store unavailable\"", s->id);
+		d->bounces++;
+		d->bounces_failed++;
+		lmtp_txn_free(txn);
+		g_free(ing);
+		lmtp_engine_complete(s->e, 0, "Error: cannot store the message, try again later");
+		return;
+	}
 	ing->report = report_parse((const char *)txn->data->data, txn->data->len, &d->rlim);
 	if (ing->report == NULL) {
 		log_warnx("event=bounce session=%u result=failed error=\"parser out of memory\"", s->id);

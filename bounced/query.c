@@ -167,6 +167,11 @@ query_answer(struct query_ctx *ctx, time_t now, const char *line, size_t len, ch
 		ctx->errors++;
 		return query_copy_reply(out, outsz, "ERR invalid address: a domain, not an address");
 	}
+	if (ctx->idx == NULL) {
+		/* the database could not be opened yet: nothing is known, "OK" would be a guess */
+		ctx->errors++;
+		return query_copy_reply(out, outsz, "ERR store unavailable, try again later");
+	}
 	rc = store_check(ctx->idx, norm, (size_t)n, now, &v);
 	if (rc < 0) {
 		ctx->errors++;
@@ -297,6 +302,12 @@ query_server_free(struct query_server *s)
 		query_close(s->conns.head->data, "shutdown");
 	g_free(s->busy_reply);
 	g_free(s);
+}
+
+struct sock_listener *
+query_server_listener(struct query_server *s)
+{
+	return s->listener;
 }
 
 unsigned
