@@ -133,6 +133,7 @@ static void admin_audit(struct admin_conn *c, const struct admin_args *a);
 static void admin_put_incident(struct admin_conn *c, const struct store_incident *in);
 #define ADMIN_F(s, buf) ((s) != NULL && *(s) ? admin_encode((s), strlen(s), (buf), sizeof(buf)) : "-")
 static void admin_stream_more(struct admin_conn *c);
+static int admin_verb_in(const char *verb, const char *list);
 static void admin_submit(struct admin_conn *c, struct admin_job *j);
 static void admin_job_done(struct writer_job *job);
 static void admin_job_free(struct admin_job *j);

@@ -95,6 +95,9 @@ static void main_purge(evutil_socket_t fd, short what, void *arg);
 static int main_state(struct main_ctx *m, char err[512]);
 static int main_reader(struct main_ctx *m, char err[512]);
 static void main_reader_check(evutil_socket_t fd, short what, void *arg);
+static int main_probe_fn(struct store *s, void *arg, time_t now, GArray *changes,
+    char err[256]);
+static void main_probe_done(struct writer_job *job);
 
 void
 daemon_apply_changes(const GArray *changes, void *ud)
