@@ -88,6 +88,14 @@ def deliver_raw(c, data, rcpts=("bounces@bounce.test",)):
     return [c.reply()[0] for _ in rcpts]
 
 
+def slow_session(d):
+    """An LMTP session whose client waits long for a reply (valgrind is slow)."""
+    c = Lmtp(d, timeout=900 if WRAPPED else 60)
+    check(c.reply()[0].startswith("220 "), "greeting")
+    check(c.cmd("LHLO test.client")[-1].startswith("250 "), "LHLO")
+    return c
+
+
 def still_serves(d, tag):
     """A new LMTP session stores a bounce and CHECK sees it."""
     addr = "alive-%s@remote.test" % tag
@@ -106,7 +114,7 @@ def case_big_line():
     command line is refused with 500 and the session goes on."""
     with Daemon() as d:
         d.start()
-        c = lmtp_session(d)
+        c = slow_session(d)
         msg = dsn("bigline@remote.test", extra="X-Junk: " + "j" * (1 << 20) + "\n")
         t0 = time.monotonic()
         r = c.deliver(msg)
@@ -130,7 +138,7 @@ def case_many_rcpts():
     n = 10000
     with Daemon() as d:
         d.start()
-        c = lmtp_session(d)
+        c = slow_session(d)
         rcpts = ["bounces+r%05d=remote.test@bounce.test" % i for i in range(n)]
         msg = dot_stuff(dsn("many@remote.test"))
         t0 = time.monotonic()
@@ -174,7 +182,7 @@ def case_deep_mime():
     """MIME nesting 1,000 deep: 250, stored, the parser walks 16 levels and says so."""
     with Daemon() as d:
         d.start()
-        c = lmtp_session(d)
+        c = slow_session(d)
         t0 = time.monotonic()
         r = c.deliver(nested(1000))
         print("MIME 1,000 deep: %s in %.2f s" % (r[0], time.monotonic() - t0))
@@ -256,7 +264,7 @@ def case_huge_dsn():
                "--h\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.net\n"
                + blocks + "\n--h--\n")
         before = None if WRAPPED else rss_kib(d.proc.pid)
-        c = lmtp_session(d)
+        c = slow_session(d)
         t0 = time.monotonic()
         r = c.deliver(msg)
         secs = time.monotonic() - t0
