@@ -8,7 +8,13 @@
  * same way.
  *
  *   bench-query -s SOCKET [-P bounced|redis-exists|redis-get] [-c CONNS]
- *               [-d DEPTH] [-t SECONDS] [-k KEYS] [-w WARMUP] [-q]
+ *               [-d DEPTH] [-t SECONDS] [-k KEYS] [-w WARMUP] [-r RATE] [-q]
+ *
+ * -r RATE paces the clients (lock-step) to RATE requests/s in all: each
+ * connection asks once every CONNS/RATE seconds, like applications that
+ * check before each mail, instead of asking again the moment a reply
+ * arrives.  Latency is then counted from the time a request was due, so a
+ * server that falls behind is not flattered (no coordinated omission).
  *
  * Keys are "user<n>@bench.test" with n uniform in [0, 2*KEYS): half of the
  * requests hit a stored address when the server holds user0..user<KEYS-1>.
@@ -47,6 +53,7 @@ struct bq_conn {
 	char out[BQ_BUF];
 	size_t out_len;
 	uint64_t rng;
+	uint64_t next_at;                /* -r: when the next request is due */
 };
 
 struct bq {
@@ -60,6 +67,8 @@ struct bq {
 	uint64_t overflow;
 	uint64_t requests, hits, errors, max_us;
 	int measuring;
+	double rate;                     /* -r: requests/s in all, 0: as fast as replies come */
+	uint64_t interval;               /* -r: us between two requests of one connection */
 };
 
 static uint64_t
@@ -213,7 +222,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: bench-query -s SOCKET [-P bounced|redis-exists|redis-get] "
-	    "[-c CONNS] [-d DEPTH] [-t SECONDS] [-w WARMUP] [-k KEYS] [-q]\n");
+	    "[-c CONNS] [-d DEPTH] [-t SECONDS] [-w WARMUP] [-k KEYS] [-r RATE] [-q]\n");
 	exit(2);
 }
 
@@ -227,7 +236,7 @@ main(int argc, char **argv)
 	uint64_t start, measure_from, end;
 	int ep, opt;
 
-	while ((opt = getopt(argc, argv, "s:P:c:d:t:w:k:q")) != -1) {
+	while ((opt = getopt(argc, argv, "s:P:c:d:t:w:k:r:q")) != -1) {
 		switch (opt) {
 		case 's': b.path = optarg; break;
 		case 'P':
@@ -245,13 +254,16 @@ main(int argc, char **argv)
 		case 't': b.seconds = strtod(optarg, NULL); break;
 		case 'w': b.warmup = strtod(optarg, NULL); break;
 		case 'k': b.keys = strtoull(optarg, NULL, 10); break;
+		case 'r': b.rate = strtod(optarg, NULL); break;
 		case 'q': b.quiet = 1; break;
 		default: usage();
 		}
 	}
 	if (b.path == NULL || b.conns == 0 || b.depth == 0 || b.depth > BQ_DEPTH_MAX ||
-	    b.keys == 0)
+	    b.keys == 0 || b.rate < 0 || (b.rate > 0 && b.depth != 1))
 		usage();
+	if (b.rate > 0)
+		b.interval = (uint64_t)((double)b.conns * 1e6 / b.rate);
 	b.hist = calloc(BQ_HIST_US, sizeof(uint64_t));
 	conns = calloc(b.conns, sizeof(*conns));
 	evs = calloc(b.conns, sizeof(*evs));
@@ -275,6 +287,11 @@ main(int argc, char **argv)
 	measure_from = start + (uint64_t)(b.warmup * 1e6);
 	end = measure_from + (uint64_t)(b.seconds * 1e6);
 	for (unsigned i = 0; i < b.conns; i++) {
+		if (b.rate > 0) {
+			/* paced: spread the first requests over one interval */
+			conns[i].next_at = start + bq_rand(&conns[i].rng) % (b.interval + 1);
+			continue;
+		}
 		for (unsigned k = 0; k < b.depth; k++)
 			bq_request(&b, &conns[i], start);
 		bq_flush(&conns[i]);
@@ -286,7 +303,22 @@ main(int argc, char **argv)
 		if (now >= end)
 			break;
 		b.measuring = now >= measure_from;
-		n = epoll_wait(ep, evs, (int)b.conns, 100);
+		if (b.rate > 0) {
+			/* due requests of idle connections, stamped with when they were due */
+			for (unsigned i = 0; i < b.conns; i++) {
+				struct bq_conn *c = &conns[i];
+
+				if (c->inflight > 0 || c->next_at > now)
+					continue;
+				bq_request(&b, c, c->next_at);
+				c->next_at += b.interval;
+				if (bq_flush(c) < 0) {
+					fprintf(stderr, "bench-query: write: %s\n", strerror(errno));
+					return 1;
+				}
+			}
+		}
+		n = epoll_wait(ep, evs, (int)b.conns, b.rate > 0 ? 1 : 100);
 		now = bq_now_us();
 		for (int i = 0; i < n; i++) {
 			struct bq_conn *c = evs[i].data.ptr;
@@ -309,8 +341,8 @@ main(int argc, char **argv)
 			}
 			memmove(c->in, c->in + pos, c->in_len - pos);
 			c->in_len -= pos;
-			/* refill: keep depth requests in flight */
-			while (c->inflight < b.depth)
+			/* refill: keep depth requests in flight (paced: when due, above) */
+			while (b.rate == 0 && c->inflight < b.depth)
 				bq_request(&b, c, now);
 			if (bq_flush(c) < 0) {
 				fprintf(stderr, "bench-query: write: %s\n", strerror(errno));
@@ -318,11 +350,11 @@ main(int argc, char **argv)
 			}
 		}
 	}
-	printf("proto=%s conns=%u depth=%u seconds=%.1f requests=%" PRIu64 " rps=%.0f "
+	printf("proto=%s conns=%u depth=%u rate=%.0f seconds=%.1f requests=%" PRIu64 " rps=%.0f "
 	    "p50_us=%" PRIu64 " p90_us=%" PRIu64 " p99_us=%" PRIu64 " p999_us=%" PRIu64
 	    " max_us=%" PRIu64 " hits=%.3f errors=%" PRIu64 "\n",
 	    b.proto == BQ_BOUNCED ? "bounced" : b.proto == BQ_REDIS_EXISTS ? "redis-exists" :
-	    "redis-get", b.conns, b.depth, b.seconds, b.requests, (double)b.requests / b.seconds,
+	    "redis-get", b.conns, b.depth, b.rate, b.seconds, b.requests, (double)b.requests / b.seconds,
 	    bq_percentile(&b, 0.50), bq_percentile(&b, 0.90), bq_percentile(&b, 0.99),
 	    bq_percentile(&b, 0.999), b.max_us,
 	    b.requests ? (double)b.hits / (double)b.requests : 0.0, b.errors);

@@ -134,6 +134,7 @@ static void admin_audit(struct admin_conn *c, const struct admin_args *a);
 static void admin_put_incident(struct admin_conn *c, const struct store_incident *in);
 #define ADMIN_F(s, buf) ((s) != NULL && *(s) ? admin_encode((s), strlen(s), (buf), sizeof(buf)) : "-")
 static void admin_stream_more(struct admin_conn *c);
+static int admin_verb_in(const char *verb, const char *list);
 static void admin_submit(struct admin_conn *c, struct admin_job *j);
 static void admin_job_done(struct writer_job *job);
 static void admin_job_free(struct admin_job *j);
@@ -306,6 +307,12 @@ admin_server_new(struct daemon *d, int fd)
 		return NULL;
 	}
 	return srv;
+}
+
+struct sock_listener *
+admin_server_listener(struct admin_server *srv)
+{
+	return srv->listener;
 }
 
 void
@@ -518,6 +525,24 @@ admin_stream_row(const struct store_entry *e, void *ud)
 }
 
 /* Sends rows until the output is full or the listing ends. */
+/* 1 when verb is one of the space-separated words of list (case-insensitive). */
+static int
+admin_verb_in(const char *verb, const char *list)
+{
+	size_t vl = strlen(verb);
+
+	for (const char *p = list; *p != '\0'; ) {
+		size_t n = strcspn(p, " ");
+
+		if (n == vl && g_ascii_strncasecmp(p, verb, n) == 0)
+			return 1;
+		p += n;
+		while (*p == ' ')
+			p++;
+	}
+	return 0;
+}
+
 static void
 admin_stream_more(struct admin_conn *c)
 {
@@ -533,6 +558,11 @@ admin_stream_more(struct admin_conn *c)
 			chunk = (unsigned)MIN((uint64_t)chunk, st->limit - st->count);
 		st->f.after = st->has_after ? st->after : NULL;
 		st->f.limit = chunk;
+		if (c->srv->d->ro == NULL) {
+			/* the reader is being reopened (main.c): the stream cannot go on */
+			admin_reply(c, "ERR store unavailable: the database was replaced; try again");
+			goto end;
+		}
 		if (chunk > 0 && store_list(c->srv->d->ro, &st->f, time(NULL), admin_stream_row,
 		    c) < 0) {
 			admin_reply(c, "ERR store %s", store_errmsg(c->srv->d->ro));
@@ -671,6 +701,13 @@ admin_fn(struct store *s, void *arg, time_t now, GArray *changes, char err[256])
 static void
 admin_submit(struct admin_conn *c, struct admin_job *j)
 {
+	if (c->srv->d->writer == NULL) {
+		/* the store could not be set up yet (main.c retries) */
+		admin_reply(c, "ERR store unavailable: the database cannot be opened (see the log); "
+		    "try again");
+		admin_job_free(j);
+		return;
+	}
 	j->job.fn = admin_fn;
 	j->job.arg = j;
 	j->job.done = admin_job_done;
@@ -1150,6 +1187,13 @@ admin_command(struct admin_conn *c, char *line)
 	    log_escape(verb, strlen(verb), esc, 64));
 	if (d->stopping && g_ascii_strcasecmp(verb, "QUIT") != 0) {
 		admin_reply(c, "ERR shutdown bounced is stopping");
+		return;
+	}
+	/* the database could not be opened (main.c retries): reads cannot answer */
+	if ((d->ro == NULL && admin_verb_in(verb, "LIST EXPORT STATS INCIDENTS AUDIT SHOW RAW")) ||
+	    (d->qctx.idx == NULL && admin_verb_in(verb, "CHECK"))) {
+		admin_reply(c, "ERR store unavailable: the database cannot be opened (see the log); "
+		    "try again");
 		return;
 	}
 	if (g_ascii_strcasecmp(verb, "PING") == 0) {

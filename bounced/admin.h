@@ -89,8 +89,12 @@
 
 struct daemon;
 struct admin_server;
+struct sock_listener;
 
 struct admin_server *admin_server_new(struct daemon *d, int fd);
+/* The listening socket (for sock_listener_watch); borrowed. */
+struct sock_listener *admin_server_listener(struct admin_server *srv);
+
 /* Stops accepting and closes every connection (a running job's reply is dropped). */
 void admin_server_free(struct admin_server *srv);
 

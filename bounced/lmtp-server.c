@@ -15,6 +15,14 @@
  * session closed while its commit runs leaves the job orphaned: the bounce
  * is still stored and the reply is dropped (Postfix retries; the store sees
  * a duplicate).
+ *
+ * When every slot (lmtp.max_connections) is taken, a new connection does
+ * not simply get "421 Too many connections": the session that has been
+ * idle between transactions the longest (no reply sent for at least
+ * LMTP_EVICT_IDLE) is closed with 421 4.4.2 to make room, since an idle
+ * session holds no bounce and Postfix reconnects when it has one.  Only
+ * when every session is busy (inside a transaction, or active within the
+ * last second) is the newcomer refused.
  */
 #include <errno.h>
 #include <string.h>
@@ -37,6 +45,7 @@
 #define LMTP_OUT_MAX    (64u * 1024)    /* replies queued before we stop reading */
 #define LMTP_IN_SIZE    (16u * 1024)    /* bytes read at once / held while committing */
 #define LMTP_LOG_RCPTS  50              /* decision lines logged per message */
+#define LMTP_EVICT_IDLE (1 * G_USEC_PER_SEC) /* idle this long: may give its slot away */
 
 struct lmtp_session {
 	struct lmtp_server *srv;
@@ -46,6 +55,7 @@ struct lmtp_session {
 	size_t in_len;                  /* bytes in in[] the engine has not taken */
 	size_t out_off;                 /* bytes of the engine's output already written */
 	gint64 t0;                      /* accepted at (monotonic) */
+	gint64 active_at;               /* last reply written (monotonic) */
 	unsigned id;
 	uid_t uid;
 	pid_t pid;
@@ -77,6 +87,7 @@ struct lmtp_ingest {
 };
 
 static void lmtp_accept(int fd, void *arg);
+static int lmtp_evict_one(struct lmtp_server *srv);
 static void lmtp_readable(evutil_socket_t fd, short what, void *arg);
 static void lmtp_writable(evutil_socket_t fd, short what, void *arg);
 static void lmtp_session_pump(struct lmtp_session *s);
@@ -101,6 +112,12 @@ lmtp_server_new(struct daemon *d, int fd)
 		return NULL;
 	}
 	return srv;
+}
+
+struct sock_listener *
+lmtp_server_listener(struct lmtp_server *srv)
+{
+	return srv->listener;
 }
 
 unsigned
@@ -147,6 +164,8 @@ lmtp_accept(int fd, void *arg)
 	struct timeval idle = { (time_t)cfg->lmtp.sock.idle_timeout, 0 };
 	gid_t gid;
 
+	if (srv->sessions.length >= cfg->lmtp.sock.max_connections && !srv->d->stopping)
+		lmtp_evict_one(srv);
 	if (srv->sessions.length >= cfg->lmtp.sock.max_connections || srv->d->stopping) {
 		char msg[320];
 		int n = snprintf(msg, sizeof(msg), "421 4.3.2 %s %s, try again later\r\n",
@@ -188,10 +207,41 @@ lmtp_accept(int fd, void *arg)
 	s->rev = event_new(srv->d->base, fd, EV_READ | EV_PERSIST, lmtp_readable, s);
 	s->wev = event_new(srv->d->base, fd, EV_WRITE | EV_PERSIST, lmtp_writable, s);
 	event_add(s->rev, srv->idle);
-	s->t0 = g_get_monotonic_time();
+	s->t0 = s->active_at = g_get_monotonic_time();
 	/* at info level one line per session, at its end (it names the peer) */
 	log_debug("event=session_start session=%u uid=%d pid=%d", s->id, (int)s->uid, (int)s->pid);
 	lmtp_session_flush(s); /* the greeting */
+}
+
+/*
+ * Every slot is taken: closes the session idle between transactions the
+ * longest, if one has been idle LMTP_EVICT_IDLE.  1 when a slot was freed.
+ */
+static int
+lmtp_evict_one(struct lmtp_server *srv)
+{
+	struct lmtp_session *victim = NULL;
+	gint64 now = g_get_monotonic_time();
+	enum lmtp_state st;
+
+	for (GList *l = srv->sessions.head; l != NULL; l = l->next) {
+		struct lmtp_session *s = l->data;
+
+		st = lmtp_engine_state(s->e);
+		if (s->closing || s->pending != NULL || now - s->active_at < LMTP_EVICT_IDLE ||
+		    (st != LMTP_STATE_GREETED && st != LMTP_STATE_READY))
+			continue;
+		if (victim == NULL || s->active_at < victim->active_at)
+			victim = s;
+	}
+	if (victim == NULL || !lmtp_engine_evict(victim->e))
+		return 0;
+	log_info("event=evicted socket=lmtp session=%u idle_seconds=%.1f reason=all_sessions_in_use",
+	    victim->id, (double)(now - victim->active_at) / 1e6);
+	/* the 421 is written at once; the slot is free whether or not it all went out */
+	if (lmtp_session_flush(victim) == 0)
+		lmtp_session_close(victim, "evicted");
+	return 1;
 }
 
 /* Feeds the held input to the engine, as far as it takes it, then writes. */
@@ -227,6 +277,8 @@ lmtp_session_flush(struct lmtp_session *s)
 		s->in_txn = active;
 		writer_txn_add(srv->d->writer, active ? 1 : -1);
 	}
+	if (s->out_off < out->len)
+		s->active_at = g_get_monotonic_time();
 	while (s->out_off < out->len) {
 		ssize_t n = write(s->fd, out->str + s->out_off, out->len - s->out_off);
 
@@ -378,6 +430,16 @@ lmtp_on_txn(void *ud, struct lmtp_txn *txn)
 	ing->session_id = s->id;
 	ing->txn = txn;
 	ing->t0 = g_get_monotonic_time();
+	if (d->writer == NULL) {
+		/* no store yet (main.c retries): Postfix keeps the bounce */
+		log_warnx("event=bounce session=%u result=failed error=\"store unavailable\"", s->id);
+		d->bounces++;
+		d->bounces_failed++;
+		lmtp_txn_free(txn);
+		g_free(ing);
+		lmtp_engine_complete(s->e, 0, "Error: cannot store the message, try again later");
+		return;
+	}
 	ing->report = report_parse((const char *)txn->data->data, txn->data->len, &d->rlim);
 	if (ing->report == NULL) {
 		log_warnx("event=bounce session=%u result=failed error=\"parser out of memory\"", s->id);

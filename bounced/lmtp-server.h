@@ -11,6 +11,7 @@
 
 struct daemon;
 struct lmtp_server;
+struct sock_listener;
 
 /* Serves the listening socket fd (taken over).  NULL on failure. */
 struct lmtp_server *lmtp_server_new(struct daemon *d, int fd);
@@ -20,6 +21,9 @@ struct lmtp_server *lmtp_server_new(struct daemon *d, int fd);
  * DATA or waiting for a commit finish first.  Returns the sessions left.
  */
 unsigned lmtp_server_shutdown(struct lmtp_server *srv);
+
+/* The listening socket (for sock_listener_watch), NULL once stopped; borrowed. */
+struct sock_listener *lmtp_server_listener(struct lmtp_server *srv);
 
 /* Sessions open. */
 unsigned lmtp_server_sessions(const struct lmtp_server *srv);

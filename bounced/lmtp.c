@@ -18,8 +18,6 @@
 #include "bounds.h"
 #include "lmtp.h"
 
-#define LMTP_PATH_MAX   1024    /* an address inside <> */
-
 /* Where the DATA reader is within a line. */
 enum lmtp_dstate {
 	LMTP_D_BOL,             /* at the beginning of a line */
@@ -288,9 +286,13 @@ lmtp_parse_path(const char *s, size_t len, const char *prefix, char **path_r,
 		if (end == start)
 			return 0;
 	}
+	/*
+	 * No path limit below the line's (max_line): the envelope is Postfix's,
+	 * and a VERP address grows with the recipient it encodes; a RCPT refused
+	 * with 5xx would lose the bounce.  Whether the decoded address fits the
+	 * store is decided later (verp.c, store_addr_normalize).
+	 */
 	if (i < len && s[i] != ' ')
-		return 0;
-	if (end - start > LMTP_PATH_MAX)
 		return 0;
 	for (size_t j = start; j < end; j++)
 		if ((unsigned char)s[j] < 0x20 || s[j] == 0x7f)
@@ -619,6 +621,16 @@ lmtp_engine_timeout(struct lmtp_engine *e)
 	lmtp_reply(e, "421 4.4.2 %s Error: timeout exceeded", e->hostname);
 	lmtp_txn_reset(e);
 	e->state = LMTP_STATE_CLOSED;
+}
+
+int
+lmtp_engine_evict(struct lmtp_engine *e)
+{
+	if (e->state != LMTP_STATE_GREETED && e->state != LMTP_STATE_READY)
+		return 0;
+	lmtp_reply(e, "421 4.4.2 %s Idle connection closed: all sessions are in use", e->hostname);
+	e->state = LMTP_STATE_CLOSED;
+	return 1;
 }
 
 int

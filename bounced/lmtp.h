@@ -88,6 +88,14 @@ void lmtp_engine_complete(struct lmtp_engine *e, int ok, const char *text);
 void lmtp_engine_timeout(struct lmtp_engine *e);
 
 /*
+ * Every session slot is taken and this one is idle between transactions:
+ * "421 4.4.2 ... Idle connection closed" and closed (returns 1), so that a
+ * new session can be served (Postfix reconnects when it has mail).  A
+ * session inside a transaction is left alone (returns 0).
+ */
+int lmtp_engine_evict(struct lmtp_engine *e);
+
+/*
  * The daemon stops: a session between transactions gets "421 4.3.2" and is
  * closed at once (returns 1); one inside DATA or waiting for its commit is
  * closed right after its replies (returns 0).  A session with MAIL/RCPT but

@@ -10,6 +10,12 @@
  *   3. as that user: read or create the HMAC secret, open the store
  *      read-write (the writer thread's) and read-only (the loop's), load the
  *      index, start the writer and the servers, tell systemd READY=1.
+ *      A store that cannot be opened (state directory missing or not
+ *      accessible, file unreadable) does not stop the daemon: LMTP answers
+ *      451 (the writer retries its open), queries answer ERR / TEMP, and the
+ *      reader's open is retried every second (main_reader_check) until it
+ *      works.  The same check reopens the reader, and loads the index on top
+ *      of what is known, when the database file is deleted or replaced.
  * Signals go through evsignal: SIGHUP re-reads the config file and applies
  * the log level and the policy; SIGTERM/SIGINT stop accepting, let LMTP
  * transactions in progress finish with their commits and replies, then
@@ -51,11 +57,15 @@
 #define SHUTDOWN_GRACE   25              /* seconds (systemd's TimeoutStopSec is 30) */
 #define PURGE_INTERVAL   (6 * 3600)      /* raw bounce retention runs this often */
 #define EX_CONFIG_ERR    78              /* sysexits.h EX_CONFIG */
+#define READER_CHECK     1               /* seconds: retry or check the read-only store */
 
 /* One process's state beyond struct daemon. */
 struct main_ctx {
 	struct daemon d;
-	struct event *sig_term, *sig_int, *sig_hup, *shutdown_tick, *purge_timer;
+	struct event *sig_term, *sig_int, *sig_hup, *shutdown_tick, *purge_timer, *reader_timer;
+	struct store_config rsc;        /* the read-only store's (path in the config) */
+	int reader_failing;             /* logged the reader's failure already */
+	int probing;                    /* a writer probe job is queued */
 	gint64 shutdown_deadline;
 	unsigned char secret[SECRET_MAX];
 	size_t secret_len;
@@ -84,6 +94,12 @@ static void main_shutdown(struct main_ctx *m);
 static void main_shutdown_tick(evutil_socket_t fd, short what, void *arg);
 static void main_purge(evutil_socket_t fd, short what, void *arg);
 static void main_on_commit(unsigned bounces, unsigned failed, int64_t usec, void *ud);
+static int main_state(struct main_ctx *m, char err[512]);
+static int main_reader(struct main_ctx *m, char err[512]);
+static void main_reader_check(evutil_socket_t fd, short what, void *arg);
+static int main_probe_fn(struct store *s, void *arg, time_t now, GArray *changes,
+    char err[256]);
+static void main_probe_done(struct writer_job *job);
 
 void
 daemon_apply_changes(const GArray *changes, void *ud)
@@ -192,6 +208,8 @@ main_sockets(struct main_ctx *m, uid_t uid, gid_t gid)
 	struct cfg_socket *socks[] = { &c->lmtp.sock, &c->query.sock, &c->socketmap.sock,
 	    &c->admin.sock };
 	static const char *const names[] = { "lmtp", "query", "socketmap", "admin" };
+	struct sock_listener *ls[4];
+	gid_t sgids[4];
 	int fds[4];
 
 	for (size_t i = 0; i < 4; i++) {
@@ -222,6 +240,7 @@ main_sockets(struct main_ctx *m, uid_t uid, gid_t gid)
 				    "the socket keeps the daemon's group\"", names[i], cs->group);
 			}
 		}
+		sgids[i] = sgid;
 		fds[i] = sock_listen_unix(cs, uid, sgid, err);
 		if (fds[i] < 0) {
 			log_error("event=startup_failed socket=%s error=\"%s\"", names[i], err);
@@ -230,6 +249,10 @@ main_sockets(struct main_ctx *m, uid_t uid, gid_t gid)
 		m->created_sockets[i] = g_strdup(cs->path);
 		log_info("event=socket socket=%s path=%s mode=%04o", names[i], cs->path,
 		    (unsigned)cs->mode);
+		if (!sock_reachable(cs->path, err))
+			log_warnx("event=socket socket=%s path=%s warning=\"directory %s is not "
+			    "searchable by the clients the socket's mode lets in: they cannot connect\"",
+			    names[i], cs->path, err);
 	}
 	sock_activation_done();
 
@@ -244,6 +267,16 @@ main_sockets(struct main_ctx *m, uid_t uid, gid_t gid)
 		log_error("event=startup_failed error=\"cannot listen\"");
 		return -1;
 	}
+	/* the sockets we created are made again if their files disappear */
+	ls[0] = lmtp_server_listener(d->lmtp);
+	ls[1] = query_server_listener(d->query);
+	ls[2] = query_server_listener(d->smap);
+	ls[3] = admin_server_listener(d->admin);
+	for (size_t i = 0; i < 4; i++)
+		if (m->created_sockets[i] != NULL && sock_listener_watch(ls[i], socks[i], uid,
+		    sgids[i]) < 0)
+			log_warn("event=socket socket=%s warning=\"cannot watch %s\"", names[i],
+			    socks[i]->path);
 	return 0;
 }
 
@@ -306,7 +339,7 @@ main(int argc, char **argv)
 	gid_t gid;
 	struct store_config sc;
 	struct rlimit rl;
-	struct timeval purge_tv = { PURGE_INTERVAL, 0 };
+	struct timeval purge_tv = { PURGE_INTERVAL, 0 }, reader_tv = { READER_CHECK, 0 };
 
 	while ((opt = getopt_long(argc, argv, "c:d:tVh", opts, NULL)) != -1) {
 		switch (opt) {
@@ -357,7 +390,7 @@ main(int argc, char **argv)
 	/* 2. sockets and privileges */
 	drop = main_drop_privileges(d->cfg, &uid, &gid);
 	if (drop < 0)
-		return 1;
+		exit(1);	/* logged; exit keeps main's state reachable */
 	if (drop) {
 		gchar *sdir = g_path_get_dirname(d->cfg->store.path);
 		struct stat st;
@@ -376,7 +409,7 @@ main(int argc, char **argv)
 	d->sctx.delimiters = d->cfg->socketmap.recipient_delimiter ?
 	    d->cfg->socketmap.recipient_delimiter : "";
 	if (main_sockets(m, drop ? uid : (uid_t)-1, (gid_t)-1) < 0)
-		return 1;
+		exit(1);	/* logged; exit keeps main's state reachable */
 	if (d->cfg->metrics.http != NULL) {
 		/* before the drop, like the sockets: any port the config names */
 		d->metrics_http = metrics_http_new(d, err);
@@ -395,34 +428,22 @@ main(int argc, char **argv)
 	}
 
 	/* 3. state */
-	if (main_secret(m, d->cfg->store.secret_file, err) < 0)
-		fatalx("event=startup_failed error=\"%s\"", err);
 	g_mime_init();
 	report_limits_default(&d->rlim);
 	d->rlim.max_bytes = d->cfg->lmtp.keep_bytes;
 	memset(&sc, 0, sizeof(sc));
 	sc.path = d->cfg->store.path;
 	sc.secret = m->secret;
-	sc.secret_len = m->secret_len;
 	sc.busy_timeout_ms = d->cfg->store.busy_timeout_ms;
 	sc.cache_kib = d->cfg->store.cache_kib;
-	/* the writer opens (creating and migrating) the database first */
-	d->writer = writer_new(d->base, &sc, &d->cfg->policy, d->cfg->store.batch_max,
-	    daemon_apply_changes, d, err);
-	if (d->writer == NULL)
-		fatalx("event=startup_failed error=\"cannot start the writer thread\"");
-	writer_set_commit_delay(d->writer, d->cfg->store.commit_delay_us);
-	writer_set_commit_hook(d->writer, main_on_commit, d->metrics);
-	sc.readonly = 1;
-	d->ro = store_open(&sc, &d->cfg->policy, err);
-	if (d->ro == NULL)
-		fatalx("event=startup_failed store=%s error=\"%s\"", sc.path, err);
-	d->idx = store_index_new(m->secret, m->secret_len);
-	if (store_load_index(d->ro, d->idx) < 0)
-		fatalx("event=startup_failed store=%s error=\"loading the index: %s\"", sc.path,
-		    store_errmsg(d->ro));
-	d->qctx.idx = d->idx;
-	d->sctx.idx = d->idx;
+	m->rsc = sc;
+	if (main_state(m, err) < 0) {
+		log_error("event=store_unavailable store=%s error=\"%s\" effect=\"LMTP answers 451, "
+		    "queries ERR, until it opens (retried every second)\"", sc.path, err);
+		m->reader_failing = 1;
+	}
+	m->reader_timer = event_new(d->base, -1, EV_PERSIST, main_reader_check, m);
+	event_add(m->reader_timer, &reader_tv);
 
 	m->sig_term = evsignal_new(d->base, SIGTERM, main_on_signal, m);
 	m->sig_int = evsignal_new(d->base, SIGINT, main_on_signal, m);
@@ -435,7 +456,7 @@ main(int argc, char **argv)
 
 	log_info("event=started version=%s pid=%d store=%s index_entries=%zu lmtp=%s query=%s "
 	    "socketmap=%s admin=%s", BOUNCED_VERSION, (int)getpid(), sc.path,
-	    store_index_count(d->idx), d->cfg->lmtp.sock.path, d->cfg->query.sock.path,
+	    d->idx != NULL ? store_index_count(d->idx) : 0, d->cfg->lmtp.sock.path, d->cfg->query.sock.path,
 	    d->cfg->socketmap.sock.path, d->cfg->admin.sock.path);
 	sock_notify("READY=1");
 
@@ -460,6 +481,7 @@ main(int argc, char **argv)
 	event_free(m->sig_int);
 	event_free(m->sig_hup);
 	event_free(m->purge_timer);
+	event_free(m->reader_timer);
 	if (m->shutdown_tick != NULL)
 		event_free(m->shutdown_tick);
 	event_base_free(d->base);
@@ -482,6 +504,146 @@ main_on_signal(evutil_socket_t sig, short what, void *arg)
 		main_reload(m);
 	else
 		main_shutdown(m);
+}
+
+/*
+ * The state behind the sockets: the secret (read or created), the writer
+ * thread (it opens the database, creating and migrating it, and retries its
+ * open by itself), the index, the read-only store.  Called at startup and,
+ * while something is missing (the state directory not there or not
+ * accessible), again every READER_CHECK seconds.  Until the writer exists
+ * LMTP answers 451 (lmtp-server.c) and writer_*() of NULL are no-ops.
+ * 0 / -1 (err filled).
+ */
+static int
+main_state(struct main_ctx *m, char err[512])
+{
+	struct daemon *d = &m->d;
+	struct store_config sc = m->rsc;
+	char e[256];
+
+	if (m->secret_len == 0 && main_secret(m, d->cfg->store.secret_file, e) < 0) {
+		g_strlcpy(err, e, 512);
+		return -1;
+	}
+	if (d->writer == NULL) {
+		sc.secret_len = m->secret_len;
+		sc.readonly = 0;
+		/* the writer opens (creating and migrating) the database first */
+		d->writer = writer_new(d->base, &sc, &d->cfg->policy, d->cfg->store.batch_max,
+		    daemon_apply_changes, d, e);
+		if (d->writer == NULL)
+			fatalx("event=startup_failed error=\"cannot start the writer thread\"");
+		writer_set_commit_delay(d->writer, d->cfg->store.commit_delay_us);
+		writer_set_commit_hook(d->writer, main_on_commit, d->metrics);
+		m->rsc.secret_len = m->secret_len;
+		m->rsc.readonly = 1;
+		d->idx = store_index_new(m->secret, m->secret_len);
+	}
+	return main_reader(m, err);
+}
+
+/*
+ * Opens the read-only store and loads its suppressions into the index, on
+ * top of what the index holds (nothing at startup; after a database file
+ * was replaced, what was known stays known).  Queries are answered from the
+ * index once this worked.  0 / -1 (err filled).
+ */
+static int
+main_reader(struct main_ctx *m, char err[512])
+{
+	struct daemon *d = &m->d;
+	struct store *ro;
+	char e[256];
+
+	ro = store_open(&m->rsc, &d->cfg->policy, e);
+	if (ro == NULL) {
+		g_strlcpy(err, e, 512);
+		return -1;
+	}
+	if (store_load_index(ro, d->idx) < 0) {
+		snprintf(err, 512, "loading the index: %s", store_errmsg(ro));
+		store_close(ro);
+		return -1;
+	}
+	d->ro = ro;
+	d->qctx.idx = d->idx;
+	d->sctx.idx = d->idx;
+	return 0;
+}
+
+static int
+main_probe_fn(struct store *s, void *arg, time_t now, GArray *changes, char err[256])
+{
+	(void)s;
+	(void)arg;
+	(void)now;
+	(void)changes;
+	(void)err;
+	return 0;
+}
+
+static void
+main_probe_done(struct writer_job *job)
+{
+	struct main_ctx *m = job->ud;
+
+	m->probing = 0;
+	g_free(job);
+}
+
+/*
+ * Every READER_CHECK seconds: open the reader if it is not, reopen a moved
+ * one.  While the store is unavailable, an empty writer job makes the writer
+ * try its own open again (it otherwise waits for a bounce): the database is
+ * created as soon as its directory can be written.
+ */
+static void
+main_reader_check(evutil_socket_t fd, short what, void *arg)
+{
+	struct main_ctx *m = arg;
+	struct daemon *d = &m->d;
+	char err[512];
+
+	(void)fd;
+	(void)what;
+	if (d->stopping)
+		return;
+	if (d->writer == NULL) {
+		/* no secret yet: nothing else can start */
+		if (main_state(m, err) < 0)
+			return;
+		m->reader_failing = 0;
+		log_info("event=store_available store=%s index_entries=%zu", m->rsc.path,
+		    store_index_count(d->idx));
+		return;
+	}
+	if (d->ro != NULL) {
+		if (store_moved(d->ro) != 1)
+			return;
+		log_warnx("event=store_moved store=%s effect=\"reopening; LMTP answers 451 until the "
+		    "path can be written again, queries answer from what is known\"", m->rsc.path);
+		store_close(d->ro);
+		d->ro = NULL;
+	}
+	if (!writer_healthy(d->writer) && !m->probing) {
+		struct writer_job *job = g_new0(struct writer_job, 1);
+
+		job->fn = main_probe_fn;
+		job->done = main_probe_done;
+		job->ud = m;
+		m->probing = 1;
+		writer_submit(d->writer, job);
+	}
+	if (main_reader(m, err) < 0) {
+		if (!m->reader_failing)
+			log_error("event=store_unavailable store=%s error=\"%s\"", m->rsc.path, err);
+		m->reader_failing = 1;
+		return;
+	}
+	m->reader_failing = 0;
+	log_info("event=store_available store=%s index_entries=%zu", m->rsc.path,
+	    store_index_count(d->idx));
 }
 
 static void
@@ -532,7 +694,8 @@ main_reload(struct main_ctx *m)
 	d->sctx.transport_name = nc->socketmap.transport_name;
 	d->sctx.delimiters = nc->socketmap.recipient_delimiter ?
 	    nc->socketmap.recipient_delimiter : "";
-	store_set_policy(d->ro, &nc->policy);
+	if (d->ro != NULL)
+		store_set_policy(d->ro, &nc->policy);
 	pj = g_new0(struct main_policy_job, 1);
 	pj->old = old;
 	pj->job.done = main_policy_done;

@@ -10,6 +10,12 @@
  * to take another reply: a client that never reads costs QUERY_OUT_SIZE and
  * nothing more.  Idle timeouts use one libevent common timeout, so a
  * thousand connections cost O(1) per event.
+ *
+ * Connections are kept in least-recently-used order (moved to the tail on
+ * every read).  When max_conns are open, a new client does not get the busy
+ * reply if the least recently used connection has been idle for
+ * QUERY_EVICT_IDLE: that one is closed instead (its client reconnects when
+ * it has a question), so idle connections cannot lock applications out.
  */
 #include <errno.h>
 #include <string.h>
@@ -24,11 +30,14 @@
 #include "query.h"
 #include "sock.h"
 
+#define QUERY_EVICT_IDLE (1 * G_USEC_PER_SEC)  /* idle this long: may give its slot away */
+
 struct query_conn {
 	struct query_server *srv;
 	struct event *rev, *wev;
 	int fd;
 	unsigned id;
+	gint64 last;            /* last read (monotonic) */
 	GList link;             /* in srv->conns; data = this */
 	struct query_buf b;
 };
@@ -42,7 +51,7 @@ struct query_server {
 	query_engine_fn engine;
 	void *ctx;
 	char *busy_reply;
-	GQueue conns;
+	GQueue conns;           /* least recently used first */
 	unsigned next_id;
 };
 
@@ -157,6 +166,11 @@ query_answer(struct query_ctx *ctx, time_t now, const char *line, size_t len, ch
 	if (norm[0] == '@') {
 		ctx->errors++;
 		return query_copy_reply(out, outsz, "ERR invalid address: a domain, not an address");
+	}
+	if (ctx->idx == NULL) {
+		/* the database could not be opened yet: nothing is known, "OK" would be a guess */
+		ctx->errors++;
+		return query_copy_reply(out, outsz, "ERR store unavailable, try again later");
 	}
 	rc = store_check(ctx->idx, norm, (size_t)n, now, &v);
 	if (rc < 0) {
@@ -290,6 +304,12 @@ query_server_free(struct query_server *s)
 	g_free(s);
 }
 
+struct sock_listener *
+query_server_listener(struct query_server *s)
+{
+	return s->listener;
+}
+
 unsigned
 query_server_connections(const struct query_server *s)
 {
@@ -302,6 +322,16 @@ query_accept(int fd, void *arg)
 	struct query_server *s = arg;
 	struct query_conn *c;
 
+	if (s->conns.length >= s->max_conns && s->conns.head != NULL) {
+		struct query_conn *lru = s->conns.head->data;
+		gint64 idle = g_get_monotonic_time() - lru->last;
+
+		if (idle >= QUERY_EVICT_IDLE) {
+			log_info("event=evicted socket=%s conn=%u idle_seconds=%.1f "
+			    "reason=too_many_connections", s->name, lru->id, (double)idle / 1e6);
+			query_close(lru, "evicted");
+		}
+	}
 	if (s->conns.length >= s->max_conns) {
 		ssize_t w = write(fd, s->busy_reply, strlen(s->busy_reply));
 
@@ -320,6 +350,7 @@ query_accept(int fd, void *arg)
 	c->b.skip = 0;
 	c->rev = event_new(s->base, fd, EV_READ | EV_PERSIST, query_readable, c);
 	c->wev = event_new(s->base, fd, EV_WRITE | EV_PERSIST, query_writable, c);
+	c->last = g_get_monotonic_time();
 	c->link.data = c;
 	c->link.prev = c->link.next = NULL;
 	g_queue_push_tail_link(&s->conns, &c->link);
@@ -414,6 +445,12 @@ query_readable(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	c->b.in_len += (size_t)n;
+	/* most recently used: to the tail */
+	c->last = g_get_monotonic_time();
+	if (c->link.next != NULL) {
+		g_queue_unlink(&c->srv->conns, &c->link);
+		g_queue_push_tail_link(&c->srv->conns, &c->link);
+	}
 	query_pump(c);
 }
 

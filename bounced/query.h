@@ -54,7 +54,7 @@ typedef int (*query_engine_fn)(void *ctx, struct query_buf *b, time_t now);
 
 /* The query protocol's engine; ctx is a struct query_ctx. */
 struct query_ctx {
-	const struct store_index *idx;
+	const struct store_index *idx;  /* NULL until the store opened: "ERR store unavailable" */
 	uint64_t requests;      /* counters for stats */
 	uint64_t suppressed;
 	uint64_t errors;
@@ -75,6 +75,7 @@ char *query_iso8601(int64_t t, char out[32]);
 
 struct event_base;
 struct query_server;
+struct sock_listener;
 
 /*
  * Serves the listening socket fd (already bound and listening; taken over)
@@ -92,5 +93,8 @@ void query_server_stop(struct query_server *s);
 void query_server_free(struct query_server *s);
 
 unsigned query_server_connections(const struct query_server *s);
+
+/* The listening socket (for sock_listener_watch), NULL once stopped; borrowed. */
+struct sock_listener *query_server_listener(struct query_server *s);
 
 #endif

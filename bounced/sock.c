@@ -4,6 +4,12 @@
  * explicitly after bind() with a restrictive umask in between, so the socket
  * is never more open than configured, and a socket meant for user postfix is
  * connectable whatever umask bounced was started with.
+ *
+ * A socket bounced created itself is watched (sock_listener_watch): when its
+ * file disappears (an admin or a cleaner removed it or its directory) or is
+ * replaced, it is created again at the same path as soon as that works,
+ * checked every SOCK_WATCH_SECS; until then clients get ENOENT and Postfix
+ * defers.  Sockets from systemd are systemd's business and not watched.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -25,6 +31,7 @@
 
 #define SOCK_BACKLOG 256
 #define SOCK_LISTEN_FDS_START 3     /* sd_listen_fds(3) */
+#define SOCK_WATCH_SECS 1
 
 struct sock_listener {
 	struct evconnlistener *lev;
@@ -32,12 +39,21 @@ struct sock_listener {
 	sock_accept_cb cb;
 	void *arg;
 	char name[32];
+	/* the watch (sock_listener_watch) */
+	struct event *watch;
+	struct cfg_socket cs;           /* cs.path owned */
+	uid_t uid;
+	gid_t gid;
+	dev_t dev;                      /* the socket file we bound */
+	ino_t ino;
+	int lost;                       /* its loss is logged */
 };
 
 static void sock_accepted(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
     int socklen, void *arg);
 static void sock_accept_error(struct evconnlistener *lev, void *arg);
 static void sock_resume(evutil_socket_t fd, short what, void *arg);
+static void sock_watch(evutil_socket_t fd, short what, void *arg);
 
 int
 sock_listen_unix(const struct cfg_socket *cs, uid_t uid, gid_t gid, char err[256])
@@ -57,12 +73,21 @@ sock_listen_unix(const struct cfg_socket *cs, uid_t uid, gid_t gid, char err[256
 	}
 	memcpy(sun.sun_path, cs->path, strlen(cs->path) + 1);
 
-	/* a missing directory is created 0755 whatever the umask: postfix must traverse it */
+	/*
+	 * A missing directory is created 0755 whatever the umask (postfix must
+	 * traverse it) and given to the daemon's user, so that it can make its
+	 * sockets again there after dropping root (sock_listener_watch).
+	 */
 	dir = g_path_get_dirname(cs->path);
-	if (stat(dir, &st) < 0 && (g_mkdir_with_parents(dir, 0755) < 0 || chmod(dir, 0755) < 0)) {
-		snprintf(err, 256, "%s: cannot create directory: %s", dir, strerror(errno));
-		g_free(dir);
-		return -1;
+	if (stat(dir, &st) < 0) {
+		if (g_mkdir_with_parents(dir, 0755) < 0 || chmod(dir, 0755) < 0) {
+			snprintf(err, 256, "%s: cannot create directory: %s", dir, strerror(errno));
+			g_free(dir);
+			return -1;
+		}
+		if (uid != (uid_t)-1 && chown(dir, uid, (gid_t)-1) < 0)
+			log_warn("event=socket path=%s warning=\"cannot give the directory to uid %d\"",
+			    dir, (int)uid);
 	}
 	g_free(dir);
 
@@ -116,6 +141,38 @@ fail:
 	close(fd);
 	unlink(cs->path);
 	return -1;
+}
+
+int
+sock_reachable(const char *path, char dir_r[256])
+{
+	struct stat sst, st;
+	gchar *dir;
+	int ok = 1;
+
+	if (stat(path, &sst) < 0 || (sst.st_mode & 0066) == 0)
+		return 1;     /* gone, or meant for its owner only */
+	dir = g_path_get_dirname(path);
+	for (;;) {
+		int others = (sst.st_mode & 0006) != 0;
+
+		if (stat(dir, &st) == 0 && !(st.st_mode & S_IXOTH) &&
+		    !(!others && st.st_gid == sst.st_gid && (st.st_mode & S_IXGRP))) {
+			g_strlcpy(dir_r, dir, 256);
+			ok = 0;
+			break;
+		}
+		if (strcmp(dir, "/") == 0 || strcmp(dir, ".") == 0)
+			break;
+		{
+			gchar *up = g_path_get_dirname(dir);
+
+			g_free(dir);
+			dir = up;
+		}
+	}
+	g_free(dir);
+	return ok;
 }
 
 int
@@ -219,7 +276,81 @@ sock_listener_free(struct sock_listener *l)
 		return;
 	evconnlistener_free(l->lev);
 	event_free(l->pause);
+	if (l->watch != NULL)
+		event_free(l->watch);
+	g_free(l->cs.path);
 	g_free(l);
+}
+
+int
+sock_listener_watch(struct sock_listener *l, const struct cfg_socket *cs, uid_t uid, gid_t gid)
+{
+	struct timeval tv = { SOCK_WATCH_SECS, 0 };
+	struct stat st;
+
+	if (lstat(cs->path, &st) < 0)
+		return -1;
+	l->cs = *cs;
+	l->cs.path = g_strdup(cs->path);
+	l->cs.group = NULL;
+	l->uid = uid;
+	l->gid = gid;
+	l->dev = st.st_dev;
+	l->ino = st.st_ino;
+	l->watch = event_new(evconnlistener_get_base(l->lev), -1, EV_PERSIST, sock_watch, l);
+	return event_add(l->watch, &tv);
+}
+
+/* The socket file is gone or replaced: bind it again and serve the new one. */
+static void
+sock_watch(evutil_socket_t fd, short what, void *arg)
+{
+	struct sock_listener *l = arg;
+	struct evconnlistener *lev;
+	struct stat st;
+	char err[256];
+	int nfd, gid_dropped = 0;
+
+	(void)fd;
+	(void)what;
+	if (lstat(l->cs.path, &st) == 0 && st.st_dev == l->dev && st.st_ino == l->ino)
+		return;
+	nfd = sock_listen_unix(&l->cs, l->uid, l->gid, err);
+	if (nfd < 0 && l->gid != (gid_t)-1 && geteuid() != 0) {
+		/* privileges dropped: the group may be one we cannot give any more */
+		nfd = sock_listen_unix(&l->cs, (uid_t)-1, (gid_t)-1, err);
+		gid_dropped = nfd >= 0;
+	}
+	if (nfd < 0) {
+		if (!l->lost)
+			log_error("event=socket_lost socket=%s path=%s error=\"%s\" effect=\"clients "
+			    "cannot connect; tried again every %d s\"", l->name, l->cs.path, err,
+			    SOCK_WATCH_SECS);
+		l->lost = 1;
+		return;
+	}
+	lev = evconnlistener_new(evconnlistener_get_base(l->lev), sock_accepted, l,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, nfd);
+	if (lev == NULL) {
+		close(nfd);
+		unlink(l->cs.path);
+		return;
+	}
+	evconnlistener_set_error_cb(lev, sock_accept_error);
+	evconnlistener_free(l->lev);
+	l->lev = lev;
+	l->lost = 0;
+	if (lstat(l->cs.path, &st) == 0) {
+		l->dev = st.st_dev;
+		l->ino = st.st_ino;
+	}
+	if (gid_dropped)
+		log_error("event=socket_recreated socket=%s path=%s mode=%04o warning=\"its group "
+		    "could not be given back after dropping privileges: restart bounced for the "
+		    "clients of that group\"", l->name, l->cs.path, (unsigned)l->cs.mode);
+	else
+		log_warnx("event=socket_recreated socket=%s path=%s mode=%04o", l->name, l->cs.path,
+		    (unsigned)l->cs.mode);
 }
 
 int

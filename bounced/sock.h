@@ -16,12 +16,19 @@ struct cfg_socket;
 /*
  * Creates, binds and listens on cs->path: a stale socket left by a dead
  * bounced is replaced, a live one (something answers) is an error, the
- * parent directory is created (0755) when missing.  The file gets mode
+ * parent directory is created (0755, owned by uid when given) when missing.  The file gets mode
  * cs->mode exactly (the umask does not apply) and, when gid != -1, that
  * group; when uid != -1, that owner.  Returns the fd (non-blocking,
  * close-on-exec) or -1 with err filled.
  */
 int sock_listen_unix(const struct cfg_socket *cs, uid_t uid, gid_t gid, char err[256]);
+
+/*
+ * Whether the clients a socket's mode lets in (its group, or everyone) can
+ * reach it: every directory above it must be searchable by them.  Returns
+ * 1, or 0 with the first directory that is not in dir_r.
+ */
+int sock_reachable(const char *path, char dir_r[256]);
 
 /* Connects to a Unix socket (tests, clients).  fd or -1 (errno set). */
 int sock_connect_unix(const char *path);
@@ -36,6 +43,15 @@ struct sock_listener;
 struct sock_listener *sock_listener_new(struct event_base *base, int fd, const char *name,
     sock_accept_cb cb, void *arg);
 void sock_listener_free(struct sock_listener *l);
+
+/*
+ * Watches the socket file at cs->path, which l serves and this process
+ * created (with owner uid, group gid: -1 for unchanged): when the file is
+ * removed or replaced, the socket is created again (sock_listen_unix) and
+ * served instead, as soon as that works; checked every second.  0 / -1.
+ */
+int sock_listener_watch(struct sock_listener *l, const struct cfg_socket *cs, uid_t uid,
+    gid_t gid);
 
 /*
  * Socket activation: the listening socket systemd passed for path

@@ -72,6 +72,9 @@ smap_answer(struct smap_ctx *ctx, time_t now, const char *req, size_t len, char 
 	/* "user@", ".domain", invalid keys: not ours */
 	if (n <= 0)
 		return (size_t)snprintf(out, outsz, "NOTFOUND ");
+	/* the database could not be opened yet: Postfix defers rather than guesses */
+	if (ctx->idx == NULL)
+		return (size_t)snprintf(out, outsz, "TEMP store unavailable");
 	rc = store_check(ctx->idx, norm, (size_t)n, now, &v);
 	if (rc == 0 && ctx->delimiters[0] != '\0' && (at = strrchr(norm, '@')) != NULL) {
 		size_t cut = strcspn(norm, ctx->delimiters);

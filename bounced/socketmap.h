@@ -30,7 +30,7 @@
 #include "query.h"
 
 struct smap_ctx {
-	const struct store_index *idx;
+	const struct store_index *idx;  /* NULL until the store opened: "TEMP store unavailable" */
 	const char *name;               /* access map name ("suppressed") */
 	const char *transport_name;     /* transport map name */
 	const char *delimiters;         /* recipient_delimiter characters, "" for none */

@@ -123,6 +123,8 @@ fail:
 int
 writer_healthy(const struct writer *w)
 {
+	if (w == NULL)
+		return 0;
 	return g_atomic_int_get(&w->healthy);
 }
 
@@ -176,6 +178,12 @@ writer_policy_fn(struct store *s, void *arg, time_t now, GArray *changes, char e
 void
 writer_set_policy(struct writer *w, const struct store_policy *pol, struct writer_job *job)
 {
+	if (w == NULL) {
+		/* no writer yet: it starts with the config's policy */
+		job->fn = writer_policy_fn;
+		writer_submit(NULL, job);
+		return;
+	}
 	g_mutex_lock(&w->lock);
 	w->pol = pol;
 	g_mutex_unlock(&w->lock);
@@ -192,6 +200,14 @@ writer_submit(struct writer *w, struct writer_job *job)
 	job->err[0] = '\0';
 	job->errcode = STORE_ERR_NONE;
 	job->batch = 0;
+	if (w == NULL) {
+		/* the store could not be set up yet (main.c retries) */
+		job->rc = -1;
+		job->errcode = STORE_ERR_IO;
+		g_strlcpy(job->err, "store unavailable", sizeof(job->err));
+		job->done(job);
+		return;
+	}
 	g_mutex_lock(&w->lock);
 	if (job->ends_txn && w->txns > 0)
 		w->txns--;
@@ -215,12 +231,14 @@ writer_submit(struct writer *w, struct writer_job *job)
 unsigned
 writer_pending(const struct writer *w)
 {
-	return w->pending;
+	return w != NULL ? w->pending : 0;
 }
 
 void
 writer_txn_add(struct writer *w, int delta)
 {
+	if (w == NULL)
+		return;
 	g_mutex_lock(&w->lock);
 	w->txns += delta;
 	if (w->txns < 0)
@@ -500,5 +518,9 @@ writer_set_commit_hook(struct writer *w, writer_commit_fn fn, void *ud)
 void
 writer_get_stats(const struct writer *w, struct writer_stats *st_r)
 {
+	if (w == NULL) {
+		memset(st_r, 0, sizeof(*st_r));
+		return;
+	}
 	*st_r = w->stats;
 }

@@ -19,6 +19,11 @@
  * Threads: writer_new/submit/stop/free and the done callbacks run in the
  * loop thread; a job's fn runs in the writer thread and must touch only the
  * store and its own arg.
+ *
+ * Every function takes a NULL writer (the daemon has none while its secret
+ * cannot be read): a job submitted then fails at once with rc -1 ("store
+ * unavailable", its done() called from writer_submit), the others are no-ops
+ * or report nothing.
  */
 #ifndef BOUNCED_WRITER_H
 #define BOUNCED_WRITER_H

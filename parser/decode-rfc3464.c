@@ -96,8 +96,15 @@ rcpt_block(struct msg *m, const GPtrArray *f, unsigned index)
 		fin = addr_parse(frcpt, strlen(frcpt));
 	if (o == NULL && fin == NULL) {
 		fin = nth_failed_recipient(m, index);
-		if (fin == NULL)
+		if (fin == NULL) {
+			const char *v0 = frcpt != NULL ? frcpt : orcpt;
+
+			/* an address no store could hold: said, not silently dropped */
+			if (v0 != NULL && strlen(v0) > REPORT_ADDR_MAX && strchr(v0, '@') != NULL)
+				msg_warn(m, "recipient address of %zu bytes is over the %d-byte limit: "
+				    "not recorded", strlen(v0), REPORT_ADDR_MAX);
 			return;
+		}
 	}
 	addr = o != NULL ? o : g_strdup(fin);
 	rc = msg_add_rcpt(m, addr);

@@ -91,6 +91,14 @@ enum report_reason { REPORT_REASONS(REPORT_ENUM_REASON) REPORT_REASON_COUNT };
 #undef REPORT_ENUM_SCOPE
 #undef REPORT_ENUM_REASON
 
+/*
+ * Longest address (local@domain, in bytes) the parser reports and the store
+ * keeps: RFC 5321 allows 64 + 1 + 255 octets, real MTAs write longer VERP
+ * and SRS local parts.  A recipient over it is not reported (it could never
+ * be stored or asked for); the report gets a warning instead.
+ */
+#define REPORT_ADDR_MAX 1024
+
 /* Parser limits: every input is bounded.  report_limits_default() fills them. */
 struct report_limits {
 	size_t max_bytes;        /* bytes of the message looked at; the rest is ignored */

@@ -13,8 +13,8 @@
 
 #include "decode.h"
 
-/* Longest addr-spec we accept (RFC 5321 4.5.3.1: path 256 octets). */
-#define ADDR_MAX 320
+/* Longest addr-spec we accept: the store's limit (report.h). */
+#define ADDR_MAX REPORT_ADDR_MAX
 /* Longest header field value kept by fields_parse(). */
 #define FIELD_VALUE_MAX (16u * 1024)
 
@@ -251,17 +251,28 @@ addr_parse(const char *s, size_t len)
 		}
 	if (at == NULL || at == s || at + 1 >= end)
 		return NULL;
-	/* local part: quoted string or atext run ending at '@' */
+	/* local part: quoted string (with \-escapes) or atext run ending at '@' */
 	l = at;
 	if (l[-1] == '"') {
 		l--;
-		while (l > s && l[-1] != '"')
+		for (;;) {
+			size_t bs = 0;
+
+			while (l > s && l[-1] != '"')
+				l--;
+			if (l == s)
+				return NULL;
+			/* l[-1] is a quote: an escaped one after an odd number of backslashes */
+			while (l - 1 - bs > s && l[-2 - (ptrdiff_t)bs] == '\\')
+				bs++;
+			if (bs % 2 == 0)
+				break;
 			l--;
-		if (l == s)
-			return NULL;
+		}
 		l--;
 	} else {
-		while (l > s && addr_char((unsigned char)l[-1]) && l[-1] != '\'' && l[-1] != '`')
+		/* ' and ` are atext (o'brien@...): all of the run is the local part */
+		while (l > s && addr_char((unsigned char)l[-1]))
 			l--;
 	}
 	if (l == at)
@@ -280,7 +291,10 @@ addr_parse(const char *s, size_t len)
 		while (r > at + 1 && (r[-1] == '.' || r[-1] == '-'))
 			r--;
 	}
-	if (r == at + 1 || (size_t)(r - l) > ADDR_MAX)
+	/* prose quotes an address as 'a@b' or `a@b`: the quotes are not part of it */
+	if ((*l == '\'' || *l == '`') && r < end && *r == *l)
+		l++;
+	if (l == at || r == at + 1 || (size_t)(r - l) > ADDR_MAX)
 		return NULL;
 	/* a name needs no dot here (DSN fields may say user@localhost), but no
 	 * leading dot, no empty label */

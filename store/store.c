@@ -213,6 +213,16 @@ col_text(sqlite3_stmt *st, int i)
 }
 
 int
+store_moved(struct store *s)
+{
+	int moved = 0;
+
+	if (sqlite3_file_control(s->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) != SQLITE_OK)
+		return -1;
+	return moved != 0;
+}
+
+int
 store_tx_begin(struct store *s)
 {
 	sqlite3_stmt *st;
@@ -220,6 +230,14 @@ store_tx_begin(struct store *s)
 
 	if (s->readonly)
 		return store_failf(s, STORE_ERR_READONLY, "begin: a read-only store cannot write");
+	/*
+	 * A file deleted or replaced under us (its directory removed, a restore)
+	 * would take the commit and lose it at the next open: refuse, the caller
+	 * answers 4xx and opens the path again.
+	 */
+	if (store_moved(s) == 1)
+		return store_failf(s, STORE_ERR_IO, "begin: the database file was deleted or "
+		    "replaced while open (io)");
 	if ((st = store_stmt(s, STMT_BEGIN)) == NULL || store_step_done(s, st, "begin") == -1)
 		return -1;
 	/* Inside the write lock: exact even if another writer erased addresses. */

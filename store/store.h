@@ -29,8 +29,8 @@
 
 #include "report.h"
 
-/* Longest normalised address (local@domain) the store accepts. */
-#define STORE_ADDR_MAX 1024
+/* Longest normalised address (local@domain) the store accepts: the parser's. */
+#define STORE_ADDR_MAX REPORT_ADDR_MAX
 
 /* TTL value meaning "never expires". */
 #define STORE_TTL_NEVER ((int64_t)0)
@@ -100,6 +100,14 @@ struct store;
 struct store *store_open(const struct store_config *cfg, const struct store_policy *pol,
     char err[256]);
 void store_close(struct store *s);
+
+/*
+ * 1 when the database file this handle has open was deleted, renamed or
+ * replaced at its path since it was opened (its directory removed, a backup
+ * restored), 0 when not, -1 when unknown.  Writes refuse to go on in a
+ * moved file (STORE_ERR_IO); the daemon then opens the path again.
+ */
+int store_moved(struct store *s);
 
 /* Last error of this handle: static or handle-owned text, never NULL. */
 const char *store_errmsg(const struct store *s);

@@ -152,12 +152,16 @@ def case_store_locked():
         check(r[0].startswith("451 4.3.0 <bounces@bounce.test>") and r[1].startswith("451 4.3.0"),
               "locked store: %r" % r)
         check(d.grep("result=failed"), "failure logged")
+        # nothing half-written: the index did not learn it either
+        check(d.check("locked@remote.test") == "OK", "a refused bounce leaves no trace")
+        check(d.check("x@y.test") == "OK", "query during the fault")
         db.execute("ROLLBACK")
+        check(db.execute("SELECT count(*) FROM bounce").fetchone()[0] == 0, "nothing stored")
         db.close()
+        # resumes by itself: the same session, no restart
         r = c.deliver(dsn("locked@remote.test"))
         check(r[0].startswith("250 2.0.0"), "after unlock: %r" % r)
-        # the query socket answered all along
-        check(d.check("x@y.test") == "OK", "query during the fault")
+        check(d.check("locked@remote.test").startswith("SUPPRESSED hard"), "now known")
         c.close()
 
 
@@ -187,11 +191,20 @@ def case_store_readonly():
         c = lmtp_session(d)
         r = c.deliver(dsn("ro1@remote.test"))
         check(r[0].startswith("451 4.3.0"), "read-only: %r" % r)
+        check(d.check("ro1@remote.test") == "OK", "a refused bounce leaves no trace")
+        data, st = d.admin("SHOW address=known@remote.test")
+        check(st.startswith("OK"), "admin reads during the fault: %r" % st)
         os.chmod(db, 0o644)
         time.sleep(0.6)   # the writer retries its open at most twice a second
         r = c.deliver(dsn("ro1@remote.test"))
         check(r[0].startswith("250 2.0.0"), "after chmod back: %r" % r)
+        check(d.check("ro1@remote.test").startswith("SUPPRESSED hard"), "now known")
         c.close()
+        d.stop()
+        con = sqlite3.connect(db)
+        check(con.execute("PRAGMA integrity_check").fetchone()[0] == "ok", "integrity")
+        check(con.execute("SELECT count(*) FROM bounce").fetchone()[0] == 2, "ro0 and ro1 once")
+        con.close()
 
 
 def case_store_full():
@@ -221,6 +234,8 @@ def case_store_full():
             r = c.deliver(dsn("full@remote.test") + big)
             check(r[0].startswith("451 4.3.0"), "disk full: %r" % r)
             check(d.check("x@y.test") == "OK", "queries during the fault")
+            check(d.check("f0@remote.test").startswith("SUPPRESSED"), "what is known stays")
+            check(d.check("full@remote.test") == "OK", "a refused bounce leaves no trace")
             if os.path.exists(filler):
                 os.unlink(filler)
             time.sleep(0.6)
@@ -232,6 +247,9 @@ def case_store_full():
             check(db.execute("PRAGMA integrity_check").fetchone()[0] == "ok", "integrity")
             n = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
             check(n > 0, "schema there")
+            # nothing half-written: f0 and full, once each, each with its event
+            check(db.execute("SELECT count(*) FROM bounce").fetchone()[0] == 2, "two bounces")
+            check(db.execute("SELECT count(*) FROM event").fetchone()[0] == 2, "two events")
             db.close()
     finally:
         subprocess.run(["umount", "-l", state], capture_output=True)

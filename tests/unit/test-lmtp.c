@@ -325,6 +325,72 @@ test_timeout_shutdown(void)
 	run_free(&r);
 }
 
+/* Eviction: only a session between transactions gives its slot away. */
+static void
+test_evict(void)
+{
+	static const struct {
+		const char *in;
+		int evicted;
+	} evict_cases[] = {
+		{ "", 1 },                                      /* greeted, silent */
+		{ "LHLO x\r\n", 1 },                            /* between transactions */
+		{ "LHLO x\r\nMAIL FROM:<>\r\nRSET\r\n", 1 },    /* reset: between again */
+		{ "LHLO x\r\nNO", 1 },                          /* half a command: still idle */
+		{ "LHLO x\r\nMAIL FROM:<>\r\n", 0 },            /* a transaction is open */
+		{ "LHLO x\r\nMAIL FROM:<>\r\nRCPT TO:<a@b>\r\nDATA\r\nx", 0 },
+		{ "LHLO x\r\nMAIL FROM:<>\r\nRCPT TO:<a@b>\r\nDATA\r\nx\r\n.\r\n", 0 }, /* commit */
+	};
+	struct lmtp_limits lim;
+
+	lmtp_limits_default(&lim);
+	for (size_t i = 0; i < G_N_ELEMENTS(evict_cases); i++) {
+		struct run r = { .ok = 1 };
+		int got;
+
+		r.txns = g_ptr_array_new_with_free_func((GDestroyNotify)lmtp_txn_free);
+		r.e = lmtp_engine_new(&lim, "h", on_txn, &r);
+		lmtp_engine_feed(r.e, evict_cases[i].in, strlen(evict_cases[i].in));
+		g_string_truncate(lmtp_engine_output(r.e), 0);
+		got = lmtp_engine_evict(r.e);
+		if (got != evict_cases[i].evicted)
+			g_error("case %zu: got evicted=%d want %d", i, got, evict_cases[i].evicted);
+		if (got) {
+			g_assert_cmpstr(lmtp_engine_output(r.e)->str, ==,
+			    "421 4.4.2 h Idle connection closed: all sessions are in use\r\n");
+			g_assert_cmpint(lmtp_engine_state(r.e), ==, LMTP_STATE_CLOSED);
+		} else {
+			g_assert_cmpuint(lmtp_engine_output(r.e)->len, ==, 0);
+		}
+		run_free(&r);
+	}
+}
+
+/* An envelope path is bounded by the line only: a 3,000-byte VERP RCPT is taken. */
+static void
+test_long_path(void)
+{
+	struct lmtp_limits lim;
+	struct run r = { .ok = 1, .sync = 1 };
+	GString *in = g_string_new("LHLO x\r\nMAIL FROM:<>\r\nRCPT TO:<bounces+");
+	struct lmtp_txn *t;
+	gchar *out;
+
+	lmtp_limits_default(&lim);
+	for (int i = 0; i < 3000; i++)
+		g_string_append_c(in, 'u');
+	g_string_append(in, "=example.org@bounce.test>\r\nDATA\r\nx\r\n.\r\n");
+	out = drive(in->str, in->len, 0, &lim, &r);
+	g_assert_nonnull(strstr(out, "250 2.1.5 Ok\r\n354 "));
+	g_assert_cmpuint(r.txns->len, ==, 1);
+	t = g_ptr_array_index(r.txns, 0);
+	g_assert_cmpuint(strlen(g_ptr_array_index(t->rcpts, 0)), ==, 3000 + strlen("bounces+"
+	    "=example.org@bounce.test"));
+	g_free(out);
+	run_free(&r);
+	g_string_free(in, TRUE);
+}
+
 /* A long message in one go: the bytes past keep_bytes are counted, not kept. */
 static void
 test_big(void)
@@ -400,6 +466,8 @@ main(int argc, char **argv)
 	g_test_add_func("/lmtp/cases", test_cases);
 	g_test_add_func("/lmtp/wait", test_wait);
 	g_test_add_func("/lmtp/timeout-shutdown", test_timeout_shutdown);
+	g_test_add_func("/lmtp/evict", test_evict);
+	g_test_add_func("/lmtp/long-path", test_long_path);
 	g_test_add_func("/lmtp/big", test_big);
 	g_test_add_func("/lmtp/verp", test_verp);
 	return g_test_run();

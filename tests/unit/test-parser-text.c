@@ -36,6 +36,16 @@ test_addr_parse(void)
 		{ "user@.example.org", NULL },
 		{ "user@example..org", NULL },
 		{ "", NULL },
+		/* ' and ` are atext: the whole local part, not what follows them */
+		{ "rfc822; o'brien@example.org", "o'brien@example.org" },
+		{ "rfc822; a`b|c&d$e@example.org", "a`b|c&d$e@example.org" },
+		/* quoted local parts keep their escapes and their ';' */
+		{ "rfc822; \"john \\\"doe\\\"\"@example.org", "\"john \\\"doe\\\"\"@example.org" },
+		{ "rfc822; \"x');DROP TABLE t;--\"@example.org", "\"x');drop table t;--\"@example.org" },
+		{ "rfc822; \"a\\\\\"@example.org", "\"a\\\\\"@example.org" },  /* escaped backslash */
+		/* prose quoting: 'a@b' and `a@b` are a@b */
+		{ "'quoted@example.org'", "quoted@example.org" },
+		{ "`quoted@example.org`", "quoted@example.org" },
 	};
 
 	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -45,6 +55,22 @@ test_addr_parse(void)
 			g_error("addr_parse(\"%s\"): got %s want %s", cases[i].in,
 				got ? got : "NULL", cases[i].want ? cases[i].want : "NULL");
 		g_free(got);
+	}
+
+	/* REPORT_ADDR_MAX (the store's limit) is the longest address parsed */
+	for (size_t n = REPORT_ADDR_MAX - 1; n <= REPORT_ADDR_MAX + 1; n++) {
+		GString *a = g_string_new(NULL);
+		char *got;
+
+		for (size_t i = 0; i < n - strlen("@example.org"); i++)
+			g_string_append_c(a, 'x');
+		g_string_append(a, "@example.org");
+		got = addr_parse(a->str, a->len);
+		if ((got != NULL) != (n <= REPORT_ADDR_MAX))
+			g_error("addr_parse of %zu bytes: got %s want %s", n, got ? "an address" : "NULL",
+				n <= REPORT_ADDR_MAX ? "an address" : "NULL");
+		g_free(got);
+		g_string_free(a, TRUE);
 	}
 }
 

@@ -340,6 +340,102 @@ test_limits(void)
 	g_string_free(s, TRUE);
 }
 
+/*
+ * Issue 6's hostile messages at the parser's level, with the daemon's
+ * limits (4 MB kept): each gives a bounded report, quickly, and says what
+ * it cut.  (test-hostile.py sends the same over LMTP to a real bounced.)
+ */
+static int
+has_warning(const struct report *r, const char *needle)
+{
+	for (guint i = 0; i < r->warnings->len; i++)
+		if (strstr(g_ptr_array_index(r->warnings, i), needle) != NULL)
+			return 1;
+	return 0;
+}
+
+static const char dsn_head[] =
+	"From: MAILER-DAEMON@mx.example.org\nSubject: Delivery Status Notification\n"
+	"MIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; "
+	"boundary=\"x\"\n";
+
+static void
+test_hostile(void)
+{
+	struct report_limits lim;
+	GString *s;
+	struct report *r;
+	gint64 t0;
+
+	report_limits_default(&lim);
+	lim.max_bytes = 4u << 20;
+
+	/* a 1 MB header line before a good DSN: the DSN is still read */
+	s = g_string_new(dsn_head);
+	g_string_append(s, "X-Junk: ");
+	for (int i = 0; i < (1 << 20); i++)
+		g_string_append_c(s, 'j');
+	g_string_append(s, "\n\n--x\nContent-Type: message/delivery-status\n\n"
+		"Reporting-MTA: dns; mx.example.org\n\nFinal-Recipient: rfc822; a@example.com\n"
+		"Action: failed\nStatus: 5.1.1\n\n--x--\n");
+	r = report_parse(s->str, s->len, &lim);
+	g_assert_cmpuint(r->rcpts->len, ==, 1);
+	g_assert_cmpstr(report_class_name(((struct report_rcpt *)g_ptr_array_index(r->rcpts,
+		0))->class), ==, "hard");
+	report_free(r);
+	g_string_free(s, TRUE);
+
+	/* MIME nesting 1,000 deep: walked to max_depth, said so */
+	s = g_string_new("From: MAILER-DAEMON@example.org\nSubject: deep\nMIME-Version: 1.0\n");
+	for (int i = 0; i < 1000; i++)
+		g_string_append_printf(s, "Content-Type: multipart/mixed; boundary=\"b%d\"\n\n--b%d\n",
+			i, i);
+	g_string_append(s, "Content-Type: text/plain\n\n550 5.1.1 <deep@example.com> unknown\n");
+	for (int i = 999; i >= 0; i--)
+		g_string_append_printf(s, "--b%d--\n", i);
+	r = report_parse(s->str, s->len, &lim);
+	if (!has_warning(r, "nesting"))
+		g_error("MIME 1,000 deep: got no nesting warning want one");
+	report_free(r);
+	g_string_free(s, TRUE);
+
+	/* a DSN naming 100,000 recipients (~7 MB): the first 4 MB, 1,000 recipients */
+	s = g_string_new(dsn_head);
+	g_string_append(s, "\n--x\nContent-Type: message/delivery-status\n\n"
+		"Reporting-MTA: dns; mx.example.org\n");
+	for (int i = 0; i < 100000; i++)
+		g_string_append_printf(s, "\nFinal-Recipient: rfc822; u%06d@example.com\n"
+			"Action: failed\nStatus: 5.1.1\n", i);
+	g_string_append(s, "\n--x--\n");
+	t0 = g_get_monotonic_time();
+	r = report_parse(s->str, s->len, &lim);
+	g_test_message("100,000-recipient DSN (%zu bytes): %u recipients, %u warnings, %.0f ms",
+		s->len, r->rcpts->len, r->warnings->len, (double)(g_get_monotonic_time() - t0) / 1000);
+	g_assert_cmpuint(r->rcpts->len, ==, lim.max_rcpts);
+	g_assert_cmpstr(((struct report_rcpt *)g_ptr_array_index(r->rcpts, 999))->recipient, ==,
+		"u000999@example.com");
+	if (!has_warning(r, "recipients"))
+		g_error("100,000 recipients: got no warning about the cap want one");
+	report_free(r);
+	g_string_free(s, TRUE);
+
+	/* NUL bytes and invalid UTF-8 inside a DSN's fields: still the recipient */
+	{
+		static const char bad[] =
+			"From: MAILER-DAEMON@mx.example.org\nSubject: \xff\xfe\0 bad\n"
+			"MIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; "
+			"boundary=\"x\"\n\n--x\nContent-Type: message/delivery-status\n\n"
+			"Reporting-MTA: dns; mx.\0example.org\n\nFinal-Recipient: rfc822; b@example.com\n"
+			"Action: failed\nStatus: 5.1.1\nDiagnostic-Code: smtp; 550 \xc3\x28 \0 no\n\n--x--\n";
+
+		r = report_parse(bad, sizeof(bad) - 1, &lim);
+		g_assert_cmpuint(r->rcpts->len, ==, 1);
+		g_assert_cmpstr(((struct report_rcpt *)g_ptr_array_index(r->rcpts, 0))->recipient, ==,
+			"b@example.com");
+		report_free(r);
+	}
+}
+
 static gint
 name_cmp(gconstpointer a, gconstpointer b)
 {
@@ -402,6 +498,7 @@ main(int argc, char **argv)
 	g_test_add_func("/parser/adopt", test_adopt);
 	g_test_add_func("/parser/odd-inputs", test_odd_inputs);
 	g_test_add_func("/parser/limits", test_limits);
+	g_test_add_func("/parser/hostile", test_hostile);
 	add_dir("rules");
 	add_dir("decoders");
 	add_dir("robust");

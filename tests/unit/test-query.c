@@ -231,6 +231,18 @@ test_iso8601(void)
 	}
 }
 
+/* No index yet (the store could not be opened): ERR, never a guessed OK. */
+static void
+test_unavailable(void)
+{
+	struct query_ctx ctx = { .idx = NULL };
+	GString *got = feed(&ctx, "CHECK a@example.com\nCHECK bad\n", 30, 0);
+
+	g_assert_cmpstr(got->str, ==, "ERR store unavailable, try again later\n"
+	    "ERR invalid address: no '@' in the address\n");
+	g_string_free(got, TRUE);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -240,5 +252,6 @@ main(int argc, char **argv)
 	g_test_add_func("/query/too-long", test_too_long);
 	g_test_add_func("/query/backpressure", test_backpressure);
 	g_test_add_func("/query/iso8601", test_iso8601);
+	g_test_add_func("/query/unavailable", test_unavailable);
 	return g_test_run();
 }

@@ -146,6 +146,24 @@ test_requests(void)
 	store_index_free(idx);
 }
 
+/* No index yet (the store could not be opened): TEMP, so Postfix defers. */
+static void
+test_unavailable(void)
+{
+	struct smap_ctx ctx = { .idx = NULL, .name = "suppressed", .transport_name = "transport",
+	    .delimiters = "+" };
+	static const char *const reqs[] = { "suppressed dead@example.com", "suppressed user@",
+	    NULL };
+	GString *in = ns(reqs);
+	int rc;
+	GString *got = feed(&ctx, in->str, in->len, 0, &rc);
+
+	g_assert_cmpint(rc, ==, 0);
+	g_assert_cmpstr(got->str, ==, "22:TEMP store unavailable,9:NOTFOUND ,");
+	g_string_free(got, TRUE);
+	g_string_free(in, TRUE);
+}
+
 /* Without recipient_delimiter, "dead+news" is another address. */
 static void
 test_no_delimiter(void)
@@ -231,6 +249,7 @@ int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/socketmap/unavailable", test_unavailable);
 	g_test_add_func("/socketmap/requests", test_requests);
 	g_test_add_func("/socketmap/no-delimiter", test_no_delimiter);
 	g_test_add_func("/socketmap/malformed", test_malformed);

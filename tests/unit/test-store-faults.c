@@ -442,6 +442,52 @@ test_corrupt(void)
 	tu_rmdir(dir);
 }
 
+/*
+ * The database file deleted (its directory removed) or replaced while open:
+ * writes refuse (a commit into an unlinked file is lost at the next open),
+ * reads of the old file go on, a new open of the path works again.
+ */
+static void
+test_moved(void)
+{
+	char *dir = tu_mkdir();
+	struct store *s = tu_open(dir, NULL, 0);
+	GArray *changes = g_array_new(FALSE, TRUE, sizeof(struct store_change));
+	char *path = g_build_filename(dir, "bounced.db", NULL);
+	char *aside = g_build_filename(dir, "aside.db", NULL);
+
+	g_assert_cmpint(store_moved(s), ==, 0);
+	g_assert_cmpint(ingest_batch(s, 0, 3, changes), ==, 0);
+	/* replaced: renamed aside (a restore would put another file there) */
+	g_assert_cmpint(rename(path, aside), ==, 0);
+	g_assert_cmpint(store_moved(s), ==, 1);
+	g_array_set_size(changes, 0);
+	g_assert_cmpint(ingest_batch(s, 3, 2, changes), ==, -1);
+	g_assert_cmpint(store_errcode(s), ==, STORE_ERR_IO);
+	g_assert_nonnull(strstr(store_errmsg(s), "deleted or replaced"));
+	g_assert_cmpuint(changes->len, ==, 0);
+	g_assert_cmpint(store_unsuppress(s, "user1@example.com", "n", "a", T0, changes), ==, -1);
+	store_close(s);
+	/* nothing was written to the old file after it moved */
+	g_assert_cmpint(rename(aside, path), ==, 0);
+	check_consistent(dir, 3);
+	/* deleted: the same */
+	s = tu_open(dir, NULL, 0);
+	g_assert_cmpint(unlink(path), ==, 0);
+	g_assert_cmpint(store_moved(s), ==, 1);
+	g_assert_cmpint(ingest_batch(s, 3, 2, changes), ==, -1);
+	store_close(s);
+	/* opened again: a new database at the path takes bounces */
+	s = tu_open(dir, NULL, 0);
+	g_assert_cmpint(store_moved(s), ==, 0);
+	g_assert_cmpint(ingest_batch(s, 3, 2, changes), ==, 0);
+	store_close(s);
+	g_free(aside);
+	g_free(path);
+	g_array_free(changes, TRUE);
+	tu_rmdir(dir);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -451,5 +497,6 @@ main(int argc, char **argv)
 	g_test_add_func("/faults/locked", test_locked);
 	g_test_add_func("/faults/readonly-connection", test_readonly_connection);
 	g_test_add_func("/faults/corrupt", test_corrupt);
+	g_test_add_func("/faults/moved", test_moved);
 	return g_test_run();
 }

@@ -170,6 +170,16 @@ class BouncedReceiver:
         if not_supp:
             fails.append("%d addresses not SUPPRESSED hard, e.g. %s" % (
                 len(not_supp), [(a, answers[a]) for a in not_supp[:5]]))
+        # What bounced logged: re-deliveries it recognised (a kill between
+        # its commit and its 250), and 451s.
+        try:
+            with open(self.b.log_path, "rb") as f:
+                log = f.read().decode("utf-8", "replace")
+        except OSError:
+            log = ""
+        res["bounced_duplicates"] = log.count(" duplicate=1 ")
+        res["bounced_451"] = log.count("event=bounce ") - log.count(" result=stored ")
+        res["bounced_starts"] = log.count("event=started ")
         # The database as a crash leaves it.
         self.b.kill()
         db = sqlite3.connect(self.b.db)

@@ -967,11 +967,15 @@ class Bounced:
     def db(self):
         return self.paths["store"]
 
-    def start(self, timeout=20):
+    def start(self, timeout=None):
         if self.proc and self.proc.poll() is None:
             return self
+        # BOUNCED_WRAPPER="valgrind ..." (meson test --setup valgrind) runs it under a tool
+        wrapper = os.environ.get("BOUNCED_WRAPPER", "").split()
+        if timeout is None:
+            timeout = 120 if wrapper else 20
         log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([self.binary, "--config", self.config], stdout=log,
+        self.proc = subprocess.Popen(wrapper + [self.binary, "--config", self.config], stdout=log,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                      start_new_session=True)
         log.close()
@@ -990,11 +994,13 @@ class Bounced:
     def running(self):
         return self.proc is not None and self.proc.poll() is None
 
-    def stop(self, timeout=15):
+    def stop(self, timeout=None):
         """SIGTERM (finish in-flight work, exit); SIGKILL after timeout.
         Returns the exit status."""
         if not self.running():
             return self.proc.returncode if self.proc else None
+        if timeout is None:
+            timeout = 90 if os.environ.get("BOUNCED_WRAPPER") else 15
         self.proc.send_signal(signal.SIGTERM)
         try:
             return self.proc.wait(timeout)
