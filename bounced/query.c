@@ -39,6 +39,7 @@ struct query_conn {
 	unsigned id;
 	gint64 last;            /* last read (monotonic) */
 	GList link;             /* in srv->conns; data = this */
+	int eof;                /* the client is done writing: answer, then close */
 	struct query_buf b;
 };
 
@@ -348,6 +349,7 @@ query_accept(int fd, void *arg)
 	c->b.in_len = c->b.out_len = 0;
 	c->b.discard = 0;
 	c->b.skip = 0;
+	c->eof = 0;
 	c->rev = event_new(s->base, fd, EV_READ | EV_PERSIST, query_readable, c);
 	c->wev = event_new(s->base, fd, EV_WRITE | EV_PERSIST, query_writable, c);
 	c->last = g_get_monotonic_time();
@@ -398,23 +400,39 @@ query_flush(struct query_conn *c)
 	return 0;
 }
 
-/* Runs the engine and writes; stops reading while the replies back up. */
+/*
+ * Runs the engine and writes; stops reading while the replies back up.
+ * After the client's EOF (a shell's `printf ... | socat`, which half-closes)
+ * the requests already read are all answered before the connection closes:
+ * the engine runs again while it consumes input and the replies go out.
+ */
 static void
 query_pump(struct query_conn *c)
 {
 	struct query_server *s = c->srv;
 	struct timeval now;
+	size_t before;
 	int rc;
 
 	event_base_gettimeofday_cached(s->base, &now);
-	rc = s->engine(s->ctx, &c->b, now.tv_sec);
-	if (query_flush(c) < 0) {
-		query_close(c, "write_error");
-		return;
-	}
-	if (rc < 0) {
-		/* protocol error: the replies go out best effort, then hang up */
-		query_close(c, "protocol_error");
+	do {
+		before = c->b.in_len;
+		rc = s->engine(s->ctx, &c->b, now.tv_sec);
+		if (query_flush(c) < 0) {
+			query_close(c, "write_error");
+			return;
+		}
+		if (rc < 0) {
+			/* protocol error: the replies go out best effort, then hang up */
+			query_close(c, "protocol_error");
+			return;
+		}
+		if (c->eof && c->b.out_len > 0)
+			return;         /* query_writable comes back here */
+	} while (c->eof && c->b.in_len != before);
+	if (c->eof) {
+		/* answered all; what is left is an unterminated line */
+		query_close(c, "eof");
 		return;
 	}
 	if (c->b.out_len + QUERY_REPLY_MAX > QUERY_OUT_SIZE || c->b.in_len == QUERY_IN_SIZE)
@@ -435,7 +453,9 @@ query_readable(evutil_socket_t fd, short what, void *arg)
 	}
 	n = read(fd, c->b.in + c->b.in_len, QUERY_IN_SIZE - c->b.in_len);
 	if (n == 0) {
-		query_close(c, "eof");
+		c->eof = 1;
+		event_del(c->rev);
+		query_pump(c);
 		return;
 	}
 	if (n < 0) {

@@ -664,6 +664,43 @@ def case_slow_reader():
         s.close()
 
 
+def case_half_close():
+    """A client that writes its requests and shuts down its side at once (a
+    shell's printf | socat) gets every answer before the connection closes,
+    also when it reads slowly and the answers back up far beyond what the
+    daemon holds for one client (query: 30,000 ERR lines of 44 bytes for 8-byte
+    requests); the socketmap the same."""
+    import threading
+    n = 30000
+    with Daemon() as d:
+        d.start()
+        for sock, data, want in (
+                ("query.sock", b"CHECK x\n" * n, b"ERR invalid address: no '@' in the address\n"),
+                ("socketmap.sock", b"".join(b"%d:suppressed half%d@x.test,"
+                                            % (len("suppressed half%d@x.test" % i), i)
+                                            for i in range(n)), b"9:NOTFOUND ,")):
+            s = d.connect(sock)
+            s.settimeout(60)
+
+            def send():
+                s.sendall(data)
+                s.shutdown(socket.SHUT_WR)
+            t = threading.Thread(target=send)
+            t.start()
+            time.sleep(0.5)  # the answers back up meanwhile
+            got = bytearray()
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                got += chunk
+                time.sleep(0.0002)
+            t.join()
+            s.close()
+            check(got.count(want) == n, "%s: %d answers of %d before the close"
+                  % (sock, got.count(want), n))
+
+
 def case_systemd():
     """Socket activation (LISTEN_FDS, sockets told apart by path) and READY=1/STOPPING=1."""
     with Daemon() as d:
