@@ -22,11 +22,6 @@ from bouncedtest import (Daemon, Lmtp, SKIP, as_user, check, dot_stuff, dsn,  # 
 IS_ROOT = os.geteuid() == 0
 
 
-def parser_works(d):
-    """The parser lands separately: until it does, bounces are 'none'."""
-    return not d.grep("decoder=none recipients=0")
-
-
 def case_bounce_suppresses():
     """A DSN over LMTP -> 250 after the commit -> CHECK answers SUPPRESSED at once."""
     with Daemon() as d:
@@ -37,8 +32,6 @@ def case_bounce_suppresses():
         check(r[0].startswith("250 2.0.0 <bounces@bounce.test> Ok: stored as bounce"), r)
         # the 250 was sent after the index learnt it: no delay allowed
         ans = d.check("nobody@remote.test")
-        if ans == "OK" and not parser_works(d):
-            skip("the parser does not decode DSNs yet (decoder=none)")
         check(ans.startswith("SUPPRESSED hard userunknown "), "CHECK: %r" % ans)
         check(d.check("NoBody@Remote.TEST") == ans, "normalisation")
         # the socketmap refuses it for Postfix, with the reason
@@ -65,8 +58,6 @@ def case_verp():
         check(r[0].startswith("250 "), r)
         check(d.grep("verp=vu@remote.test"), "verp decoded in the log")
         ans = d.check("vu@remote.test")
-        if ans == "OK" and not parser_works(d):
-            skip("the parser does not decode bounces yet (decoder=none)")
         check(ans.startswith("SUPPRESSED hard "), "CHECK: %r" % ans)
         c.close()
 
@@ -393,9 +384,8 @@ def case_admin_reads():
               entry[0]["cause"] == "manual", data)
         check(audit and audit[-1]["action"] == "suppress" and audit[-1]["note"] == "by hand" and
               audit[-1]["actor"].startswith("uid="), audit)
-        if parser_works(d):
-            events = [fields(l) for l in data if l.startswith("+ type=event ")]
-            check(events and events[0]["bounce"] == str(bounce_id), events)
+        events = [fields(l) for l in data if l.startswith("+ type=event ")]
+        check(events and events[0]["bounce"] == str(bounce_id), events)
         _, st = d.admin("SHOW address=unknown@remote.test")
         check(st.startswith("ERR notfound"), st)
         # RAW: the bytes as delivered (dot-unstuffed, CRLF as sent)
