@@ -2,7 +2,8 @@
 /*
  * test-store-util.h - helpers shared by the store's unit tests: a temp
  * directory, a store opened in it with an explicit policy, and reports
- * built by hand (the tests do not depend on the parser).
+ * built by hand with report.h's constructors (no parsing: the tests do not
+ * depend on the parser's decoders).
  */
 #ifndef BOUNCED_TEST_STORE_UTIL_H
 #define BOUNCED_TEST_STORE_UTIL_H
@@ -19,30 +20,13 @@
 #define D 86400
 #define T0 ((time_t)1700000000)
 
-static inline void
-tu_rcpt_free(gpointer p)
-{
-	struct report_rcpt *rc = p;
-
-	g_free(rc->recipient);
-	g_free(rc->final_recipient);
-	g_free(rc->action);
-	g_free(rc->diagnostic);
-	g_free(rc->diagnostic_type);
-	g_free(rc->remote_mta);
-	g_free(rc->smtp_command);
-	g_free(rc);
-}
-
-/* A report with no recipient yet. */
+/* A report with no recipient yet (report_new(), decoder "test"). */
 static inline struct report *
 tu_report(void)
 {
-	struct report *r = g_new0(struct report, 1);
+	struct report *r = report_new();
 
 	r->decoder = "test";
-	r->rcpts = g_ptr_array_new_with_free_func(tu_rcpt_free);
-	r->warnings = g_ptr_array_new_with_free_func(g_free);
 	return r;
 }
 
@@ -50,9 +34,8 @@ static inline struct report_rcpt *
 tu_add(struct report *r, const char *rcpt, enum report_class c, enum report_scope sc,
     enum report_reason reason, const char *status, const char *diag)
 {
-	struct report_rcpt *rc = g_new0(struct report_rcpt, 1);
+	struct report_rcpt *rc = report_rcpt_new(rcpt);
 
-	rc->recipient = g_strdup(rcpt);
 	rc->class = c;
 	rc->scope = sc;
 	rc->reason = reason;
