@@ -118,6 +118,44 @@ tu_ingest(struct store *s, struct report *r, const char *tag, time_t t, GArray *
 }
 
 /*
+ * Ingests n hard bounces of ~4 KiB each (user<first+i>@example.com, received
+ * at T0 + first + i) in one store_ingest() call.  Returns its result.
+ */
+static inline int
+tu_ingest_batch(struct store *s, int first, int n, GArray *changes)
+{
+	struct store_bounce *b = g_new0(struct store_bounce, (gsize)n);
+	struct report **r = g_new0(struct report *, (gsize)n);
+	char **raws = g_new0(char *, (gsize)n);
+	char *pad = g_strnfill(4000, 'x');
+	int ret;
+
+	for (int i = 0; i < n; i++) {
+		char rcpt[64];
+
+		g_snprintf(rcpt, sizeof(rcpt), "user%d@example.com", first + i);
+		r[i] = tu_report();
+		tu_add(r[i], rcpt, REPORT_CLASS_HARD, REPORT_SCOPE_ADDRESS,
+		    REPORT_REASON_USERUNKNOWN, "5.1.1", "550 5.1.1 unknown");
+		raws[i] = g_strdup_printf("Subject: bounce %d\r\n\r\n%s\r\n", first + i, pad);
+		b[i].raw = raws[i];
+		b[i].raw_len = strlen(raws[i]);
+		b[i].report = r[i];
+		b[i].received = T0 + first + i;
+	}
+	ret = store_ingest(s, b, (size_t)n, T0 + first + n, changes);
+	for (int i = 0; i < n; i++) {
+		report_free(r[i]);
+		g_free(raws[i]);
+	}
+	g_free(pad);
+	g_free(raws);
+	g_free(r);
+	g_free(b);
+	return ret;
+}
+
+/*
  * One SQL value from a fresh connection on the test's database: the tests
  * check the file with SQLite itself (counts, integrity_check), never
  * through the code under test.
