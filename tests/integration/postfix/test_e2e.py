@@ -230,17 +230,5 @@ class EndToEnd(unittest.TestCase):
             self.lab.set(smtpd_recipient_restrictions="", recipient_delimiter="")
 
 
-def main():
-    why = L.skip_reason()
-    if not why and not L.bounced_binary():
-        why = ("BOUNCED is not set or not an executable (%r): build bounced and run with "
-               "BOUNCED=path/to/bounced" % os.environ.get("BOUNCED"))
-    if why:
-        print("test_e2e: SKIP: " + why)
-        return L.SKIP
-    prog = unittest.main(exit=False, verbosity=2)
-    return 0 if prog.result.wasSuccessful() else 1
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(L.unittest_main("test_e2e", need_bounced=True))

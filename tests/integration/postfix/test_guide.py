@@ -514,16 +514,5 @@ Diagnostic-Code: smtp; 550 5.1.1 <%(rcpt)s>: User unknown
 """
 
 
-def main():
-    why = L.skip_reason()
-    if not why and not L.bounced_binary():
-        why = "BOUNCED is not set or not an executable (%r)" % os.environ.get("BOUNCED")
-    if why:
-        print("test_guide: SKIP: " + why)
-        return L.SKIP
-    prog = unittest.main(exit=False, verbosity=2)
-    return 0 if prog.result.wasSuccessful() else 1
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(L.unittest_main("test_guide", need_bounced=True))

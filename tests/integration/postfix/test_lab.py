@@ -185,14 +185,5 @@ class SkipsWithoutBounced(unittest.TestCase):
             self.assertIn("BOUNCED", r.stdout)
 
 
-def main():
-    why = L.skip_reason()
-    if why:
-        print("test_lab: SKIP: " + why)
-        return L.SKIP
-    prog = unittest.main(exit=False, verbosity=2)
-    return 0 if prog.result.wasSuccessful() else 1
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(L.unittest_main("test_lab"))
