@@ -933,6 +933,20 @@ def bounced_binary(arg=None):
     return None
 
 
+
+class LabTestCase(unittest.TestCase):
+    """Tests that share one Lab, cls.lab, made by the subclass's setUpClass:
+    stopped after the class's tests, an error when a Postfix process of it
+    is left."""
+    lab = None
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.lab:
+            left = cls.lab.stop()
+            if left:
+                raise RuntimeError("Postfix processes left after stop: %s" % left)
+
 def unittest_main(name, need_bounced=False):
     """main() of a unittest script of the lab: prints "NAME: SKIP: why" and
     returns SKIP when the lab cannot run here (or, with need_bounced, when

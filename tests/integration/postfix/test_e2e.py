@@ -16,7 +16,6 @@ import os
 import re
 import sys
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lab as L  # noqa: E402
@@ -62,8 +61,7 @@ def is_iso8601(s):
         return False
 
 
-class EndToEnd(unittest.TestCase):
-    lab = None
+class EndToEnd(L.LabTestCase):
     bounced = None
 
     @classmethod
@@ -75,13 +73,6 @@ class EndToEnd(unittest.TestCase):
         except BaseException:
             cls.lab.stop()
             raise
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.lab:
-            left = cls.lab.stop()
-            if left:
-                raise RuntimeError("Postfix processes left after stop: %s" % left)
 
     def setUp(self):
         if not self.bounced.running():

@@ -44,7 +44,6 @@ import socket
 import subprocess
 import sys
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lab as L  # noqa: E402
@@ -102,8 +101,7 @@ def main_cf_params(text):
     return params
 
 
-class Guide(unittest.TestCase):
-    lab = None
+class Guide(L.LabTestCase):
     bounced = None
     blocks = None
     used = set()
@@ -146,13 +144,6 @@ class Guide(unittest.TestCase):
         except BaseException:
             lab.stop()
             raise
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.lab:
-            left = cls.lab.stop()
-            if left:
-                raise RuntimeError("Postfix processes left after stop: %s" % left)
 
     # -- the guide's blocks, pointed at the lab ---------------------------------
 

@@ -65,7 +65,7 @@ class LabLifecycle(unittest.TestCase):
         self.assertEqual(L.procs_with_env("MAIL_CONFIG", etc), [])
 
 
-class Scenarios(unittest.TestCase):
+class Scenarios(L.LabTestCase):
     """Issue 4's scenarios against the fake receiver, on one lab."""
 
     @classmethod
@@ -76,10 +76,6 @@ class Scenarios(unittest.TestCase):
         except BaseException:
             cls.lab.stop()
             raise
-
-    @classmethod
-    def tearDownClass(cls):
-        assert cls.lab.stop() == []
 
     def check(self, scenario, n=1):
         caps = self.caps[scenario]
