@@ -225,16 +225,18 @@ class Guide(L.LabTestCase):
 
     def wait_remote(self, n_before, sender, rcpt, timeout=20):
         """Waits for a message to rcpt at the fake MX after index n_before;
-        asserts its envelope sender; returns the new length."""
+        asserts its envelope sender; returns the index after that message
+        (not the length: a next message may have arrived with it)."""
         rs = self.lab.remote_server
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with rs.lock:
-                got = [d for d in rs.delivered[n_before:] if rcpt in d[1]]
+                got = [i for i in range(n_before, len(rs.delivered))
+                       if rcpt in rs.delivered[i][1]]
             if got:
-                self.assertEqual(got[0][0], sender, "envelope sender at the remote MX"
-                                 + self.diag())
-                return len(rs.delivered)
+                self.assertEqual(rs.delivered[got[0]][0], sender,
+                                 "envelope sender at the remote MX" + self.diag())
+                return got[0] + 1
             time.sleep(0.05)
         self.fail("nothing reached the remote MX for %s%s" % (rcpt, self.diag()))
 
