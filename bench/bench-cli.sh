@@ -19,30 +19,8 @@ BOUNCED_BIN=${BOUNCED_BIN:-build/bounced/bounced}
 BOUNCECTL_BIN=${BOUNCECTL_BIN:-build/tools/bouncectl}
 N=${N:-1000000}
 
-tmp=$(mktemp -d)
-chmod 755 "$tmp"
-apid=""
-bpid=""
-cleanup() {
-	[ -n "$apid" ] && kill "$apid" 2>/dev/null && wait "$apid" 2>/dev/null
-	[ -n "$bpid" ] && kill "$bpid" 2>/dev/null && wait "$bpid" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
-
-wait_sock() {
-	i=0
-	while [ ! -S "$1" ]; do
-		i=$((i + 1))
-		[ $i -gt 200 ] && { echo "bench-cli: $1 did not appear" >&2; exit 1; }
-		sleep 0.05
-	done
-}
-
-hwm() { awk '/^VmHWM/ { print $2 }' "/proc/$1/status"; }
-rss() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
-# Resets VmHWM to the current RSS (Linux >= 4.0), so the next read is the peak of one phase.
-reset_hwm() { echo 5 > "/proc/$1/clear_refs" 2>/dev/null || true; }
+bench=bench-cli
+. bench/bench-common.sh
 
 # Runs bouncectl under /usr/bin/time -v; sets secs and kib.
 timed() {
@@ -85,7 +63,7 @@ awk -v n="$N" 'BEGIN {
 echo "# input: $(wc -c <"$tmp/in.csv") bytes"
 
 mkdir "$tmp/a" "$tmp/b"
-"$BOUNCED_BIN" --dir "$tmp/a" >"$tmp/a.log" 2>&1 &
+bench_bg "$BOUNCED_BIN" --dir "$tmp/a" >"$tmp/a.log" 2>&1
 apid=$!
 wait_sock "$tmp/a/admin.sock"
 base_a=$(rss "$apid")
@@ -117,7 +95,7 @@ echo "# bounced A: RSS after start $(awk -v k="$base_a" 'BEGIN { printf "%.1f", 
 
 # --- round trip: the export into a fresh bounced, exported again ----------
 cp "$tmp/a/secret" "$tmp/b/secret"    # erased entries need the same key
-"$BOUNCED_BIN" --dir "$tmp/b" >"$tmp/b.log" 2>&1 &
+bench_bg "$BOUNCED_BIN" --dir "$tmp/b" >"$tmp/b.log" 2>&1
 bpid=$!
 wait_sock "$tmp/b/admin.sock"
 reset_hwm "$bpid"

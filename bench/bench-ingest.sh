@@ -24,39 +24,20 @@ SESSIONS=${SESSIONS:-10}
 ROUNDS=${ROUNDS:-3}
 
 command -v smtp-source >/dev/null 2>&1 || { echo "bench-ingest: smtp-source (postfix) not installed"; exit 77; }
-tmp=$(mktemp -d)
-chmod 755 "$tmp"
-bpid=""
-spid=""
-cleanup() {
-	[ -n "$bpid" ] && kill "$bpid" 2>/dev/null && wait "$bpid" 2>/dev/null
-	[ -n "$spid" ] && kill "$spid" 2>/dev/null && wait "$spid" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
-
-wait_sock() {
-	i=0
-	while [ ! -S "$1" ]; do
-		i=$((i + 1))
-		[ $i -gt 200 ] && { echo "bench-ingest: $1 did not appear" >&2; exit 1; }
-		sleep 0.05
-	done
-}
+bench=bench-ingest
+. bench/bench-common.sh
 
 now() { date +%s.%N; }
 
 echo "# bench-ingest: $N messages, $SESSIONS sessions, $(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 mkdir "$tmp/b"
-"$BOUNCED_BIN" --dir "$tmp/b" >"$tmp/bounced.log" 2>&1 &
-bpid=$!
+bench_bg "$BOUNCED_BIN" --dir "$tmp/b" >"$tmp/bounced.log" 2>&1
 wait_sock "$tmp/b/lmtp.sock"
 if [ "$(id -u)" = 0 ]; then
-	smtp-sink -u nobody -L unix:"$tmp/sink.sock" 256 &
+	bench_bg smtp-sink -u nobody -L unix:"$tmp/sink.sock" 256
 else
-	smtp-sink -L unix:"$tmp/sink.sock" 256 &
+	bench_bg smtp-sink -L unix:"$tmp/sink.sock" 256
 fi
-spid=$!
 wait_sock "$tmp/sink.sock"
 
 rate() {   # label socket [extra smtp-source options]
@@ -68,8 +49,6 @@ rate() {   # label socket [extra smtp-source options]
 	t1=$(now)
 	echo "scale=1; $N / ($t1 - $t0)" | bc
 }
-
-median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # ROUNDS alternating runs per mode; the medians are compared (a shared
 # machine makes single runs noisy)

@@ -25,34 +25,15 @@ CONNS=${CONNS:-50}
 ROUNDS=${ROUNDS:-3}
 RSS_CONNS=${RSS_CONNS:-100}
 
-tmp=$(mktemp -d)
-chmod 755 "$tmp"
-bpid=""
+bench=bench-query
+. bench/bench-common.sh
 rpid=""
-cleanup() {
-	[ -n "$bpid" ] && kill "$bpid" 2>/dev/null && wait "$bpid" 2>/dev/null
-	[ -n "$rpid" ] && kill "$rpid" 2>/dev/null && wait "$rpid" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
-
-wait_sock() {
-	i=0
-	while [ ! -S "$1" ]; do
-		i=$((i + 1))
-		[ $i -gt 200 ] && { echo "bench-query: $1 did not appear" >&2; exit 1; }
-		sleep 0.05
-	done
-}
-
-hwm() { awk '/^VmHWM/ { print $2 }' "/proc/$1/status"; }
-rss() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 
 echo "# bench-query: $KEYS addresses, $SECS s per run, $(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 
 # --- bounced, filled through its admin IMPORT path ------------------------
 mkdir "$tmp/b"
-"$BOUNCED_BIN" --dir "$tmp/b" >"$tmp/bounced.log" 2>&1 &
+bench_bg "$BOUNCED_BIN" --dir "$tmp/b" >"$tmp/bounced.log" 2>&1
 bpid=$!
 wait_sock "$tmp/b/admin.sock"
 t0=$(date +%s.%N)
@@ -76,10 +57,9 @@ PY
 t1=$(date +%s.%N)
 echo "bounced: imported $KEYS addresses in $(echo "$t1 - $t0" | bc) s (admin IMPORT, 1000 per commit); RSS $(rss $bpid) KiB, peak $(hwm $bpid) KiB (the index doubles as it grows)"
 # measure a daemon started on the filled store, as in production
-kill "$bpid"
-wait "$bpid" 2>/dev/null || true
+bench_stop "$bpid"
 t0=$(date +%s.%N)
-"$BOUNCED_BIN" --dir "$tmp/b" >>"$tmp/bounced.log" 2>&1 &
+bench_bg "$BOUNCED_BIN" --dir "$tmp/b" >>"$tmp/bounced.log" 2>&1
 bpid=$!
 while ! grep -q "index_entries=$KEYS " "$tmp/bounced.log"; do
 	kill -0 "$bpid" 2>/dev/null || { echo "bench-query: bounced died" >&2; exit 1; }
@@ -90,8 +70,8 @@ echo "bounced: restarted with $KEYS addresses in $(echo "$t1 - $t0" | bc) s; RSS
 
 # --- redis-server on a Unix socket, no persistence ------------------------
 if command -v redis-server >/dev/null 2>&1; then
-	redis-server --port 0 --unixsocket "$tmp/redis.sock" --unixsocketperm 700 --save "" \
-		--appendonly no --daemonize no >"$tmp/redis.log" 2>&1 &
+	bench_bg redis-server --port 0 --unixsocket "$tmp/redis.sock" --unixsocketperm 700 --save "" \
+		--appendonly no --daemonize no >"$tmp/redis.log" 2>&1
 	rpid=$!
 	wait_sock "$tmp/redis.sock"
 	python3 - "$KEYS" <<'PY' | redis-cli -s "$tmp/redis.sock" --pipe >/dev/null
@@ -111,7 +91,6 @@ run() {
 	"$BENCH_QUERY" -s "$1" -P "$2" -c "$3" -d "$4" -t "$SECS" -k "$KEYS"
 }
 field() { echo "$1" | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k { print $2 }'; }
-median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # Runs alternate between the servers, ROUNDS times, and the medians are
 # compared: on a shared machine one run alone says little.

@@ -126,29 +126,14 @@ dsn(const char *rcpt, unsigned i)
 	    i, i, i, rcpt, rcpt, i, i, rcpt, rcpt, rcpt, i, i, rcpt, i, i);
 }
 
-static void
-rcpt_free(gpointer p)
-{
-	struct report_rcpt *rc = p;
-
-	g_free(rc->recipient);
-	g_free(rc->diagnostic);
-	g_free(rc->remote_mta);
-	g_free(rc->action);
-	g_free(rc);
-}
-
 /* What a parser makes of dsn(): the report built directly. */
 static struct report *
 report_for(const char *rcpt)
 {
-	struct report *r = g_new0(struct report, 1);
-	struct report_rcpt *rc = g_new0(struct report_rcpt, 1);
+	struct report *r = report_new();
+	struct report_rcpt *rc = report_rcpt_new(rcpt);
 
 	r->decoder = "rfc3464";
-	r->rcpts = g_ptr_array_new_with_free_func(rcpt_free);
-	r->warnings = g_ptr_array_new_with_free_func(g_free);
-	rc->recipient = g_strdup(rcpt);
 	rc->class = REPORT_CLASS_HARD;
 	rc->reason = REPORT_REASON_USERUNKNOWN;
 	rc->scope = REPORT_SCOPE_ADDRESS;

@@ -16,6 +16,7 @@
 
 #include "socketmap.h"
 #include "store.h"
+#include "test-index-util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -23,23 +24,17 @@ static struct store_index *
 fz_index(void)
 {
 	static struct store_index *idx;
-	static const char *const keys[] = { "dead@example.com", "@gone.example", "u+t@x.y" };
+	static const struct tu_index_row rows[] = {
+		{ "dead@example.com", STORE_CAUSE_HARD, REPORT_REASON_USERUNKNOWN, 1700000000, 0 },
+		{ "@gone.example", STORE_CAUSE_COMPLAINT, REPORT_REASON_USERUNKNOWN, 1700000000, 0 },
+		{ "u+t@x.y", STORE_CAUSE_SOFT, REPORT_REASON_USERUNKNOWN, 1700000000, 0 },
+	};
 
 	if (idx == NULL) {
-		GArray *ch = g_array_new(FALSE, TRUE, sizeof(struct store_change));
-
-		idx = store_index_new((const unsigned char *)"fuzzfuzzfuzzfuzz", 16);
-		for (size_t i = 0; i < G_N_ELEMENTS(keys); i++) {
-			struct store_change c = { 0 };
-
-			c.key = store_index_key(idx, keys[i], strlen(keys[i]));
-			c.v.cause = (enum store_cause)(1 + i);
-			c.v.reason = REPORT_REASON_USERUNKNOWN;
-			c.v.since = 1700000000;
-			g_array_append_val(ch, c);
-		}
-		store_index_apply(idx, ch);
-		g_array_free(ch, TRUE);
+		idx = tu_index_new((const unsigned char *)"fuzzfuzzfuzzfuzz", 16, rows,
+		    G_N_ELEMENTS(rows));
+		if (idx == NULL)
+			abort();
 	}
 	return idx;
 }

@@ -389,6 +389,26 @@ def proc_uid(pid):
     return None
 
 
+def start_as_nobody(d, dirs=()):
+    """Starts d as nobody (uid and gid 65534) from the start, through setpriv
+    in BOUNCED_WRAPPER: no root to drop, none to create its directories, so
+    each of dirs is created first and given to nobody.  Skips without
+    setpriv."""
+    if not shutil.which("setpriv"):
+        skip("no setpriv")
+    for p in dirs:
+        os.makedirs(p, exist_ok=True)
+        os.chown(p, 65534, 65534)
+    old = os.environ.get("BOUNCED_WRAPPER", "")
+    os.environ["BOUNCED_WRAPPER"] = ("setpriv --reuid=65534 --regid=65534 --clear-groups " +
+                                     old).strip()
+    try:
+        d.start()
+    finally:
+        os.environ["BOUNCED_WRAPPER"] = old
+    check(proc_uid(d.proc.pid) == 65534, "runs as nobody")
+
+
 def run_case(cases):
     """main(): runs the case named on the command line."""
     if len(sys.argv) != 2 or sys.argv[1] not in cases:

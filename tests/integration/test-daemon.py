@@ -17,7 +17,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bouncedtest import (Daemon, Lmtp, SKIP, as_user, check, dot_stuff, dsn,  # noqa: E402
-                         fail, fields, lmtp_session, netstring, proc_uid, run_case, skip)
+                         fail, fields, lmtp_session, netstring, proc_uid, run_case, skip,
+                         start_as_nobody)
 
 IS_ROOT = os.geteuid() == 0
 
@@ -512,21 +513,8 @@ def case_unprivileged():
     """Started as an ordinary user from the start: no drop, default group skipped, serves."""
     if not IS_ROOT:
         skip("needs root to start the daemon as nobody")
-    import shutil as _sh
-    if not _sh.which("setpriv"):
-        skip("no setpriv")
     with Daemon(user="") as d:
-        for p in (d.run, d.state):
-            os.makedirs(p, exist_ok=True)
-            os.chown(p, 65534, 65534)
-        old = os.environ.get("BOUNCED_WRAPPER", "")
-        os.environ["BOUNCED_WRAPPER"] = ("setpriv --reuid=65534 --regid=65534 --clear-groups " +
-                                         old).strip()
-        try:
-            d.start()
-        finally:
-            os.environ["BOUNCED_WRAPPER"] = old
-        check(proc_uid(d.proc.pid) == 65534, "runs as nobody")
+        start_as_nobody(d, (d.run, d.state))
         check(d.grep("not in group postfix") or not d.grep("socket=lmtp"), "default group skipped")
         check(not d.grep("privileges_dropped"), "nothing to drop")
         c = lmtp_session(d)

@@ -30,7 +30,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bouncedtest import (Daemon, Lmtp, as_user, check, dsn, lmtp_session,  # noqa: E402
-                         proc_uid, run_case, skip)
+                         run_case, skip, start_as_nobody)
 
 NOBODY = 65534
 
@@ -92,22 +92,6 @@ def assert_resumed(d, what):
     check(d.grep("event=store_available"), "%s: recovery logged" % what)
 
 
-def unprivileged(d):
-    """Runs d as nobody from the start (no root to create directories for it)."""
-    if not shutil.which("setpriv"):
-        skip("no setpriv")
-    os.makedirs(d.run, exist_ok=True)
-    os.chown(d.run, NOBODY, NOBODY)
-    old = os.environ.get("BOUNCED_WRAPPER", "")
-    os.environ["BOUNCED_WRAPPER"] = ("setpriv --reuid=65534 --regid=65534 --clear-groups " +
-                                     old).strip()
-    try:
-        d.start()
-    finally:
-        os.environ["BOUNCED_WRAPPER"] = old
-    check(proc_uid(d.proc.pid) == NOBODY, "runs as nobody")
-
-
 # ---- cases ------------------------------------------------------------------
 
 def case_state_missing_start():
@@ -120,7 +104,7 @@ def case_state_missing_start():
         os.chmod(parent, 0o755)
         d.state = os.path.join(parent, "bounced")
         d.write_config(open(d.config).read().replace(os.path.join(d.tmp, "state"), d.state))
-        unprivileged(d)
+        start_as_nobody(d, (d.run,))
         check(d.grep("event=store_unavailable"), "logged at start")
         assert_unavailable(d, "missing")
         os.makedirs(d.state)

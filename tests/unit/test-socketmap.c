@@ -10,6 +10,7 @@
 
 #include "socketmap.h"
 #include "store.h"
+#include "test-index-util.h"
 
 #define NOW ((time_t)1700000000)
 
@@ -18,32 +19,15 @@ static const unsigned char secret[] = "0123456789abcdef0123456789abcdef";
 static struct store_index *
 make_index(void)
 {
-	struct store_index *idx = store_index_new(secret, 32);
-	GArray *ch = g_array_new(FALSE, TRUE, sizeof(struct store_change));
-	static const struct {
-		const char *key;
-		enum store_cause cause;
-		enum report_reason reason;
-		int64_t until;
-	} rows[] = {
-		{ "dead@example.com", STORE_CAUSE_HARD, REPORT_REASON_USERUNKNOWN, 0 },
-		{ "user+tag@example.com", STORE_CAUSE_COMPLAINT, REPORT_REASON_FEEDBACK, 0 },
-		{ "full@example.com", STORE_CAUSE_SOFT, REPORT_REASON_MAILBOXFULL, NOW + 60 },
-		{ "@gone.example", STORE_CAUSE_HARD, REPORT_REASON_HOSTUNKNOWN, 0 },
+	static const struct tu_index_row rows[] = {
+		{ "dead@example.com", STORE_CAUSE_HARD, REPORT_REASON_USERUNKNOWN, NOW - 86400, 0 },
+		{ "user+tag@example.com", STORE_CAUSE_COMPLAINT, REPORT_REASON_FEEDBACK, NOW - 86400, 0 },
+		{ "full@example.com", STORE_CAUSE_SOFT, REPORT_REASON_MAILBOXFULL, NOW - 86400, NOW + 60 },
+		{ "@gone.example", STORE_CAUSE_HARD, REPORT_REASON_HOSTUNKNOWN, NOW - 86400, 0 },
 	};
+	struct store_index *idx = tu_index_new(secret, 32, rows, G_N_ELEMENTS(rows));
 
-	for (size_t i = 0; i < G_N_ELEMENTS(rows); i++) {
-		struct store_change c = { 0 };
-
-		c.key = store_index_key(idx, rows[i].key, strlen(rows[i].key));
-		c.v.cause = rows[i].cause;
-		c.v.reason = rows[i].reason;
-		c.v.since = NOW - 86400;
-		c.v.until = rows[i].until;
-		g_array_append_val(ch, c);
-	}
-	g_assert_cmpint(store_index_apply(idx, ch), ==, 0);
-	g_array_free(ch, TRUE);
+	g_assert_nonnull(idx);
 	return idx;
 }
 

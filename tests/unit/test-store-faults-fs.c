@@ -36,39 +36,6 @@ open_store(char err[256])
 	return s;
 }
 
-static int
-ingest_batch(struct store *s, int first, int n)
-{
-	struct store_bounce b[10];
-	struct report *r[10];
-	char *raws[10];
-	char *pad = g_strnfill(4000, 'y');
-	int ret;
-
-	g_assert_cmpint(n, <=, 10);
-	memset(b, 0, sizeof(b));
-	for (int i = 0; i < n; i++) {
-		char rcpt[64];
-
-		g_snprintf(rcpt, sizeof(rcpt), "user%d@example.com", first + i);
-		r[i] = tu_report();
-		tu_add(r[i], rcpt, REPORT_CLASS_HARD, REPORT_SCOPE_ADDRESS,
-		    REPORT_REASON_USERUNKNOWN, "5.1.1", "550 5.1.1 unknown");
-		raws[i] = g_strdup_printf("Subject: %d\r\n\r\n%s\r\n", first + i, pad);
-		b[i].raw = raws[i];
-		b[i].raw_len = strlen(raws[i]);
-		b[i].report = r[i];
-		b[i].received = T0;
-	}
-	ret = store_ingest(s, b, (size_t)n, T0, NULL);
-	for (int i = 0; i < n; i++) {
-		report_free(r[i]);
-		g_free(raws[i]);
-	}
-	g_free(pad);
-	return ret;
-}
-
 static void
 check_consistent(gint64 want)
 {
@@ -93,7 +60,7 @@ test_full_then_grow(void)
 		g_error("open: %s", err);
 	/* Fill the 512 KiB file system: batches of 10 x 4 KiB. */
 	while (failures < 3 && next < 2000) {
-		if (ingest_batch(s, next, 10) == 0) {
+		if (tu_ingest_batch(s, next, 10, NULL) == 0) {
 			have += 10;
 		} else {
 			failures++;
@@ -109,7 +76,7 @@ test_full_then_grow(void)
 
 	/* The admin grows the file system: the same handle works again. */
 	g_assert_cmpint(mount("tmpfs", mnt, "tmpfs", MS_REMOUNT, "size=16m"), ==, 0);
-	g_assert_cmpint(ingest_batch(s, next, 10), ==, 0);
+	g_assert_cmpint(tu_ingest_batch(s, next, 10, NULL), ==, 0);
 	check_consistent(have + 10);
 	store_close(s);
 }
@@ -129,7 +96,7 @@ test_readonly_fs(void)
 	g_assert_cmpint(mount("tmpfs", mnt, "tmpfs", MS_REMOUNT, "size=16m"), ==, 0);
 	s = open_store(err);
 	g_assert_nonnull(s);
-	g_assert_cmpint(ingest_batch(s, 100000, 1), ==, 0);
+	g_assert_cmpint(tu_ingest_batch(s, 100000, 1, NULL), ==, 0);
 	store_close(s);
 }
 

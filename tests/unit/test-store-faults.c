@@ -254,41 +254,6 @@ open_vfs(const char *dir, const char *vfs)
 	return s;
 }
 
-/* A batch of n hard bounces of ~4 KiB each, numbered from first. */
-static int
-ingest_batch(struct store *s, int first, int n, GArray *changes)
-{
-	struct store_bounce *b = g_new0(struct store_bounce, (gsize)n);
-	struct report **r = g_new0(struct report *, (gsize)n);
-	char **raws = g_new0(char *, (gsize)n);
-	char *pad = g_strnfill(4000, 'x');
-	int ret;
-
-	for (int i = 0; i < n; i++) {
-		char rcpt[64];
-
-		g_snprintf(rcpt, sizeof(rcpt), "user%d@example.com", first + i);
-		r[i] = tu_report();
-		tu_add(r[i], rcpt, REPORT_CLASS_HARD, REPORT_SCOPE_ADDRESS,
-		    REPORT_REASON_USERUNKNOWN, "5.1.1", "550 5.1.1 unknown");
-		raws[i] = g_strdup_printf("Subject: bounce %d\r\n\r\n%s\r\n", first + i, pad);
-		b[i].raw = raws[i];
-		b[i].raw_len = strlen(raws[i]);
-		b[i].report = r[i];
-		b[i].received = T0 + first + i;
-	}
-	ret = store_ingest(s, b, (size_t)n, T0 + first + n, changes);
-	for (int i = 0; i < n; i++) {
-		report_free(r[i]);
-		g_free(raws[i]);
-	}
-	g_free(pad);
-	g_free(raws);
-	g_free(r);
-	g_free(b);
-	return ret;
-}
-
 /* Integrity and counts through a fresh connection with the default VFS. */
 static void
 check_consistent(const char *dir, gint64 want_bounces)
@@ -314,7 +279,7 @@ test_full_vfs(void)
 	int next = 0;
 	unsigned failed = 0;
 
-	g_assert_cmpint(ingest_batch(s, next, 10, changes), ==, 0);
+	g_assert_cmpint(tu_ingest_batch(s, next, 10, changes), ==, 0);
 	next += 10;
 	have = 10;
 	/* Budgets that stop writing at many points of a 20-bounce transaction. */
@@ -323,7 +288,7 @@ test_full_vfs(void)
 
 		g_array_set_size(changes, 0);
 		write_budget = budget;
-		ret = ingest_batch(s, next, 20, changes);
+		ret = tu_ingest_batch(s, next, 20, changes);
 		write_budget = -1;
 		if (ret == 0) {
 			have += 20;
@@ -341,7 +306,7 @@ test_full_vfs(void)
 	g_assert_cmpuint(failed, >, 10);
 	g_assert_cmpuint(write_failures, >=, failed);
 	/* The fault cleared, the same handle works. */
-	g_assert_cmpint(ingest_batch(s, next, 10, changes), ==, 0);
+	g_assert_cmpint(tu_ingest_batch(s, next, 10, changes), ==, 0);
 	check_consistent(dir, have + 10);
 
 	/* A manual suppress and a forget fail whole too. */
@@ -367,13 +332,13 @@ test_locked(void)
 	sqlite3 *other;
 	gint64 t0;
 
-	g_assert_cmpint(ingest_batch(s, 0, 5, changes), ==, 0);
+	g_assert_cmpint(tu_ingest_batch(s, 0, 5, changes), ==, 0);
 	/* Another process holds the write lock. */
 	g_assert_cmpint(sqlite3_open(path, &other), ==, SQLITE_OK);
 	g_assert_cmpint(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), ==, SQLITE_OK);
 	g_array_set_size(changes, 0);
 	t0 = g_get_monotonic_time();
-	g_assert_cmpint(ingest_batch(s, 5, 5, changes), ==, -1);
+	g_assert_cmpint(tu_ingest_batch(s, 5, 5, changes), ==, -1);
 	/* It waited busy_timeout (100 ms) before giving up. */
 	g_assert_cmpint(g_get_monotonic_time() - t0, >=, 90 * 1000);
 	g_assert_cmpint(store_errcode(s), ==, STORE_ERR_LOCKED);
@@ -387,7 +352,7 @@ test_locked(void)
 	sqlite3_close(other);
 	check_consistent(dir, 5);
 	/* Released: works again. */
-	g_assert_cmpint(ingest_batch(s, 5, 5, changes), ==, 0);
+	g_assert_cmpint(tu_ingest_batch(s, 5, 5, changes), ==, 0);
 	check_consistent(dir, 10);
 	store_close(s);
 	g_free(path);
@@ -403,9 +368,9 @@ test_readonly_connection(void)
 	struct store *ro = tu_open(dir, NULL, 1);
 	GArray *changes = g_array_new(FALSE, TRUE, sizeof(struct store_change));
 
-	g_assert_cmpint(ingest_batch(s, 0, 3, changes), ==, 0);
+	g_assert_cmpint(tu_ingest_batch(s, 0, 3, changes), ==, 0);
 	g_array_set_size(changes, 0);
-	g_assert_cmpint(ingest_batch(ro, 3, 3, changes), ==, -1);
+	g_assert_cmpint(tu_ingest_batch(ro, 3, 3, changes), ==, -1);
 	g_assert_cmpint(store_errcode(ro), ==, STORE_ERR_READONLY);
 	g_assert_nonnull(strstr(store_errmsg(ro), "read-only"));
 	g_assert_cmpuint(changes->len, ==, 0);
@@ -457,12 +422,12 @@ test_moved(void)
 	char *aside = g_build_filename(dir, "aside.db", NULL);
 
 	g_assert_cmpint(store_moved(s), ==, 0);
-	g_assert_cmpint(ingest_batch(s, 0, 3, changes), ==, 0);
+	g_assert_cmpint(tu_ingest_batch(s, 0, 3, changes), ==, 0);
 	/* replaced: renamed aside (a restore would put another file there) */
 	g_assert_cmpint(rename(path, aside), ==, 0);
 	g_assert_cmpint(store_moved(s), ==, 1);
 	g_array_set_size(changes, 0);
-	g_assert_cmpint(ingest_batch(s, 3, 2, changes), ==, -1);
+	g_assert_cmpint(tu_ingest_batch(s, 3, 2, changes), ==, -1);
 	g_assert_cmpint(store_errcode(s), ==, STORE_ERR_IO);
 	g_assert_nonnull(strstr(store_errmsg(s), "deleted or replaced"));
 	g_assert_cmpuint(changes->len, ==, 0);
@@ -475,12 +440,12 @@ test_moved(void)
 	s = tu_open(dir, NULL, 0);
 	g_assert_cmpint(unlink(path), ==, 0);
 	g_assert_cmpint(store_moved(s), ==, 1);
-	g_assert_cmpint(ingest_batch(s, 3, 2, changes), ==, -1);
+	g_assert_cmpint(tu_ingest_batch(s, 3, 2, changes), ==, -1);
 	store_close(s);
 	/* opened again: a new database at the path takes bounces */
 	s = tu_open(dir, NULL, 0);
 	g_assert_cmpint(store_moved(s), ==, 0);
-	g_assert_cmpint(ingest_batch(s, 3, 2, changes), ==, 0);
+	g_assert_cmpint(tu_ingest_batch(s, 3, 2, changes), ==, 0);
 	store_close(s);
 	g_free(aside);
 	g_free(path);

@@ -2,7 +2,8 @@
 /*
  * test-store-util.h - helpers shared by the store's unit tests: a temp
  * directory, a store opened in it with an explicit policy, and reports
- * built by hand (the tests do not depend on the parser).
+ * built by hand with report.h's constructors (no parsing: the tests do not
+ * depend on the parser's decoders).
  */
 #ifndef BOUNCED_TEST_STORE_UTIL_H
 #define BOUNCED_TEST_STORE_UTIL_H
@@ -19,30 +20,13 @@
 #define D 86400
 #define T0 ((time_t)1700000000)
 
-static inline void
-tu_rcpt_free(gpointer p)
-{
-	struct report_rcpt *rc = p;
-
-	g_free(rc->recipient);
-	g_free(rc->final_recipient);
-	g_free(rc->action);
-	g_free(rc->diagnostic);
-	g_free(rc->diagnostic_type);
-	g_free(rc->remote_mta);
-	g_free(rc->smtp_command);
-	g_free(rc);
-}
-
-/* A report with no recipient yet. */
+/* A report with no recipient yet (report_new(), decoder "test"). */
 static inline struct report *
 tu_report(void)
 {
-	struct report *r = g_new0(struct report, 1);
+	struct report *r = report_new();
 
 	r->decoder = "test";
-	r->rcpts = g_ptr_array_new_with_free_func(tu_rcpt_free);
-	r->warnings = g_ptr_array_new_with_free_func(g_free);
 	return r;
 }
 
@@ -50,9 +34,8 @@ static inline struct report_rcpt *
 tu_add(struct report *r, const char *rcpt, enum report_class c, enum report_scope sc,
     enum report_reason reason, const char *status, const char *diag)
 {
-	struct report_rcpt *rc = g_new0(struct report_rcpt, 1);
+	struct report_rcpt *rc = report_rcpt_new(rcpt);
 
-	rc->recipient = g_strdup(rcpt);
 	rc->class = c;
 	rc->scope = sc;
 	rc->reason = reason;
@@ -132,6 +115,44 @@ tu_ingest(struct store *s, struct report *r, const char *tag, time_t t, GArray *
 		g_error("ingest %s: %s", tag, store_errmsg(s));
 	g_free(raw);
 	return b;
+}
+
+/*
+ * Ingests n hard bounces of ~4 KiB each (user<first+i>@example.com, received
+ * at T0 + first + i) in one store_ingest() call.  Returns its result.
+ */
+static inline int
+tu_ingest_batch(struct store *s, int first, int n, GArray *changes)
+{
+	struct store_bounce *b = g_new0(struct store_bounce, (gsize)n);
+	struct report **r = g_new0(struct report *, (gsize)n);
+	char **raws = g_new0(char *, (gsize)n);
+	char *pad = g_strnfill(4000, 'x');
+	int ret;
+
+	for (int i = 0; i < n; i++) {
+		char rcpt[64];
+
+		g_snprintf(rcpt, sizeof(rcpt), "user%d@example.com", first + i);
+		r[i] = tu_report();
+		tu_add(r[i], rcpt, REPORT_CLASS_HARD, REPORT_SCOPE_ADDRESS,
+		    REPORT_REASON_USERUNKNOWN, "5.1.1", "550 5.1.1 unknown");
+		raws[i] = g_strdup_printf("Subject: bounce %d\r\n\r\n%s\r\n", first + i, pad);
+		b[i].raw = raws[i];
+		b[i].raw_len = strlen(raws[i]);
+		b[i].report = r[i];
+		b[i].received = T0 + first + i;
+	}
+	ret = store_ingest(s, b, (size_t)n, T0 + first + n, changes);
+	for (int i = 0; i < n; i++) {
+		report_free(r[i]);
+		g_free(raws[i]);
+	}
+	g_free(pad);
+	g_free(raws);
+	g_free(r);
+	g_free(b);
+	return ret;
 }
 
 /*

@@ -101,12 +101,35 @@ run_until(struct event_base *base, unsigned want)
 	}
 }
 
+/*
+ * A writer on the database at path, batches of batch_max, with a fresh
+ * index (idx) and counters; busy_timeout_ms and cache_kib as the daemon's
+ * store config would set them.  err as writer_new's.
+ */
+static struct writer *
+writer_start(struct event_base *base, const char *path, const struct store_policy *pol,
+    unsigned busy_timeout_ms, unsigned cache_kib, unsigned batch_max, char err[256])
+{
+	struct store_config sc = { 0 };
+	struct writer *w;
+
+	idx = store_index_new((const unsigned char *)TEST_SECRET, strlen(TEST_SECRET));
+	applied = completed = 0;
+	sc.path = path;
+	sc.secret = (const unsigned char *)TEST_SECRET;
+	sc.secret_len = strlen(TEST_SECRET);
+	sc.busy_timeout_ms = busy_timeout_ms;
+	sc.cache_kib = cache_kib;
+	w = writer_new(base, &sc, pol, batch_max, apply, NULL, err);
+	g_assert_nonnull(w);
+	return w;
+}
+
 static void
 test_group_commit_and_poison(void)
 {
 	char *dir = tu_mkdir();
 	struct store_policy pol;
-	struct store_config sc = { 0 };
 	struct event_base *base = event_base_new();
 	struct writer *w;
 	struct writer_stats st;
@@ -123,15 +146,7 @@ test_group_commit_and_poison(void)
 	    "WHEN NEW.envelope_rcpt = 'poison@bounce.test' "
 	    "BEGIN SELECT RAISE(ABORT, 'poisoned'); END"), ==, 0);
 
-	idx = store_index_new((const unsigned char *)TEST_SECRET, strlen(TEST_SECRET));
-	applied = completed = 0;
-	sc.path = path;
-	sc.secret = (const unsigned char *)TEST_SECRET;
-	sc.secret_len = strlen(TEST_SECRET);
-	sc.busy_timeout_ms = 2000;
-	sc.cache_kib = 2048;
-	w = writer_new(base, &sc, &pol, 4, apply, NULL, err);
-	g_assert_nonnull(w);
+	w = writer_start(base, path, &pol, 2000, 2048, 4, err);
 	g_assert_cmpstr(err, ==, "");
 	g_assert_true(writer_healthy(w));
 	{
@@ -218,21 +233,13 @@ test_store_unavailable(void)
 	gchar *sub = g_build_filename(dir, "missing", NULL);
 	gchar *path = g_build_filename(sub, "bounced.db", NULL);
 	struct store_policy pol;
-	struct store_config sc = { 0 };
 	struct event_base *base = event_base_new();
 	struct writer *w;
 	struct job j;
 	char err[256];
 
 	store_policy_default(&pol);
-	idx = store_index_new((const unsigned char *)TEST_SECRET, strlen(TEST_SECRET));
-	applied = completed = 0;
-	sc.path = path;
-	sc.secret = (const unsigned char *)TEST_SECRET;
-	sc.secret_len = strlen(TEST_SECRET);
-	sc.busy_timeout_ms = 100;
-	w = writer_new(base, &sc, &pol, 8, apply, NULL, err);
-	g_assert_nonnull(w);
+	w = writer_start(base, path, &pol, 100, 0, 8, err);
 	g_assert_cmpstr(err, !=, "");
 	g_assert_false(writer_healthy(w));
 	job_init(&j, 1, "bounces@bounce.test");
@@ -286,7 +293,6 @@ test_commit_delay(void)
 {
 	char *dir = tu_mkdir();
 	struct store_policy pol;
-	struct store_config sc = { 0 };
 	struct event_base *base = event_base_new();
 	struct writer *w;
 	struct job j[4];
@@ -294,15 +300,7 @@ test_commit_delay(void)
 	gchar *path = g_build_filename(dir, "bounced.db", NULL);
 
 	store_policy_default(&pol);
-	idx = store_index_new((const unsigned char *)TEST_SECRET, strlen(TEST_SECRET));
-	applied = completed = 0;
-	sc.path = path;
-	sc.secret = (const unsigned char *)TEST_SECRET;
-	sc.secret_len = strlen(TEST_SECRET);
-	sc.busy_timeout_ms = 2000;
-	sc.cache_kib = 2048;
-	w = writer_new(base, &sc, &pol, 64, apply, NULL, err);
-	g_assert_nonnull(w);
+	w = writer_start(base, path, &pol, 2000, 2048, 64, err);
 	writer_set_commit_delay(w, 60u * 1000 * 1000);
 
 	/* three transactions in progress; their bounces come one by one, each

@@ -35,6 +35,7 @@ import sys
 import tempfile
 import threading
 import time
+import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -930,6 +931,36 @@ def bounced_binary(arg=None):
     if path and os.path.isfile(path) and os.access(path, os.X_OK):
         return os.path.abspath(path)
     return None
+
+
+
+class LabTestCase(unittest.TestCase):
+    """Tests that share one Lab, cls.lab, made by the subclass's setUpClass:
+    stopped after the class's tests, an error when a Postfix process of it
+    is left."""
+    lab = None
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.lab:
+            left = cls.lab.stop()
+            if left:
+                raise RuntimeError("Postfix processes left after stop: %s" % left)
+
+def unittest_main(name, need_bounced=False):
+    """main() of a unittest script of the lab: prints "NAME: SKIP: why" and
+    returns SKIP when the lab cannot run here (or, with need_bounced, when
+    there is no bounced executable); else runs the script's tests and
+    returns 0 when they pass, 1 when not."""
+    why = skip_reason()
+    if not why and need_bounced and not bounced_binary():
+        why = ("BOUNCED is not set or not an executable (%r): build bounced and run with "
+               "BOUNCED=path/to/bounced" % os.environ.get("BOUNCED"))
+    if why:
+        print("%s: SKIP: %s" % (name, why))
+        return SKIP
+    prog = unittest.main(module="__main__", exit=False, verbosity=2)
+    return 0 if prog.result.wasSuccessful() else 1
 
 
 class Bounced:

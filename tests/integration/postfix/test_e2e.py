@@ -16,7 +16,6 @@ import os
 import re
 import sys
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lab as L  # noqa: E402
@@ -62,8 +61,7 @@ def is_iso8601(s):
         return False
 
 
-class EndToEnd(unittest.TestCase):
-    lab = None
+class EndToEnd(L.LabTestCase):
     bounced = None
 
     @classmethod
@@ -75,13 +73,6 @@ class EndToEnd(unittest.TestCase):
         except BaseException:
             cls.lab.stop()
             raise
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.lab:
-            left = cls.lab.stop()
-            if left:
-                raise RuntimeError("Postfix processes left after stop: %s" % left)
 
     def setUp(self):
         if not self.bounced.running():
@@ -230,17 +221,5 @@ class EndToEnd(unittest.TestCase):
             self.lab.set(smtpd_recipient_restrictions="", recipient_delimiter="")
 
 
-def main():
-    why = L.skip_reason()
-    if not why and not L.bounced_binary():
-        why = ("BOUNCED is not set or not an executable (%r): build bounced and run with "
-               "BOUNCED=path/to/bounced" % os.environ.get("BOUNCED"))
-    if why:
-        print("test_e2e: SKIP: " + why)
-        return L.SKIP
-    prog = unittest.main(exit=False, verbosity=2)
-    return 0 if prog.result.wasSuccessful() else 1
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(L.unittest_main("test_e2e", need_bounced=True))

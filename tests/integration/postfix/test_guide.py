@@ -44,7 +44,6 @@ import socket
 import subprocess
 import sys
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lab as L  # noqa: E402
@@ -102,8 +101,7 @@ def main_cf_params(text):
     return params
 
 
-class Guide(unittest.TestCase):
-    lab = None
+class Guide(L.LabTestCase):
     bounced = None
     blocks = None
     used = set()
@@ -146,13 +144,6 @@ class Guide(unittest.TestCase):
         except BaseException:
             lab.stop()
             raise
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.lab:
-            left = cls.lab.stop()
-            if left:
-                raise RuntimeError("Postfix processes left after stop: %s" % left)
 
     # -- the guide's blocks, pointed at the lab ---------------------------------
 
@@ -234,16 +225,18 @@ class Guide(unittest.TestCase):
 
     def wait_remote(self, n_before, sender, rcpt, timeout=20):
         """Waits for a message to rcpt at the fake MX after index n_before;
-        asserts its envelope sender; returns the new length."""
+        asserts its envelope sender; returns the index after that message
+        (not the length: a next message may have arrived with it)."""
         rs = self.lab.remote_server
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with rs.lock:
-                got = [d for d in rs.delivered[n_before:] if rcpt in d[1]]
+                got = [i for i in range(n_before, len(rs.delivered))
+                       if rcpt in rs.delivered[i][1]]
             if got:
-                self.assertEqual(got[0][0], sender, "envelope sender at the remote MX"
-                                 + self.diag())
-                return len(rs.delivered)
+                self.assertEqual(rs.delivered[got[0]][0], sender,
+                                 "envelope sender at the remote MX" + self.diag())
+                return got[0] + 1
             time.sleep(0.05)
         self.fail("nothing reached the remote MX for %s%s" % (rcpt, self.diag()))
 
@@ -514,16 +507,5 @@ Diagnostic-Code: smtp; 550 5.1.1 <%(rcpt)s>: User unknown
 """
 
 
-def main():
-    why = L.skip_reason()
-    if not why and not L.bounced_binary():
-        why = "BOUNCED is not set or not an executable (%r)" % os.environ.get("BOUNCED")
-    if why:
-        print("test_guide: SKIP: " + why)
-        return L.SKIP
-    prog = unittest.main(exit=False, verbosity=2)
-    return 0 if prog.result.wasSuccessful() else 1
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(L.unittest_main("test_guide", need_bounced=True))

@@ -65,7 +65,7 @@ class LabLifecycle(unittest.TestCase):
         self.assertEqual(L.procs_with_env("MAIL_CONFIG", etc), [])
 
 
-class Scenarios(unittest.TestCase):
+class Scenarios(L.LabTestCase):
     """Issue 4's scenarios against the fake receiver, on one lab."""
 
     @classmethod
@@ -76,10 +76,6 @@ class Scenarios(unittest.TestCase):
         except BaseException:
             cls.lab.stop()
             raise
-
-    @classmethod
-    def tearDownClass(cls):
-        assert cls.lab.stop() == []
 
     def check(self, scenario, n=1):
         caps = self.caps[scenario]
@@ -185,14 +181,5 @@ class SkipsWithoutBounced(unittest.TestCase):
             self.assertIn("BOUNCED", r.stdout)
 
 
-def main():
-    why = L.skip_reason()
-    if why:
-        print("test_lab: SKIP: " + why)
-        return L.SKIP
-    prog = unittest.main(exit=False, verbosity=2)
-    return 0 if prog.result.wasSuccessful() else 1
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(L.unittest_main("test_lab"))

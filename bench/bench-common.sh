@@ -1,0 +1,55 @@
+# SPDX-License-Identifier: MIT
+#
+# bench-common.sh - sourced by the bench/*.sh drivers (after `set -eu` and
+# the cd to the project root; $bench names the script in messages): a temp
+# directory $tmp, removed on exit with every process started by bench_bg,
+# waiting for a socket, a process's current and peak RSS, medians.
+
+tmp=$(mktemp -d)
+chmod 755 "$tmp"
+bench_pids=""
+
+# Stops every process still running from bench_bg, then removes $tmp.  Each
+# step may fail (a process already gone, killed by its signal): the trap
+# runs under set -e, so none may stop the cleanup.
+bench_cleanup() {
+	for p in $bench_pids; do
+		kill "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
+	rm -rf "$tmp"
+}
+trap bench_cleanup EXIT INT TERM
+
+# bench_bg CMD [ARG...]: runs CMD in the background (redirect the call to
+# redirect its output), stopped at exit; $! is its pid.
+bench_bg() {
+	"$@" &
+	bench_pids="$bench_pids $!"
+}
+
+# bench_stop PID: stops a process started by bench_bg before the end.
+bench_stop() {
+	kill "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+	bench_pids=$(echo "$bench_pids" | tr ' ' '\n' | grep -vx "$1" | tr '\n' ' ')
+}
+
+# wait_sock PATH: until the Unix socket PATH exists (10 s at most).
+wait_sock() {
+	i=0
+	while [ ! -S "$1" ]; do
+		i=$((i + 1))
+		[ $i -gt 200 ] && { echo "$bench: $1 did not appear" >&2; exit 1; }
+		sleep 0.05
+	done
+}
+
+# Peak (VmHWM) and current (VmRSS) resident set of a process, in KiB.
+hwm() { awk '/^VmHWM/ { print $2 }' "/proc/$1/status"; }
+rss() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
+# Resets VmHWM to the current RSS (Linux >= 4.0), so the next read is the peak of one phase.
+reset_hwm() { echo 5 > "/proc/$1/clear_refs" 2>/dev/null || true; }
+
+# The median of the numbers on stdin, one a line.
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }

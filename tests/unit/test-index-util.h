@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test-index-util.h - an in-memory suppression index (store_index) filled
+ * from a table of entries, for the unit tests and the fuzz targets of the
+ * query and socketmap engines (fuzz/ includes it too).
+ */
+#ifndef BOUNCED_TEST_INDEX_UTIL_H
+#define BOUNCED_TEST_INDEX_UTIL_H
+
+#include <stdint.h>
+#include <string.h>
+#include <glib.h>
+
+#include "store.h"
+
+/* One entry: an address, or "@domain" for a whole domain. */
+struct tu_index_row {
+	const char *key;
+	enum store_cause cause;
+	enum report_reason reason;
+	int64_t since, until;         /* until 0: no expiry */
+};
+
+/*
+ * A new index keyed with secret, holding the n rows.  Returns NULL when
+ * store_index_apply() fails.  Caller frees with store_index_free().
+ */
+static inline struct store_index *
+tu_index_new(const unsigned char *secret, size_t secret_len, const struct tu_index_row *rows,
+    size_t n)
+{
+	struct store_index *idx = store_index_new(secret, secret_len);
+	GArray *ch = g_array_new(FALSE, TRUE, sizeof(struct store_change));
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		struct store_change c = { 0 };
+
+		c.key = store_index_key(idx, rows[i].key, strlen(rows[i].key));
+		c.v.cause = rows[i].cause;
+		c.v.reason = rows[i].reason;
+		c.v.since = rows[i].since;
+		c.v.until = rows[i].until;
+		g_array_append_val(ch, c);
+	}
+	rc = store_index_apply(idx, ch);
+	g_array_free(ch, TRUE);
+	if (rc != 0) {
+		store_index_free(idx);
+		return NULL;
+	}
+	return idx;
+}
+
+#endif
