@@ -39,6 +39,7 @@ struct cmd_client {
 	int eof;
 };
 
+static int client_opts_take(struct cmd_opts *o, int opt, const char *arg);
 static int client_fill(struct cmd_client *c, int nonblock);
 static int client_load_config(struct cmd_opts *o, const char *file, int explicit);
 static void client_decode(char *s);
@@ -54,8 +55,29 @@ const char cmd_common_help[] =
 
 /* ---- options ----------------------------------------------------------- */
 
+void
+cmd_opts_init(struct cmd_opts *o, const char *command)
+{
+	o->command = command;
+	optind = 1;
+	opterr = 0;
+}
+
 int
-cmd_opts_take(struct cmd_opts *o, int opt, const char *arg)
+cmd_getopt(struct cmd_opts *o, int argc, char **argv, const char *shortopts,
+    const struct option *longopts)
+{
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1)
+		if (!client_opts_take(o, opt, optarg))
+			break;
+	return opt;
+}
+
+/* Takes a common option into o: 1 when opt was one, 0 when not (--help is not). */
+static int
+client_opts_take(struct cmd_opts *o, int opt, const char *arg)
 {
 	switch (opt) {
 	case CMD_OPT_SOCKET:
@@ -73,8 +95,6 @@ cmd_opts_take(struct cmd_opts *o, int opt, const char *arg)
 	case CMD_OPT_JSON:
 		o->json = 1;
 		return 1;
-	case CMD_OPT_HELP:
-		return -1;
 	default:
 		return 0;
 	}
@@ -225,6 +245,18 @@ cmd_client_connect(const struct cmd_opts *o, const char *path, int *code_r)
 	c->cap = CLIENT_BUF_MIN;
 	c->buf = g_malloc(c->cap);
 	return c;
+}
+
+struct cmd_client *
+cmd_connect(struct cmd_opts *o, int query, int *code_r)
+{
+	/* longer than sun_path: a path too long is reported, never cut */
+	char path[256];
+
+	*code_r = cmd_socket_path(o, query, path, sizeof(path));
+	if (*code_r != 0)
+		return NULL;
+	return cmd_client_connect(o, path, code_r);
 }
 
 void

@@ -1036,23 +1036,17 @@ cmd_import(int argc, char **argv)
 	};
 	struct imp_run r;
 	struct cmd_fields ok;
-	char path[256], err[256];
+	char err[256];
 	int opt, code = CMD_EXIT_OK, progress = -1;
 	uint64_t imported = 0;
 
 	memset(&r, 0, sizeof(r));
-	r.o.command = "import";
+	cmd_opts_init(&r.o, "import");
 	g_strlcpy(r.until, "never", sizeof(r.until));
-	optind = 1;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		int t = cmd_opts_take(&r.o, opt, optarg);
-
-		if (t < 0)
-			return import_help();
-		if (t > 0)
-			continue;
+	while ((opt = cmd_getopt(&r.o, argc, argv, "", longopts)) != -1) {
 		switch (opt) {
+		case CMD_OPT_HELP:
+			return import_help();
 		case OPT_FORMAT: {
 			size_t i;
 
@@ -1188,11 +1182,7 @@ cmd_import(int argc, char **argv)
 		if (code != 0)
 			goto out;
 	}
-	code = cmd_socket_path(&r.o, 0, path, sizeof(path));
-	if (code != 0)
-		goto out;
-	r.c = cmd_client_connect(&r.o, path, &code);
-	if (r.c == NULL)
+	if ((r.c = cmd_connect(&r.o, 0, &code)) == NULL)
 		goto out;
 	{
 		GString *req = g_string_new(NULL);

@@ -272,22 +272,16 @@ cmd_show(int argc, char **argv)
 	struct cmd_client *c = NULL;
 	GString *req = NULL;
 	const char *events = "50", *addr = NULL;
-	char path[256], norm[STORE_ADDR_MAX + 1], err[256];
+	char norm[STORE_ADDR_MAX + 1], err[256];
 	guint64 bounce = 0, nev;
 	int opt, code, raw = 0;
 
 	memset(&r, 0, sizeof(r));
-	r.o.command = argv[0];
-	optind = 1;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		int t = cmd_opts_take(&r.o, opt, optarg);
-
-		if (t < 0)
-			return show_help();
-		if (t > 0)
-			continue;
+	cmd_opts_init(&r.o, argv[0]);
+	while ((opt = cmd_getopt(&r.o, argc, argv, "", longopts)) != -1) {
 		switch (opt) {
+		case CMD_OPT_HELP:
+			return show_help();
 		case OPT_EVENTS:
 			events = optarg;
 			if (!g_ascii_string_to_unsigned(events, 10, 0, 100000, &nev, NULL))
@@ -314,11 +308,7 @@ cmd_show(int argc, char **argv)
 	if (addr != NULL && store_addr_normalize(addr, strlen(addr), norm, err) < 0)
 		return cmd_fail(&r.o, CMD_EXIT_USAGE, "invalid address \"%.200s\": %s", addr, err);
 	r.json = r.o.json && !raw;
-	code = cmd_socket_path(&r.o, 0, path, sizeof(path));
-	if (code != 0)
-		goto out;
-	c = cmd_client_connect(&r.o, path, &code);
-	if (c == NULL)
+	if ((c = cmd_connect(&r.o, 0, &code)) == NULL)
 		goto out;
 	if (raw && bounce != 0) {
 		code = show_raw(&r, c, (int64_t)bounce);

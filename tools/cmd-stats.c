@@ -533,7 +533,7 @@ cmd_stats(int argc, char **argv)
 	};
 	struct stats_run r;
 	struct cmd_client *c = NULL;
-	GString *req = g_string_new(NULL);
+	GString *req;
 	time_t now = time(NULL);
 	int64_t from = (int64_t)now - STATS_DEFAULT_PERIOD, to = (int64_t)now + 1;
 	guint64 domains = 20;
@@ -541,13 +541,10 @@ cmd_stats(int argc, char **argv)
 	char err[256];
 
 	memset(&r, 0, sizeof(r));
-	r.o.command = argv[0];
-	optind = 1;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		int t = cmd_opts_take(&r.o, opt, optarg);
-
-		if (t < 0) {
+	cmd_opts_init(&r.o, argv[0]);
+	while ((opt = cmd_getopt(&r.o, argc, argv, "", longopts)) != -1) {
+		switch (opt) {
+		case CMD_OPT_HELP:
 			printf("usage: bouncectl stats [OPTIONS]\n"
 			    "Counts over a period: bounces and recipients by class, reason, scope and\n"
 			    "domain, soft bounces per provider; suppressions by class now; the open\n"
@@ -561,19 +558,12 @@ cmd_stats(int argc, char **argv)
 			    "  --prometheus         the Prometheus text exposition format (the period is\n"
 			    "                       all time unless --since is given); metrics in\n"
 			    "                       bouncectl(1)\n%s", cmd_common_help);
-			g_string_free(req, TRUE);
 			return 0;
-		}
-		if (t > 0)
-			continue;
-		switch (opt) {
 		case OPT_SINCE:
 		case OPT_UNTIL:
 			if (cmd_parse_time(optarg, CMD_TIME_PAST, now, opt == OPT_SINCE ? &from : &to,
-			    err) < 0) {
-				g_string_free(req, TRUE);
+			    err) < 0)
 				return cmd_usage(&r.o, "%s", err);
-			}
 			if (opt == OPT_SINCE)
 				from_set = 1;
 			break;
@@ -582,29 +572,23 @@ cmd_stats(int argc, char **argv)
 			from_set = 1;
 			break;
 		case OPT_DOMAINS:
-			if (!g_ascii_string_to_unsigned(optarg, 10, 1, 10000, &domains, NULL)) {
-				g_string_free(req, TRUE);
+			if (!g_ascii_string_to_unsigned(optarg, 10, 1, 10000, &domains, NULL))
 				return cmd_usage(&r.o, "--domains takes a number from 1 to 10000");
-			}
 			break;
 		case OPT_PROM:
 			prom = 1;
 			break;
 		default:
-			g_string_free(req, TRUE);
 			return cmd_bad_option(&r.o, argv);
 		}
 	}
-	if (optind < argc) {
-		g_string_free(req, TRUE);
+	if (optind < argc)
 		return cmd_usage(&r.o, "unexpected argument \"%s\"", argv[optind]);
-	}
 	if (prom && !from_set)
 		from = 0;
-	if (from >= to) {
-		g_string_free(req, TRUE);
+	if (from >= to)
 		return cmd_usage(&r.o, "the period is empty (--since is not before --until)");
-	}
+	req = g_string_new(NULL);
 	r.lines = g_ptr_array_new_with_free_func(stats_line_free);
 	r.out = g_string_sized_new(8192);
 	code = stats_connect(&r, &c);
@@ -649,37 +633,27 @@ cmd_incidents(int argc, char **argv)
 	};
 	struct stats_run r;
 	struct cmd_client *c = NULL;
-	GString *req = g_string_new(NULL);
+	GString *req;
 	int opt, code, all = 0;
 
 	memset(&r, 0, sizeof(r));
-	r.o.command = argv[0];
-	optind = 1;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		int t = cmd_opts_take(&r.o, opt, optarg);
-
-		if (t < 0) {
+	cmd_opts_init(&r.o, argv[0]);
+	while ((opt = cmd_getopt(&r.o, argc, argv, "", longopts)) != -1) {
+		if (opt == CMD_OPT_HELP) {
 			printf("usage: bouncectl incidents [--all] [OPTIONS]\n"
 			    "Sender-scope incidents: a provider refusing our mail (IP blocked, bad\n"
 			    "reputation, rate limits, SPF/DKIM/DMARC, missing PTR).  They never\n"
 			    "suppress the recipients.  Open ones by default; --all adds closed ones.\n%s",
 			    cmd_common_help);
-			g_string_free(req, TRUE);
 			return 0;
 		}
-		if (t > 0)
-			continue;
-		if (opt != OPT_ALL) {
-			g_string_free(req, TRUE);
+		if (opt != OPT_ALL)
 			return cmd_bad_option(&r.o, argv);
-		}
 		all = 1;
 	}
-	if (optind < argc) {
-		g_string_free(req, TRUE);
+	if (optind < argc)
 		return cmd_usage(&r.o, "unexpected argument \"%s\"", argv[optind]);
-	}
+	req = g_string_new(NULL);
 	r.lines = g_ptr_array_new_with_free_func(stats_line_free);
 	r.out = g_string_sized_new(4096);
 	code = stats_connect(&r, &c);
@@ -787,73 +761,53 @@ cmd_audit(int argc, char **argv)
 	struct stats_run r;
 	struct cmd_client *c = NULL;
 	struct cmd_fields ok;
-	GString *req = g_string_new(NULL);
+	GString *req;
 	guint64 limit = AUDIT_DEFAULT_LIMIT, after = 0;
-	char norm[STORE_ADDR_MAX + 1], err[256], path[256];
+	char norm[STORE_ADDR_MAX + 1], err[256];
 	const char *target = NULL, *next = NULL;
 	int opt, code, all = 0;
 
 	memset(&r, 0, sizeof(r));
-	r.o.command = argv[0];
-	optind = 1;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		int t = cmd_opts_take(&r.o, opt, optarg);
-
-		if (t < 0) {
+	cmd_opts_init(&r.o, argv[0]);
+	while ((opt = cmd_getopt(&r.o, argc, argv, "", longopts)) != -1) {
+		switch (opt) {
+		case CMD_OPT_HELP:
 			printf("usage: bouncectl audit [ADDRESS|@DOMAIN] [--limit N] [--after ID] [--all]\n"
 			    "The audit log, oldest first: who suppressed, unsuppressed, imported,\n"
 			    "forgot or re-evaluated what, when, and the note given.\n"
 			    "  --limit N            entries per page (default %d)\n"
 			    "  --after ID           the page after this entry id\n"
 			    "  --all                every entry\n%s", AUDIT_DEFAULT_LIMIT, cmd_common_help);
-			g_string_free(req, TRUE);
 			return 0;
-		}
-		if (t > 0)
-			continue;
-		switch (opt) {
 		case OPT_LIMIT:
-			if (!g_ascii_string_to_unsigned(optarg, 10, 1, AUDIT_PAGE_MAX, &limit, NULL)) {
-				g_string_free(req, TRUE);
+			if (!g_ascii_string_to_unsigned(optarg, 10, 1, AUDIT_PAGE_MAX, &limit, NULL))
 				return cmd_usage(&r.o, "--limit takes a number from 1 to %d", AUDIT_PAGE_MAX);
-			}
 			break;
 		case OPT_AFTER:
-			if (!g_ascii_string_to_unsigned(optarg, 10, 0, G_MAXINT64, &after, NULL)) {
-				g_string_free(req, TRUE);
+			if (!g_ascii_string_to_unsigned(optarg, 10, 0, G_MAXINT64, &after, NULL))
 				return cmd_usage(&r.o, "--after takes an audit entry id");
-			}
 			break;
 		case OPT_ALL:
 			all = 1;
 			break;
 		default:
-			g_string_free(req, TRUE);
 			return cmd_bad_option(&r.o, argv);
 		}
 	}
 	if (optind < argc) {
 		target = argv[optind++];
 		if (strncmp(target, "hmac:", 5) != 0) {
-			if (store_addr_normalize(target, strlen(target), norm, err) < 0) {
-				g_string_free(req, TRUE);
+			if (store_addr_normalize(target, strlen(target), norm, err) < 0)
 				return cmd_fail(&r.o, CMD_EXIT_USAGE, "invalid address \"%.200s\": %s",
 				    target, err);
-			}
 			target = norm;
 		}
 	}
-	if (optind < argc) {
-		g_string_free(req, TRUE);
+	if (optind < argc)
 		return cmd_usage(&r.o, "unexpected argument \"%s\"", argv[optind]);
-	}
+	req = g_string_new(NULL);
 	r.out = g_string_sized_new(1024);
-	code = cmd_socket_path(&r.o, 0, path, sizeof(path));
-	if (code != 0)
-		goto out;
-	c = cmd_client_connect(&r.o, path, &code);
-	if (c == NULL)
+	if ((c = cmd_connect(&r.o, 0, &code)) == NULL)
 		goto out;
 	if (r.o.json)
 		fputs("[", stdout);

@@ -27,6 +27,7 @@
 #ifndef BOUNCED_CMD_H
 #define BOUNCED_CMD_H
 
+#include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <time.h>
@@ -101,10 +102,21 @@ enum {
 extern const char cmd_common_help[];
 
 /*
- * Handles a common option.  Returns 1 when opt was one (taken), 0 when not,
- * and -1 for --help (the caller prints its help and returns 0).
+ * Starts a daemon command's option reading: o->command = command (for
+ * messages), getopt reset to argv[1] with its own messages off (the
+ * command reports a bad option with cmd_bad_option).
  */
-int cmd_opts_take(struct cmd_opts *o, int opt, const char *arg);
+void cmd_opts_init(struct cmd_opts *o, const char *command);
+/*
+ * getopt_long over the command's longopts (which end with
+ * CMD_COMMON_LONGOPTS), taking the common options into o on the way.
+ * Returns the next option that is the command's own (optarg set),
+ * CMD_OPT_HELP for --help (the caller prints its help and returns 0), '?'
+ * for a bad option, -1 at the end of the options (optind: the first
+ * argument).
+ */
+int cmd_getopt(struct cmd_opts *o, int argc, char **argv, const char *shortopts,
+    const struct option *longopts);
 void cmd_opts_clear(struct cmd_opts *o);
 
 /* "bouncectl COMMAND: message" on stderr; returns code. */
@@ -133,6 +145,12 @@ struct cmd_client;
 
 /* Connects; NULL after a message (*code_r: CMD_EXIT_DAEMON or _DENIED). */
 struct cmd_client *cmd_client_connect(const struct cmd_opts *o, const char *path, int *code_r);
+/*
+ * cmd_socket_path then cmd_client_connect: the admin (query = 0) or query
+ * (query = 1) socket.  NULL after a message, with the exit status in
+ * *code_r.
+ */
+struct cmd_client *cmd_connect(struct cmd_opts *o, int query, int *code_r);
 void cmd_client_free(struct cmd_client *c);
 
 /* One response line split into fields (decoded in place). */
