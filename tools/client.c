@@ -592,3 +592,44 @@ cmd_call(struct cmd_client *c, const struct cmd_opts *o, const GString *request,
 		return failed && rc == CMD_EXIT_OK ? CMD_EXIT_DAEMON : rc;
 	}
 }
+
+int
+cmd_call_bytes(struct cmd_client *c, const struct cmd_opts *o, const GString *request,
+    const char *what, guint64 max, char **buf_r, size_t *len_r)
+{
+	GString *req = g_string_new_len(request->str, request->len);
+	struct cmd_fields f;
+	const char *bytes;
+	char *line, *buf;
+	guint64 n;
+	int rc;
+
+	*buf_r = NULL;
+	*len_r = 0;
+	g_string_append_c(req, '\n');
+	/* as in cmd_call: a failed send is not final, the answer may say why */
+	cmd_client_send(c, req->str, req->len);
+	g_string_free(req, TRUE);
+	rc = cmd_client_readline(c, &line, NULL, 0);
+	if (rc <= 0)
+		return rc == 0 ? cmd_fail(o, CMD_EXIT_DAEMON, "connection closed by bounced") :
+		    CMD_EXIT_DAEMON;
+	rc = cmd_status(o, what, line);
+	if (rc != CMD_EXIT_OK)
+		return rc;
+	cmd_fields_parse(line, &f);
+	bytes = cmd_field(&f, "bytes");
+	if (bytes == NULL || !g_ascii_string_to_unsigned(bytes, 10, 0, max, &n, NULL))
+		return cmd_fail(o, CMD_EXIT_DAEMON, "bad %.*s answer from bounced",
+		    (int)strcspn(request->str, " "), request->str);
+	/* the N bytes and the LF that ends them */
+	buf = g_malloc(n + 1);
+	if (cmd_client_read(c, buf, (size_t)n + 1) < 0) {
+		g_free(buf);
+		return CMD_EXIT_DAEMON;
+	}
+	buf[n] = '\0';
+	*buf_r = buf;
+	*len_r = (size_t)n;
+	return CMD_EXIT_OK;
+}

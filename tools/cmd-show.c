@@ -217,44 +217,25 @@ show_row(struct cmd_fields *f, void *ud)
 	return 0;
 }
 
-/* RAW bounce=ID: "OK bytes=N", N bytes, LF. */
+/* RAW bounce=ID: the stored message, byte for byte, to stdout. */
 static int
 show_raw(struct show_run *r, struct cmd_client *c, int64_t bounce)
 {
 	GString *req = g_string_new(NULL);
-	char *line, *buf;
-	struct cmd_fields f;
-	const char *bytes;
-	guint64 n;
-	int rc;
+	char *buf;
+	size_t n;
+	int code;
 
 	cmd_req_start(req, "RAW");
 	cmd_req_addf(req, "bounce", "%" G_GINT64_FORMAT, bounce);
-	g_string_append_c(req, '\n');
-	cmd_client_send(c, req->str, req->len);
+	code = cmd_call_bytes(c, &r->o, req, "raw", SHOW_RAW_MAX, &buf, &n);
 	g_string_free(req, TRUE);
-	rc = cmd_client_readline(c, &line, NULL, 0);
-	if (rc <= 0)
-		return rc == 0 ? cmd_fail(&r->o, CMD_EXIT_DAEMON, "connection closed by bounced") :
-		    CMD_EXIT_DAEMON;
-	rc = cmd_status(&r->o, "raw", line);
-	if (rc != CMD_EXIT_OK)
-		return rc;
-	cmd_fields_parse(line, &f);
-	bytes = cmd_field(&f, "bytes");
-	if (bytes == NULL || !g_ascii_string_to_unsigned(bytes, 10, 0, SHOW_RAW_MAX, &n, NULL))
-		return cmd_fail(&r->o, CMD_EXIT_DAEMON, "bad RAW answer from bounced");
-	buf = g_malloc(n + 1);
-	if (cmd_client_read(c, buf, (size_t)n + 1) < 0) {
-		g_free(buf);
-		return CMD_EXIT_DAEMON;
-	}
-	if (fwrite(buf, 1, (size_t)n, stdout) != n || fflush(stdout) != 0) {
-		g_free(buf);
-		return cmd_fail(&r->o, CMD_EXIT_DAEMON, "cannot write output: %s", g_strerror(errno));
-	}
+	if (code != CMD_EXIT_OK)
+		return code;
+	if (fwrite(buf, 1, n, stdout) != n || fflush(stdout) != 0)
+		code = cmd_fail(&r->o, CMD_EXIT_DAEMON, "cannot write output: %s", g_strerror(errno));
 	g_free(buf);
-	return CMD_EXIT_OK;
+	return code;
 }
 
 int

@@ -468,38 +468,22 @@ stats_human(struct stats_run *r)
 	g_string_append_c(b, '\n');
 }
 
-/* METRICS: "OK bytes=N", N bytes of Prometheus text, LF; appended to r->out. */
+/* METRICS: the daemon's own metrics (bounced/metrics.c), appended to r->out. */
 static int
 stats_metrics(struct stats_run *r, struct cmd_client *c)
 {
-	static const char req[] = "METRICS\n";
-	struct cmd_fields f;
-	const char *bytes;
-	char *line, *buf;
-	guint64 n;
-	int rc;
+	GString *req = g_string_new(NULL);
+	char *buf;
+	size_t n;
+	int code;
 
-	if (cmd_client_send(c, req, sizeof(req) - 1) < 0)
-		return CMD_EXIT_DAEMON;
-	rc = cmd_client_readline(c, &line, NULL, 0);
-	if (rc <= 0)
-		return rc == 0 ? cmd_fail(&r->o, CMD_EXIT_DAEMON, "connection closed by bounced") :
-		    CMD_EXIT_DAEMON;
-	rc = cmd_status(&r->o, "metrics", line);
-	if (rc != CMD_EXIT_OK)
-		return rc;
-	cmd_fields_parse(line, &f);
-	bytes = cmd_field(&f, "bytes");
-	if (bytes == NULL || !g_ascii_string_to_unsigned(bytes, 10, 0, STATS_METRICS_MAX, &n, NULL))
-		return cmd_fail(&r->o, CMD_EXIT_DAEMON, "bad METRICS answer from bounced");
-	buf = g_malloc(n + 1);
-	if (cmd_client_read(c, buf, (size_t)n + 1) < 0) {
-		g_free(buf);
-		return CMD_EXIT_DAEMON;
-	}
-	g_string_append_len(r->out, buf, (gssize)n);
+	cmd_req_start(req, "METRICS");
+	code = cmd_call_bytes(c, &r->o, req, "metrics", STATS_METRICS_MAX, &buf, &n);
+	g_string_free(req, TRUE);
+	if (code == CMD_EXIT_OK)
+		g_string_append_len(r->out, buf, (gssize)n);
 	g_free(buf);
-	return CMD_EXIT_OK;
+	return code;
 }
 
 static int

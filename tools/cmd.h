@@ -204,6 +204,16 @@ typedef int (*cmd_row_fn)(struct cmd_fields *f, void *ud);
 int cmd_call(struct cmd_client *c, const struct cmd_opts *o, const GString *request,
     cmd_row_fn row, void *ud, struct cmd_fields *ok_fields_r);
 
+/*
+ * Sends request, a verb answered by "OK bytes=N", N bytes and a LF (RAW,
+ * METRICS), and reads the N bytes into *buf_r (caller g_frees;
+ * NUL-terminated in place of the LF) and *len_r.  what names the verb in
+ * the daemon's error messages ("raw: ..."); an N above max is a protocol
+ * error.  Returns an exit status.
+ */
+int cmd_call_bytes(struct cmd_client *c, const struct cmd_opts *o, const GString *request,
+    const char *what, guint64 max, char **buf_r, size_t *len_r);
+
 /* ---- times and formats (format.c) ----------------------------------- */
 
 /* How a time argument is read: a duration counts back (since) or ahead (until). */
