@@ -122,6 +122,14 @@ cmd_fail(const struct cmd_opts *o, int code, const char *fmt, ...)
 }
 
 int
+cmd_flush(const struct cmd_opts *o, int code)
+{
+	if (fflush(stdout) != 0)
+		return cmd_fail(o, CMD_EXIT_DAEMON, "cannot write output: %s", g_strerror(errno));
+	return code;
+}
+
+int
 cmd_usage(const struct cmd_opts *o, const char *fmt, ...)
 {
 	va_list ap;

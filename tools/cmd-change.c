@@ -253,9 +253,7 @@ change_run(int argc, char **argv, enum change_kind k)
 	}
 	if (r.o.json)
 		printf("\n]\n");
-	code = worst;
-	if (fflush(stdout) != 0)
-		code = cmd_fail(&r.o, CMD_EXIT_DAEMON, "cannot write output: %s", g_strerror(errno));
+	code = cmd_flush(&r.o, worst);
 out:
 	if (r.out != NULL)
 		g_string_free(r.out, TRUE);
@@ -361,8 +359,7 @@ cmd_reevaluate(int argc, char **argv)
 	else
 		printf("%u address%s %s\n", r.n, r.n == 1 ? "" : "es", dry ? "would change (dry run: "
 		    "nothing applied)" : "changed (applied and audited)");
-	if (fflush(stdout) != 0)
-		code = cmd_fail(&r.o, CMD_EXIT_DAEMON, "cannot write output: %s", g_strerror(errno));
+	code = cmd_flush(&r.o, code);
 out:
 	if (r.out != NULL)
 		g_string_free(r.out, TRUE);

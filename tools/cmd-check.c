@@ -320,9 +320,7 @@ cmd_check(int argc, char **argv)
 		check_worse(&r, CMD_EXIT_DAEMON);
 	if (r.o.json && !r.quiet)
 		fputs(r.printed ? "\n]\n" : "[]\n", stdout);
-	code = r.worst;
-	if (fflush(stdout) != 0)
-		code = cmd_fail(&r.o, CMD_EXIT_DAEMON, "cannot write output: %s", g_strerror(errno));
+	code = cmd_flush(&r.o, r.worst);
 out:
 	while (!g_queue_is_empty(&r.pending)) {
 		struct check_pending *p = g_queue_pop_head(&r.pending);

@@ -327,8 +327,7 @@ cmd_show(int argc, char **argv)
 		g_string_append(r.out, r.audits ? "\n  ]\n}\n" : "  \"audit\": []\n}\n");
 	}
 	fputs(r.out->str, stdout);
-	if (fflush(stdout) != 0)
-		code = cmd_fail(&r.o, CMD_EXIT_DAEMON, "cannot write output: %s", g_strerror(errno));
+	code = cmd_flush(&r.o, code);
 out:
 	if (req != NULL)
 		g_string_free(req, TRUE);

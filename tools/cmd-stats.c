@@ -595,8 +595,7 @@ cmd_stats(int argc, char **argv)
 	else
 		stats_human(&r);
 	fputs(r.out->str, stdout);
-	if (fflush(stdout) != 0)
-		code = cmd_fail(&r.o, CMD_EXIT_DAEMON, "cannot write output: %s", g_strerror(errno));
+	code = cmd_flush(&r.o, code);
 out:
 	g_ptr_array_free(r.lines, TRUE);
 	g_string_free(r.out, TRUE);
@@ -681,8 +680,7 @@ cmd_incidents(int argc, char **argv)
 	else if (r.lines->len == 0)
 		g_string_append_printf(r.out, "no %sincidents\n", all ? "" : "open ");
 	fputs(r.out->str, stdout);
-	if (fflush(stdout) != 0)
-		code = cmd_fail(&r.o, CMD_EXIT_DAEMON, "cannot write output: %s", g_strerror(errno));
+	code = cmd_flush(&r.o, code);
 out:
 	if (r.lines != NULL)
 		g_ptr_array_free(r.lines, TRUE);
@@ -812,8 +810,7 @@ cmd_audit(int argc, char **argv)
 	else if (next != NULL)
 		fprintf(stderr, "-- %u entries shown; the next page: bouncectl audit ... --after %s\n",
 		    r.n, next);
-	if (fflush(stdout) != 0)
-		code = cmd_fail(&r.o, CMD_EXIT_DAEMON, "cannot write output: %s", g_strerror(errno));
+	code = cmd_flush(&r.o, code);
 out:
 	g_string_free(r.out, TRUE);
 	g_string_free(req, TRUE);

@@ -121,6 +121,11 @@ void cmd_opts_clear(struct cmd_opts *o);
 
 /* "bouncectl COMMAND: message" on stderr; returns code. */
 int cmd_fail(const struct cmd_opts *o, int code, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+/*
+ * Flushes stdout at the end of a command: returns code, or
+ * CMD_EXIT_DAEMON after a message when the output could not be written.
+ */
+int cmd_flush(const struct cmd_opts *o, int code);
 /* After getopt_long returned '?' (opterr = 0): names the bad option; returns 2. */
 int cmd_bad_option(const struct cmd_opts *o, char **argv);
 /* The usage error: message, then "try bouncectl COMMAND --help"; returns 2. */
