@@ -73,6 +73,8 @@ static const char *stats_get(const struct stats_line *l, const char *key);
 static void stats_provider(const struct config *cfg, const char *provider, GString *out);
 static void stats_incident_text(const struct config *cfg, const struct stats_line *l,
     GString *out);
+static void stats_incident_json(const struct config *cfg, const struct stats_line *l,
+    GString *out);
 static void prom_label(GString *out, const char *v);
 static void stats_prometheus(struct stats_run *r);
 static int stats_metrics(struct stats_run *r, struct cmd_client *c);
@@ -174,6 +176,29 @@ stats_incident_text(const struct config *cfg, const struct stats_line *l, GStrin
 	}
 	if (g_strcmp0(stats_get(l, "open"), "1") != 0)
 		g_string_append(out, " [closed]");
+}
+
+/* An incident as a JSON object: its fields, and its text as stats prints it. */
+static void
+stats_incident_json(const struct config *cfg, const struct stats_line *l, GString *out)
+{
+	static const char *const keys[] = { "provider", "reason", "first_seen", "last_seen",
+	    "last_domain", "last_status", "last_diagnostic" };
+	GString *text = g_string_new(NULL);
+
+	g_string_append_c(out, '{');
+	for (size_t k = 0; k < G_N_ELEMENTS(keys); k++) {
+		g_string_append_printf(out, "\"%s\": ", keys[k]);
+		cmd_json_string(out, stats_get(l, keys[k]));
+		g_string_append(out, ", ");
+	}
+	g_string_append_printf(out, "\"count\": %s, \"open\": %s, \"text\": ",
+	    stats_get(l, "count") ? stats_get(l, "count") : "0",
+	    g_strcmp0(stats_get(l, "open"), "1") == 0 ? "true" : "false");
+	stats_incident_text(cfg, l, text);
+	cmd_json_string(out, text->str);
+	g_string_append_c(out, '}');
+	g_string_free(text, TRUE);
 }
 
 /* A label value, escaped per the exposition format. */
@@ -334,28 +359,12 @@ stats_json(struct stats_run *r)
 
 		for (guint i = 0; i < r->lines->len; i++) {
 			const struct stats_line *l = g_ptr_array_index(r->lines, i);
-			GString *text = g_string_new(NULL);
-			const char *keys[] = { "provider", "reason", "first_seen", "last_seen",
-			    "last_domain", "last_status", "last_diagnostic" };
 
-			if (strcmp(l->type, "incident") != 0) {
-				g_string_free(text, TRUE);
+			if (strcmp(l->type, "incident") != 0)
 				continue;
-			}
-			g_string_append(b, first ? "\n    {" : ",\n    {");
+			g_string_append(b, first ? "\n    " : ",\n    ");
 			first = 0;
-			for (size_t k = 0; k < G_N_ELEMENTS(keys); k++) {
-				g_string_append_printf(b, "\"%s\": ", keys[k]);
-				cmd_json_string(b, stats_get(l, keys[k]));
-				g_string_append(b, ", ");
-			}
-			g_string_append_printf(b, "\"count\": %s, \"open\": %s, \"text\": ",
-			    stats_get(l, "count") ? stats_get(l, "count") : "0",
-			    g_strcmp0(stats_get(l, "open"), "1") == 0 ? "true" : "false");
-			stats_incident_text(r->o.cfg, l, text);
-			cmd_json_string(b, text->str);
-			g_string_append_c(b, '}');
-			g_string_free(text, TRUE);
+			stats_incident_json(r->o.cfg, l, b);
 		}
 		g_string_append(b, first ? "]\n}\n" : "\n  ]\n}\n");
 	}
@@ -652,28 +661,14 @@ cmd_incidents(int argc, char **argv)
 		g_string_append_c(r.out, '[');
 	for (guint i = 0; i < r.lines->len; i++) {
 		const struct stats_line *l = g_ptr_array_index(r.lines, i);
-		GString *text = g_string_new(NULL);
 
-		stats_incident_text(r.o.cfg, l, text);
 		if (r.o.json) {
-			const char *keys[] = { "provider", "reason", "first_seen", "last_seen",
-			    "last_domain", "last_status", "last_diagnostic" };
-
-			g_string_append(r.out, i ? ",\n  {" : "\n  {");
-			for (size_t k = 0; k < G_N_ELEMENTS(keys); k++) {
-				g_string_append_printf(r.out, "\"%s\": ", keys[k]);
-				cmd_json_string(r.out, stats_get(l, keys[k]));
-				g_string_append(r.out, ", ");
-			}
-			g_string_append_printf(r.out, "\"count\": %s, \"open\": %s, \"text\": ",
-			    stats_get(l, "count") ? stats_get(l, "count") : "0",
-			    g_strcmp0(stats_get(l, "open"), "1") == 0 ? "true" : "false");
-			cmd_json_string(r.out, text->str);
-			g_string_append_c(r.out, '}');
+			g_string_append(r.out, i ? ",\n  " : "\n  ");
+			stats_incident_json(r.o.cfg, l, r.out);
 		} else {
-			g_string_append_printf(r.out, "%s\n", text->str);
+			stats_incident_text(r.o.cfg, l, r.out);
+			g_string_append_c(r.out, '\n');
 		}
-		g_string_free(text, TRUE);
 	}
 	if (r.o.json)
 		g_string_append(r.out, r.lines->len ? "\n]\n" : "]\n");
