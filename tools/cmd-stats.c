@@ -15,8 +15,8 @@
  * by bounced/metrics.c, the same text as its HTTP endpoint), then the
  * store's counts over the period as gauges (documented in doc/metrics.md
  * and bouncectl(1)); every name and label set of those is fixed here, label
- * values are escaped (backslash, quote, newline), and the per-domain family
- * is capped by --domains.
+ * values are escaped by the daemon's own metrics_label (backslash, quote,
+ * newline), and the per-domain family is capped by --domains.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "metrics.h"
 #include "store.h"
 #include "cmd.h"
 
@@ -75,7 +76,6 @@ static void stats_incident_text(const struct config *cfg, const struct stats_lin
     GString *out);
 static void stats_incident_json(const struct config *cfg, const struct stats_line *l,
     GString *out);
-static void prom_label(GString *out, const char *v);
 static void stats_prometheus(struct stats_run *r);
 static int stats_metrics(struct stats_run *r, struct cmd_client *c);
 static void stats_human(struct stats_run *r);
@@ -201,22 +201,6 @@ stats_incident_json(const struct config *cfg, const struct stats_line *l, GStrin
 	g_string_free(text, TRUE);
 }
 
-/* A label value, escaped per the exposition format. */
-static void
-prom_label(GString *out, const char *v)
-{
-	g_string_append_c(out, '"');
-	for (const char *p = v ? v : ""; *p != '\0'; p++) {
-		if (*p == '\\' || *p == '"')
-			g_string_append_c(out, '\\');
-		if (*p == '\n')
-			g_string_append(out, "\\n");
-		else
-			g_string_append_c(out, *p);
-	}
-	g_string_append_c(out, '"');
-}
-
 static void
 stats_prometheus(struct stats_run *r)
 {
@@ -249,7 +233,7 @@ stats_prometheus(struct stats_run *r)
 				g_string_append_printf(b, "# HELP %s %s\n# TYPE %s gauge\n",
 				    store_metrics[m].name, store_metrics[m].help, store_metrics[m].name);
 			g_string_append_printf(b, "%s{%s=", store_metrics[m].name, store_metrics[m].label);
-			prom_label(b, stats_get(l, "name"));
+			metrics_label(b, stats_get(l, "name"));
 			g_string_append_printf(b, "} %s\n", stats_get(l, "n") ? stats_get(l, "n") : "0");
 		}
 	}
@@ -275,9 +259,9 @@ stats_prometheus(struct stats_run *r)
 				if (strcmp(l->type, "incident") != 0 || (v = stats_get(l, inc[m].key)) == NULL)
 					continue;
 				g_string_append_printf(b, "%s{provider=", inc[m].name);
-				prom_label(b, stats_get(l, "provider"));
+				metrics_label(b, stats_get(l, "provider"));
 				g_string_append(b, ",reason=");
-				prom_label(b, stats_get(l, "reason"));
+				metrics_label(b, stats_get(l, "reason"));
 				if (m >= 2 && cmd_parse_time(v, CMD_TIME_PAST, 0, &t, err) == 0)
 					g_string_append_printf(b, "} %" G_GINT64_FORMAT "\n", t);
 				else
