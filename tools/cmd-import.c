@@ -1185,22 +1185,13 @@ cmd_import(int argc, char **argv)
 	if ((r.c = cmd_connect(&r.o, 0, &code)) == NULL)
 		goto out;
 	{
+		/* the daemon answers "OK send", then reads the entry lines */
 		GString *req = g_string_new(NULL);
-		char *line;
-		int rc;
 
 		cmd_req_start(req, "IMPORT");
 		cmd_req_add(req, "source", r.source);
-		g_string_append_c(req, '\n');
-		cmd_client_send(r.c, req->str, req->len);
+		code = cmd_call(r.c, &r.o, req, NULL, NULL, NULL);
 		g_string_free(req, TRUE);
-		rc = cmd_client_readline(r.c, &line, NULL, 0);
-		if (rc <= 0) {
-			code = rc == 0 ? cmd_fail(&r.o, CMD_EXIT_DAEMON, "connection closed by bounced") :
-			    CMD_EXIT_DAEMON;
-			goto out;
-		}
-		code = cmd_status(&r.o, NULL, line);
 		if (code != CMD_EXIT_OK)
 			goto out;
 	}
