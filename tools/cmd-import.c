@@ -596,13 +596,8 @@ imp_target(const char *addr, int allow_special, char norm[STORE_ADDR_MAX + 1], c
 		return -1;
 	}
 	if (allow_special && strncmp(addr, "hmac:", 5) == 0) {
-		/* "hmac:<64 lowercase hex>:<16 lowercase hex>", as the daemon checks it */
-		size_t l = strlen(addr);
-
-		for (size_t i = 5; i < l; i++)
-			if (i != 69 && !(g_ascii_isxdigit(addr[i]) && !g_ascii_isupper(addr[i])))
-				l = 0;
-		if (l != 86 || addr[69] != ':') {
+		/* checked as the daemon checks it */
+		if (!store_erased_name_valid(addr)) {
 			snprintf(err, 256, "invalid erased-entry name");
 			return -1;
 		}
