@@ -827,13 +827,8 @@ admin_manual(const struct admin_args *a, const char *actor, GStringChunk *string
 		return -1;
 	}
 	if (import && strncmp(v, "hmac:", 5) == 0) {
-		/* a forgotten entry from an export: "hmac:<64 hex>:<16 hex>" */
-		size_t l = strlen(v);
-
-		for (size_t i = 5; i < l; i++)
-			if (i != 69 && !(g_ascii_isxdigit(v[i]) && !g_ascii_isupper(v[i])))
-				l = 0;
-		if (l != 86 || v[69] != ':') {
+		/* a forgotten entry from an export */
+		if (!store_erased_name_valid(v)) {
 			snprintf(err, 256, "invalid erased-entry name");
 			return -1;
 		}

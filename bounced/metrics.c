@@ -75,7 +75,6 @@ struct metrics_http {
 
 static void metrics_observe(struct metrics_histogram *h, double v);
 static void metrics_family(GString *out, const char *name, const char *type, const char *help);
-static void metrics_label(GString *out, const char *value);
 static void metrics_histogram_render(GString *out, const char *name, const char *help,
     const struct metrics_histogram *h);
 static void metrics_http_request(struct evhttp_request *req, void *arg);
@@ -196,12 +195,11 @@ metrics_family(GString *out, const char *name, const char *type, const char *hel
 	g_string_append_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* A label value in quotes, escaped as the format wants (\\, \", \n). */
-static void
+void
 metrics_label(GString *out, const char *value)
 {
 	g_string_append_c(out, '"');
-	for (const char *p = value; *p != '\0'; p++) {
+	for (const char *p = value ? value : ""; *p != '\0'; p++) {
 		if (*p == '\\' || *p == '"')
 			g_string_append_c(out, '\\');
 		if (*p == '\n')

@@ -92,6 +92,14 @@ void metrics_collect(const struct daemon *d, struct metrics_snapshot *s_r);
 void metrics_render(const struct metrics *m, const struct metrics_snapshot *s, GString *out);
 
 /*
+ * Appends a label value in quotes, escaped as the exposition format wants
+ * (backslash, quote, newline); NULL is the empty value.  Also used by
+ * `bouncectl stats --prometheus` for the store's families, so both sides
+ * escape alike.
+ */
+void metrics_label(GString *out, const char *value);
+
+/*
  * The HTTP endpoint on d->cfg->metrics.http_host and http_port (GET or
  * HEAD /metrics; other paths 404, other methods 501).  NULL with err filled when it cannot listen.
  */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * addr.c - the one address normaliser, used by ingest, queries, import and
- * the CLI, so that one address has one spelling everywhere.
+ * the CLI, so that one address has one spelling everywhere; and the one
+ * check of an erased entry's "hmac:" name.
  *
  * Accepted: "local@domain", with optional white space around, angle
  * brackets, a "mailto:" or "rfc822;" prefix (DSN address types), and
@@ -321,4 +322,18 @@ store_addr_normalize(const char *in, size_t len, char out[STORE_ADDR_MAX + 1], c
 	}
 	out[n] = '\0';
 	return (int)n;
+}
+
+int
+store_erased_name_valid(const char *name)
+{
+	/* "hmac:", 64 hex digits of HMAC-SHA256, ':', 16 hex digits of key */
+	size_t len = strlen(name);
+
+	if (len != 5 + 64 + 1 + 16 || strncmp(name, "hmac:", 5) != 0 || name[5 + 64] != ':')
+		return 0;
+	for (size_t i = 5; i < len; i++)
+		if (i != 5 + 64 && !(g_ascii_isxdigit(name[i]) && !g_ascii_isupper(name[i])))
+			return 0;
+	return 1;
 }

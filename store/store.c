@@ -850,16 +850,11 @@ target_name(struct store *s, const char *in, struct store_target *t)
 	int len;
 
 	if (in != NULL && strncmp(in, "hmac:", 5) == 0) {
-		size_t l = strlen(in);
-
-		for (size_t i = 5; i < l; i++)
-			if (!(g_ascii_isxdigit(in[i]) && !g_ascii_isupper(in[i])) && i != 5 + 64)
-				l = 0;
-		if (l != STORE_HMAC_NAME_LEN || in[5 + 64] != ':')
+		if (!store_erased_name_valid(in))
 			return store_failf(s, STORE_ERR_INVALID, "invalid erased-entry name \"%.40s\"",
 			    in);
-		memcpy(t->name, in, l + 1);
-		t->len = l;
+		t->len = STORE_HMAC_NAME_LEN;
+		memcpy(t->name, in, t->len + 1);
 		return 0;
 	}
 	len = store_addr_normalize(in, in != NULL ? strlen(in) : 0, t->name, err);

@@ -159,6 +159,13 @@ void store_set_policy(struct store *s, const struct store_policy *pol);
  */
 int store_addr_normalize(const char *in, size_t len, char out[STORE_ADDR_MAX + 1], char err[256]);
 
+/*
+ * 1 when name is an erased entry's name as forget leaves it and export
+ * writes it, "hmac:<64 lowercase hex>:<16 lowercase hex>"; else 0.  The
+ * one check of such names (the store, the admin verbs, bouncectl import).
+ */
+int store_erased_name_valid(const char *name);
+
 /* ---- the answer: in-memory index ---------------------------------- */
 
 /* What a lookup answers. */

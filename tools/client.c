@@ -39,6 +39,7 @@ struct cmd_client {
 	int eof;
 };
 
+static int client_opts_take(struct cmd_opts *o, int opt, const char *arg);
 static int client_fill(struct cmd_client *c, int nonblock);
 static int client_load_config(struct cmd_opts *o, const char *file, int explicit);
 static void client_decode(char *s);
@@ -54,8 +55,29 @@ const char cmd_common_help[] =
 
 /* ---- options ----------------------------------------------------------- */
 
+void
+cmd_opts_init(struct cmd_opts *o, const char *command)
+{
+	o->command = command;
+	optind = 1;
+	opterr = 0;
+}
+
 int
-cmd_opts_take(struct cmd_opts *o, int opt, const char *arg)
+cmd_getopt(struct cmd_opts *o, int argc, char **argv, const char *shortopts,
+    const struct option *longopts)
+{
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1)
+		if (!client_opts_take(o, opt, optarg))
+			break;
+	return opt;
+}
+
+/* Takes a common option into o: 1 when opt was one, 0 when not (--help is not). */
+static int
+client_opts_take(struct cmd_opts *o, int opt, const char *arg)
 {
 	switch (opt) {
 	case CMD_OPT_SOCKET:
@@ -73,8 +95,6 @@ cmd_opts_take(struct cmd_opts *o, int opt, const char *arg)
 	case CMD_OPT_JSON:
 		o->json = 1;
 		return 1;
-	case CMD_OPT_HELP:
-		return -1;
 	default:
 		return 0;
 	}
@@ -98,6 +118,14 @@ cmd_fail(const struct cmd_opts *o, int code, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+	return code;
+}
+
+int
+cmd_flush(const struct cmd_opts *o, int code)
+{
+	if (fflush(stdout) != 0)
+		return cmd_fail(o, CMD_EXIT_DAEMON, "cannot write output: %s", g_strerror(errno));
 	return code;
 }
 
@@ -225,6 +253,18 @@ cmd_client_connect(const struct cmd_opts *o, const char *path, int *code_r)
 	c->cap = CLIENT_BUF_MIN;
 	c->buf = g_malloc(c->cap);
 	return c;
+}
+
+struct cmd_client *
+cmd_connect(struct cmd_opts *o, int query, int *code_r)
+{
+	/* longer than sun_path: a path too long is reported, never cut */
+	char path[256];
+
+	*code_r = cmd_socket_path(o, query, path, sizeof(path));
+	if (*code_r != 0)
+		return NULL;
+	return cmd_client_connect(o, path, code_r);
 }
 
 void
@@ -559,4 +599,45 @@ cmd_call(struct cmd_client *c, const struct cmd_opts *o, const GString *request,
 			cmd_fields_parse(line, ok_fields_r);
 		return failed && rc == CMD_EXIT_OK ? CMD_EXIT_DAEMON : rc;
 	}
+}
+
+int
+cmd_call_bytes(struct cmd_client *c, const struct cmd_opts *o, const GString *request,
+    const char *what, guint64 max, char **buf_r, size_t *len_r)
+{
+	GString *req = g_string_new_len(request->str, request->len);
+	struct cmd_fields f;
+	const char *bytes;
+	char *line, *buf;
+	guint64 n;
+	int rc;
+
+	*buf_r = NULL;
+	*len_r = 0;
+	g_string_append_c(req, '\n');
+	/* as in cmd_call: a failed send is not final, the answer may say why */
+	cmd_client_send(c, req->str, req->len);
+	g_string_free(req, TRUE);
+	rc = cmd_client_readline(c, &line, NULL, 0);
+	if (rc <= 0)
+		return rc == 0 ? cmd_fail(o, CMD_EXIT_DAEMON, "connection closed by bounced") :
+		    CMD_EXIT_DAEMON;
+	rc = cmd_status(o, what, line);
+	if (rc != CMD_EXIT_OK)
+		return rc;
+	cmd_fields_parse(line, &f);
+	bytes = cmd_field(&f, "bytes");
+	if (bytes == NULL || !g_ascii_string_to_unsigned(bytes, 10, 0, max, &n, NULL))
+		return cmd_fail(o, CMD_EXIT_DAEMON, "bad %.*s answer from bounced",
+		    (int)strcspn(request->str, " "), request->str);
+	/* the N bytes and the LF that ends them */
+	buf = g_malloc(n + 1);
+	if (cmd_client_read(c, buf, (size_t)n + 1) < 0) {
+		g_free(buf);
+		return CMD_EXIT_DAEMON;
+	}
+	buf[n] = '\0';
+	*buf_r = buf;
+	*len_r = (size_t)n;
+	return CMD_EXIT_OK;
 }

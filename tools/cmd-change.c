@@ -80,23 +80,17 @@ change_run(int argc, char **argv, enum change_kind k)
 	struct cmd_client *c = NULL;
 	GString *req = g_string_new(NULL);
 	const char *reason = NULL, *note = NULL;
-	char until[32] = "never", path[256], err[256];
+	char until[32] = "never", err[256];
 	int opt, code = CMD_EXIT_OK, worst = CMD_EXIT_OK;
 	GPtrArray *targets = g_ptr_array_new_with_free_func(g_free);
 
 	memset(&r, 0, sizeof(r));
-	r.o.command = argv[0];
-	optind = 1;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		int t = cmd_opts_take(&r.o, opt, optarg);
-
-		if (t < 0) {
+	cmd_opts_init(&r.o, argv[0]);
+	while ((opt = cmd_getopt(&r.o, argc, argv, "", longopts)) != -1) {
+		if (opt == CMD_OPT_HELP) {
 			code = change_help(k);
 			goto out;
 		}
-		if (t > 0)
-			continue;
 		if ((opt == OPT_REASON || opt == OPT_UNTIL) && k != CHANGE_SUPPRESS) {
 			code = cmd_usage(&r.o, "--reason and --until are for suppress");
 			goto out;
@@ -168,11 +162,7 @@ change_run(int argc, char **argv, enum change_kind k)
 		}
 		g_ptr_array_add(targets, g_strdup(norm));
 	}
-	code = cmd_socket_path(&r.o, 0, path, sizeof(path));
-	if (code != 0)
-		goto out;
-	c = cmd_client_connect(&r.o, path, &code);
-	if (c == NULL)
+	if ((c = cmd_connect(&r.o, 0, &code)) == NULL)
 		goto out;
 	r.out = g_string_new(NULL);
 	if (r.o.json)
@@ -263,9 +253,7 @@ change_run(int argc, char **argv, enum change_kind k)
 	}
 	if (r.o.json)
 		printf("\n]\n");
-	code = worst;
-	if (fflush(stdout) != 0)
-		code = cmd_fail(&r.o, CMD_EXIT_DAEMON, "cannot write output: %s", g_strerror(errno));
+	code = cmd_flush(&r.o, worst);
 out:
 	if (r.out != NULL)
 		g_string_free(r.out, TRUE);
@@ -333,45 +321,29 @@ cmd_reevaluate(int argc, char **argv)
 	struct change_run r;
 	struct cmd_client *c = NULL;
 	struct cmd_fields ok;
-	GString *req = g_string_new(NULL);
-	char path[256];
+	GString *req;
 	int opt, code, dry = 0;
 
 	memset(&r, 0, sizeof(r));
-	r.o.command = argv[0];
-	optind = 1;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "n", longopts, NULL)) != -1) {
-		int t = cmd_opts_take(&r.o, opt, optarg);
-
-		if (t < 0) {
+	cmd_opts_init(&r.o, argv[0]);
+	while ((opt = cmd_getopt(&r.o, argc, argv, "n", longopts)) != -1) {
+		if (opt == CMD_OPT_HELP) {
 			printf("usage: bouncectl reevaluate [--dry-run] [OPTIONS]\n"
 			    "Runs the current parser and policy again over every stored raw bounce and\n"
 			    "prints the addresses whose state changes (class/reason before -> after).\n"
 			    "Without --dry-run the changes are applied and audited (how false positives\n"
 			    "are fixed once the rules improve).\n"
 			    "  -n, --dry-run        only show what would change\n%s", cmd_common_help);
-			g_string_free(req, TRUE);
 			return 0;
 		}
-		if (t > 0)
-			continue;
-		if (opt == OPT_DRY_RUN || opt == 'n') {
-			dry = 1;
-		} else {
-			g_string_free(req, TRUE);
+		if (opt != OPT_DRY_RUN && opt != 'n')
 			return cmd_bad_option(&r.o, argv);
-		}
+		dry = 1;
 	}
-	if (optind < argc) {
-		g_string_free(req, TRUE);
+	if (optind < argc)
 		return cmd_usage(&r.o, "unexpected argument \"%s\"", argv[optind]);
-	}
-	code = cmd_socket_path(&r.o, 0, path, sizeof(path));
-	if (code != 0)
-		goto out;
-	c = cmd_client_connect(&r.o, path, &code);
-	if (c == NULL)
+	req = g_string_new(NULL);
+	if ((c = cmd_connect(&r.o, 0, &code)) == NULL)
 		goto out;
 	r.out = g_string_new(NULL);
 	cmd_req_start(req, "REEVALUATE");
@@ -387,8 +359,7 @@ cmd_reevaluate(int argc, char **argv)
 	else
 		printf("%u address%s %s\n", r.n, r.n == 1 ? "" : "es", dry ? "would change (dry run: "
 		    "nothing applied)" : "changed (applied and audited)");
-	if (fflush(stdout) != 0)
-		code = cmd_fail(&r.o, CMD_EXIT_DAEMON, "cannot write output: %s", g_strerror(errno));
+	code = cmd_flush(&r.o, code);
 out:
 	if (r.out != NULL)
 		g_string_free(r.out, TRUE);

@@ -254,21 +254,14 @@ cmd_check(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct check_run r;
-	char path[256];
 	int opt, code, from_stdin = 0;
 
 	memset(&r, 0, sizeof(r));
-	r.o.command = "check";
+	cmd_opts_init(&r.o, "check");
 	g_queue_init(&r.pending);
-	optind = 1;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "q", longopts, NULL)) != -1) {
-		int t = cmd_opts_take(&r.o, opt, optarg);
-
-		if (t < 0)
+	while ((opt = cmd_getopt(&r.o, argc, argv, "q", longopts)) != -1) {
+		if (opt == CMD_OPT_HELP)
 			return check_help();
-		if (t > 0)
-			continue;
 		if (opt == 'q')
 			r.quiet = 1;
 		else
@@ -282,11 +275,7 @@ cmd_check(int argc, char **argv)
 	if (from_stdin && argc - optind != 1)
 		return cmd_usage(&r.o, "give addresses or \"-\", not both");
 	r.admin = r.o.socket != NULL;
-	code = cmd_socket_path(&r.o, !r.admin, path, sizeof(path));
-	if (code != 0)
-		goto out;
-	r.c = cmd_client_connect(&r.o, path, &code);
-	if (r.c == NULL)
+	if ((r.c = cmd_connect(&r.o, !r.admin, &code)) == NULL)
 		goto out;
 	r.out = g_string_sized_new(256);
 	if (from_stdin) {
@@ -331,9 +320,7 @@ cmd_check(int argc, char **argv)
 		check_worse(&r, CMD_EXIT_DAEMON);
 	if (r.o.json && !r.quiet)
 		fputs(r.printed ? "\n]\n" : "[]\n", stdout);
-	code = r.worst;
-	if (fflush(stdout) != 0)
-		code = cmd_fail(&r.o, CMD_EXIT_DAEMON, "cannot write output: %s", g_strerror(errno));
+	code = cmd_flush(&r.o, r.worst);
 out:
 	while (!g_queue_is_empty(&r.pending)) {
 		struct check_pending *p = g_queue_pop_head(&r.pending);

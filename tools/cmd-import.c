@@ -596,13 +596,8 @@ imp_target(const char *addr, int allow_special, char norm[STORE_ADDR_MAX + 1], c
 		return -1;
 	}
 	if (allow_special && strncmp(addr, "hmac:", 5) == 0) {
-		/* "hmac:<64 lowercase hex>:<16 lowercase hex>", as the daemon checks it */
-		size_t l = strlen(addr);
-
-		for (size_t i = 5; i < l; i++)
-			if (i != 69 && !(g_ascii_isxdigit(addr[i]) && !g_ascii_isupper(addr[i])))
-				l = 0;
-		if (l != 86 || addr[69] != ':') {
+		/* checked as the daemon checks it */
+		if (!store_erased_name_valid(addr)) {
 			snprintf(err, 256, "invalid erased-entry name");
 			return -1;
 		}
@@ -1036,23 +1031,17 @@ cmd_import(int argc, char **argv)
 	};
 	struct imp_run r;
 	struct cmd_fields ok;
-	char path[256], err[256];
+	char err[256];
 	int opt, code = CMD_EXIT_OK, progress = -1;
 	uint64_t imported = 0;
 
 	memset(&r, 0, sizeof(r));
-	r.o.command = "import";
+	cmd_opts_init(&r.o, "import");
 	g_strlcpy(r.until, "never", sizeof(r.until));
-	optind = 1;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		int t = cmd_opts_take(&r.o, opt, optarg);
-
-		if (t < 0)
-			return import_help();
-		if (t > 0)
-			continue;
+	while ((opt = cmd_getopt(&r.o, argc, argv, "", longopts)) != -1) {
 		switch (opt) {
+		case CMD_OPT_HELP:
+			return import_help();
 		case OPT_FORMAT: {
 			size_t i;
 
@@ -1188,29 +1177,16 @@ cmd_import(int argc, char **argv)
 		if (code != 0)
 			goto out;
 	}
-	code = cmd_socket_path(&r.o, 0, path, sizeof(path));
-	if (code != 0)
-		goto out;
-	r.c = cmd_client_connect(&r.o, path, &code);
-	if (r.c == NULL)
+	if ((r.c = cmd_connect(&r.o, 0, &code)) == NULL)
 		goto out;
 	{
+		/* the daemon answers "OK send", then reads the entry lines */
 		GString *req = g_string_new(NULL);
-		char *line;
-		int rc;
 
 		cmd_req_start(req, "IMPORT");
 		cmd_req_add(req, "source", r.source);
-		g_string_append_c(req, '\n');
-		cmd_client_send(r.c, req->str, req->len);
+		code = cmd_call(r.c, &r.o, req, NULL, NULL, NULL);
 		g_string_free(req, TRUE);
-		rc = cmd_client_readline(r.c, &line, NULL, 0);
-		if (rc <= 0) {
-			code = rc == 0 ? cmd_fail(&r.o, CMD_EXIT_DAEMON, "connection closed by bounced") :
-			    CMD_EXIT_DAEMON;
-			goto out;
-		}
-		code = cmd_status(&r.o, NULL, line);
 		if (code != CMD_EXIT_OK)
 			goto out;
 	}

@@ -246,28 +246,21 @@ list_run(int argc, char **argv, int export)
 	struct cmd_fields ok;
 	GString *req = g_string_new(NULL);
 	const char *output = NULL, *after = NULL, *next;
-	char path[256], *tmp = NULL;
+	char *tmp = NULL;
 	guint64 limit = LIST_DEFAULT_LIMIT;
 	int opt, code = CMD_EXIT_OK, all = 0;
 
 	memset(&r, 0, sizeof(r));
-	r.o.command = argv[0];
 	r.fmt = export ? FMT_CSV : FMT_TABLE;
 	r.crlf = 1;
 	r.out = stdout;
 	cmd_req_start(req, export ? "EXPORT" : "LIST");
-	optind = 1;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		int t = cmd_opts_take(&r.o, opt, optarg);
-
-		if (t < 0) {
+	cmd_opts_init(&r.o, argv[0]);
+	while ((opt = cmd_getopt(&r.o, argc, argv, "", longopts)) != -1) {
+		switch (opt) {
+		case CMD_OPT_HELP:
 			g_string_free(req, TRUE);
 			return list_help(export);
-		}
-		if (t > 0)
-			continue;
-		switch (opt) {
 		case OPT_LIMIT:
 			if (export)
 				goto bad_option;
@@ -333,11 +326,7 @@ list_run(int argc, char **argv, int export)
 	} else if (r.o.json && r.fmt == FMT_CSV) {
 		r.fmt = FMT_JSON;
 	}
-	code = cmd_socket_path(&r.o, 0, path, sizeof(path));
-	if (code != 0)
-		goto out;
-	c = cmd_client_connect(&r.o, path, &code);
-	if (c == NULL)
+	if ((c = cmd_connect(&r.o, 0, &code)) == NULL)
 		goto out;
 	if (output != NULL) {
 		int fd;

@@ -217,44 +217,25 @@ show_row(struct cmd_fields *f, void *ud)
 	return 0;
 }
 
-/* RAW bounce=ID: "OK bytes=N", N bytes, LF. */
+/* RAW bounce=ID: the stored message, byte for byte, to stdout. */
 static int
 show_raw(struct show_run *r, struct cmd_client *c, int64_t bounce)
 {
 	GString *req = g_string_new(NULL);
-	char *line, *buf;
-	struct cmd_fields f;
-	const char *bytes;
-	guint64 n;
-	int rc;
+	char *buf;
+	size_t n;
+	int code;
 
 	cmd_req_start(req, "RAW");
 	cmd_req_addf(req, "bounce", "%" G_GINT64_FORMAT, bounce);
-	g_string_append_c(req, '\n');
-	cmd_client_send(c, req->str, req->len);
+	code = cmd_call_bytes(c, &r->o, req, "raw", SHOW_RAW_MAX, &buf, &n);
 	g_string_free(req, TRUE);
-	rc = cmd_client_readline(c, &line, NULL, 0);
-	if (rc <= 0)
-		return rc == 0 ? cmd_fail(&r->o, CMD_EXIT_DAEMON, "connection closed by bounced") :
-		    CMD_EXIT_DAEMON;
-	rc = cmd_status(&r->o, "raw", line);
-	if (rc != CMD_EXIT_OK)
-		return rc;
-	cmd_fields_parse(line, &f);
-	bytes = cmd_field(&f, "bytes");
-	if (bytes == NULL || !g_ascii_string_to_unsigned(bytes, 10, 0, SHOW_RAW_MAX, &n, NULL))
-		return cmd_fail(&r->o, CMD_EXIT_DAEMON, "bad RAW answer from bounced");
-	buf = g_malloc(n + 1);
-	if (cmd_client_read(c, buf, (size_t)n + 1) < 0) {
-		g_free(buf);
-		return CMD_EXIT_DAEMON;
-	}
-	if (fwrite(buf, 1, (size_t)n, stdout) != n || fflush(stdout) != 0) {
-		g_free(buf);
-		return cmd_fail(&r->o, CMD_EXIT_DAEMON, "cannot write output: %s", g_strerror(errno));
-	}
+	if (code != CMD_EXIT_OK)
+		return code;
+	if (fwrite(buf, 1, n, stdout) != n || fflush(stdout) != 0)
+		code = cmd_fail(&r->o, CMD_EXIT_DAEMON, "cannot write output: %s", g_strerror(errno));
 	g_free(buf);
-	return CMD_EXIT_OK;
+	return code;
 }
 
 int
@@ -272,22 +253,16 @@ cmd_show(int argc, char **argv)
 	struct cmd_client *c = NULL;
 	GString *req = NULL;
 	const char *events = "50", *addr = NULL;
-	char path[256], norm[STORE_ADDR_MAX + 1], err[256];
+	char norm[STORE_ADDR_MAX + 1], err[256];
 	guint64 bounce = 0, nev;
 	int opt, code, raw = 0;
 
 	memset(&r, 0, sizeof(r));
-	r.o.command = argv[0];
-	optind = 1;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		int t = cmd_opts_take(&r.o, opt, optarg);
-
-		if (t < 0)
-			return show_help();
-		if (t > 0)
-			continue;
+	cmd_opts_init(&r.o, argv[0]);
+	while ((opt = cmd_getopt(&r.o, argc, argv, "", longopts)) != -1) {
 		switch (opt) {
+		case CMD_OPT_HELP:
+			return show_help();
 		case OPT_EVENTS:
 			events = optarg;
 			if (!g_ascii_string_to_unsigned(events, 10, 0, 100000, &nev, NULL))
@@ -314,11 +289,7 @@ cmd_show(int argc, char **argv)
 	if (addr != NULL && store_addr_normalize(addr, strlen(addr), norm, err) < 0)
 		return cmd_fail(&r.o, CMD_EXIT_USAGE, "invalid address \"%.200s\": %s", addr, err);
 	r.json = r.o.json && !raw;
-	code = cmd_socket_path(&r.o, 0, path, sizeof(path));
-	if (code != 0)
-		goto out;
-	c = cmd_client_connect(&r.o, path, &code);
-	if (c == NULL)
+	if ((c = cmd_connect(&r.o, 0, &code)) == NULL)
 		goto out;
 	if (raw && bounce != 0) {
 		code = show_raw(&r, c, (int64_t)bounce);
@@ -356,8 +327,7 @@ cmd_show(int argc, char **argv)
 		g_string_append(r.out, r.audits ? "\n  ]\n}\n" : "  \"audit\": []\n}\n");
 	}
 	fputs(r.out->str, stdout);
-	if (fflush(stdout) != 0)
-		code = cmd_fail(&r.o, CMD_EXIT_DAEMON, "cannot write output: %s", g_strerror(errno));
+	code = cmd_flush(&r.o, code);
 out:
 	if (req != NULL)
 		g_string_free(req, TRUE);

@@ -15,8 +15,8 @@
  * by bounced/metrics.c, the same text as its HTTP endpoint), then the
  * store's counts over the period as gauges (documented in doc/metrics.md
  * and bouncectl(1)); every name and label set of those is fixed here, label
- * values are escaped (backslash, quote, newline), and the per-domain family
- * is capped by --domains.
+ * values are escaped by the daemon's own metrics_label (backslash, quote,
+ * newline), and the per-domain family is capped by --domains.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "metrics.h"
 #include "store.h"
 #include "cmd.h"
 
@@ -73,7 +74,8 @@ static const char *stats_get(const struct stats_line *l, const char *key);
 static void stats_provider(const struct config *cfg, const char *provider, GString *out);
 static void stats_incident_text(const struct config *cfg, const struct stats_line *l,
     GString *out);
-static void prom_label(GString *out, const char *v);
+static void stats_incident_json(const struct config *cfg, const struct stats_line *l,
+    GString *out);
 static void stats_prometheus(struct stats_run *r);
 static int stats_metrics(struct stats_run *r, struct cmd_client *c);
 static void stats_human(struct stats_run *r);
@@ -176,20 +178,27 @@ stats_incident_text(const struct config *cfg, const struct stats_line *l, GStrin
 		g_string_append(out, " [closed]");
 }
 
-/* A label value, escaped per the exposition format. */
+/* An incident as a JSON object: its fields, and its text as stats prints it. */
 static void
-prom_label(GString *out, const char *v)
+stats_incident_json(const struct config *cfg, const struct stats_line *l, GString *out)
 {
-	g_string_append_c(out, '"');
-	for (const char *p = v ? v : ""; *p != '\0'; p++) {
-		if (*p == '\\' || *p == '"')
-			g_string_append_c(out, '\\');
-		if (*p == '\n')
-			g_string_append(out, "\\n");
-		else
-			g_string_append_c(out, *p);
+	static const char *const keys[] = { "provider", "reason", "first_seen", "last_seen",
+	    "last_domain", "last_status", "last_diagnostic" };
+	GString *text = g_string_new(NULL);
+
+	g_string_append_c(out, '{');
+	for (size_t k = 0; k < G_N_ELEMENTS(keys); k++) {
+		g_string_append_printf(out, "\"%s\": ", keys[k]);
+		cmd_json_string(out, stats_get(l, keys[k]));
+		g_string_append(out, ", ");
 	}
-	g_string_append_c(out, '"');
+	g_string_append_printf(out, "\"count\": %s, \"open\": %s, \"text\": ",
+	    stats_get(l, "count") ? stats_get(l, "count") : "0",
+	    g_strcmp0(stats_get(l, "open"), "1") == 0 ? "true" : "false");
+	stats_incident_text(cfg, l, text);
+	cmd_json_string(out, text->str);
+	g_string_append_c(out, '}');
+	g_string_free(text, TRUE);
 }
 
 static void
@@ -224,7 +233,7 @@ stats_prometheus(struct stats_run *r)
 				g_string_append_printf(b, "# HELP %s %s\n# TYPE %s gauge\n",
 				    store_metrics[m].name, store_metrics[m].help, store_metrics[m].name);
 			g_string_append_printf(b, "%s{%s=", store_metrics[m].name, store_metrics[m].label);
-			prom_label(b, stats_get(l, "name"));
+			metrics_label(b, stats_get(l, "name"));
 			g_string_append_printf(b, "} %s\n", stats_get(l, "n") ? stats_get(l, "n") : "0");
 		}
 	}
@@ -250,9 +259,9 @@ stats_prometheus(struct stats_run *r)
 				if (strcmp(l->type, "incident") != 0 || (v = stats_get(l, inc[m].key)) == NULL)
 					continue;
 				g_string_append_printf(b, "%s{provider=", inc[m].name);
-				prom_label(b, stats_get(l, "provider"));
+				metrics_label(b, stats_get(l, "provider"));
 				g_string_append(b, ",reason=");
-				prom_label(b, stats_get(l, "reason"));
+				metrics_label(b, stats_get(l, "reason"));
 				if (m >= 2 && cmd_parse_time(v, CMD_TIME_PAST, 0, &t, err) == 0)
 					g_string_append_printf(b, "} %" G_GINT64_FORMAT "\n", t);
 				else
@@ -334,28 +343,12 @@ stats_json(struct stats_run *r)
 
 		for (guint i = 0; i < r->lines->len; i++) {
 			const struct stats_line *l = g_ptr_array_index(r->lines, i);
-			GString *text = g_string_new(NULL);
-			const char *keys[] = { "provider", "reason", "first_seen", "last_seen",
-			    "last_domain", "last_status", "last_diagnostic" };
 
-			if (strcmp(l->type, "incident") != 0) {
-				g_string_free(text, TRUE);
+			if (strcmp(l->type, "incident") != 0)
 				continue;
-			}
-			g_string_append(b, first ? "\n    {" : ",\n    {");
+			g_string_append(b, first ? "\n    " : ",\n    ");
 			first = 0;
-			for (size_t k = 0; k < G_N_ELEMENTS(keys); k++) {
-				g_string_append_printf(b, "\"%s\": ", keys[k]);
-				cmd_json_string(b, stats_get(l, keys[k]));
-				g_string_append(b, ", ");
-			}
-			g_string_append_printf(b, "\"count\": %s, \"open\": %s, \"text\": ",
-			    stats_get(l, "count") ? stats_get(l, "count") : "0",
-			    g_strcmp0(stats_get(l, "open"), "1") == 0 ? "true" : "false");
-			stats_incident_text(r->o.cfg, l, text);
-			cmd_json_string(b, text->str);
-			g_string_append_c(b, '}');
-			g_string_free(text, TRUE);
+			stats_incident_json(r->o.cfg, l, b);
 		}
 		g_string_append(b, first ? "]\n}\n" : "\n  ]\n}\n");
 	}
@@ -468,38 +461,22 @@ stats_human(struct stats_run *r)
 	g_string_append_c(b, '\n');
 }
 
-/* METRICS: "OK bytes=N", N bytes of Prometheus text, LF; appended to r->out. */
+/* METRICS: the daemon's own metrics (bounced/metrics.c), appended to r->out. */
 static int
 stats_metrics(struct stats_run *r, struct cmd_client *c)
 {
-	static const char req[] = "METRICS\n";
-	struct cmd_fields f;
-	const char *bytes;
-	char *line, *buf;
-	guint64 n;
-	int rc;
+	GString *req = g_string_new(NULL);
+	char *buf;
+	size_t n;
+	int code;
 
-	if (cmd_client_send(c, req, sizeof(req) - 1) < 0)
-		return CMD_EXIT_DAEMON;
-	rc = cmd_client_readline(c, &line, NULL, 0);
-	if (rc <= 0)
-		return rc == 0 ? cmd_fail(&r->o, CMD_EXIT_DAEMON, "connection closed by bounced") :
-		    CMD_EXIT_DAEMON;
-	rc = cmd_status(&r->o, "metrics", line);
-	if (rc != CMD_EXIT_OK)
-		return rc;
-	cmd_fields_parse(line, &f);
-	bytes = cmd_field(&f, "bytes");
-	if (bytes == NULL || !g_ascii_string_to_unsigned(bytes, 10, 0, STATS_METRICS_MAX, &n, NULL))
-		return cmd_fail(&r->o, CMD_EXIT_DAEMON, "bad METRICS answer from bounced");
-	buf = g_malloc(n + 1);
-	if (cmd_client_read(c, buf, (size_t)n + 1) < 0) {
-		g_free(buf);
-		return CMD_EXIT_DAEMON;
-	}
-	g_string_append_len(r->out, buf, (gssize)n);
+	cmd_req_start(req, "METRICS");
+	code = cmd_call_bytes(c, &r->o, req, "metrics", STATS_METRICS_MAX, &buf, &n);
+	g_string_free(req, TRUE);
+	if (code == CMD_EXIT_OK)
+		g_string_append_len(r->out, buf, (gssize)n);
 	g_free(buf);
-	return CMD_EXIT_OK;
+	return code;
 }
 
 static int
@@ -533,7 +510,7 @@ cmd_stats(int argc, char **argv)
 	};
 	struct stats_run r;
 	struct cmd_client *c = NULL;
-	GString *req = g_string_new(NULL);
+	GString *req;
 	time_t now = time(NULL);
 	int64_t from = (int64_t)now - STATS_DEFAULT_PERIOD, to = (int64_t)now + 1;
 	guint64 domains = 20;
@@ -541,13 +518,10 @@ cmd_stats(int argc, char **argv)
 	char err[256];
 
 	memset(&r, 0, sizeof(r));
-	r.o.command = argv[0];
-	optind = 1;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		int t = cmd_opts_take(&r.o, opt, optarg);
-
-		if (t < 0) {
+	cmd_opts_init(&r.o, argv[0]);
+	while ((opt = cmd_getopt(&r.o, argc, argv, "", longopts)) != -1) {
+		switch (opt) {
+		case CMD_OPT_HELP:
 			printf("usage: bouncectl stats [OPTIONS]\n"
 			    "Counts over a period: bounces and recipients by class, reason, scope and\n"
 			    "domain, soft bounces per provider; suppressions by class now; the open\n"
@@ -561,19 +535,12 @@ cmd_stats(int argc, char **argv)
 			    "  --prometheus         the Prometheus text exposition format (the period is\n"
 			    "                       all time unless --since is given); metrics in\n"
 			    "                       bouncectl(1)\n%s", cmd_common_help);
-			g_string_free(req, TRUE);
 			return 0;
-		}
-		if (t > 0)
-			continue;
-		switch (opt) {
 		case OPT_SINCE:
 		case OPT_UNTIL:
 			if (cmd_parse_time(optarg, CMD_TIME_PAST, now, opt == OPT_SINCE ? &from : &to,
-			    err) < 0) {
-				g_string_free(req, TRUE);
+			    err) < 0)
 				return cmd_usage(&r.o, "%s", err);
-			}
 			if (opt == OPT_SINCE)
 				from_set = 1;
 			break;
@@ -582,29 +549,23 @@ cmd_stats(int argc, char **argv)
 			from_set = 1;
 			break;
 		case OPT_DOMAINS:
-			if (!g_ascii_string_to_unsigned(optarg, 10, 1, 10000, &domains, NULL)) {
-				g_string_free(req, TRUE);
+			if (!g_ascii_string_to_unsigned(optarg, 10, 1, 10000, &domains, NULL))
 				return cmd_usage(&r.o, "--domains takes a number from 1 to 10000");
-			}
 			break;
 		case OPT_PROM:
 			prom = 1;
 			break;
 		default:
-			g_string_free(req, TRUE);
 			return cmd_bad_option(&r.o, argv);
 		}
 	}
-	if (optind < argc) {
-		g_string_free(req, TRUE);
+	if (optind < argc)
 		return cmd_usage(&r.o, "unexpected argument \"%s\"", argv[optind]);
-	}
 	if (prom && !from_set)
 		from = 0;
-	if (from >= to) {
-		g_string_free(req, TRUE);
+	if (from >= to)
 		return cmd_usage(&r.o, "the period is empty (--since is not before --until)");
-	}
+	req = g_string_new(NULL);
 	r.lines = g_ptr_array_new_with_free_func(stats_line_free);
 	r.out = g_string_sized_new(8192);
 	code = stats_connect(&r, &c);
@@ -627,8 +588,7 @@ cmd_stats(int argc, char **argv)
 	else
 		stats_human(&r);
 	fputs(r.out->str, stdout);
-	if (fflush(stdout) != 0)
-		code = cmd_fail(&r.o, CMD_EXIT_DAEMON, "cannot write output: %s", g_strerror(errno));
+	code = cmd_flush(&r.o, code);
 out:
 	g_ptr_array_free(r.lines, TRUE);
 	g_string_free(r.out, TRUE);
@@ -649,37 +609,27 @@ cmd_incidents(int argc, char **argv)
 	};
 	struct stats_run r;
 	struct cmd_client *c = NULL;
-	GString *req = g_string_new(NULL);
+	GString *req;
 	int opt, code, all = 0;
 
 	memset(&r, 0, sizeof(r));
-	r.o.command = argv[0];
-	optind = 1;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		int t = cmd_opts_take(&r.o, opt, optarg);
-
-		if (t < 0) {
+	cmd_opts_init(&r.o, argv[0]);
+	while ((opt = cmd_getopt(&r.o, argc, argv, "", longopts)) != -1) {
+		if (opt == CMD_OPT_HELP) {
 			printf("usage: bouncectl incidents [--all] [OPTIONS]\n"
 			    "Sender-scope incidents: a provider refusing our mail (IP blocked, bad\n"
 			    "reputation, rate limits, SPF/DKIM/DMARC, missing PTR).  They never\n"
 			    "suppress the recipients.  Open ones by default; --all adds closed ones.\n%s",
 			    cmd_common_help);
-			g_string_free(req, TRUE);
 			return 0;
 		}
-		if (t > 0)
-			continue;
-		if (opt != OPT_ALL) {
-			g_string_free(req, TRUE);
+		if (opt != OPT_ALL)
 			return cmd_bad_option(&r.o, argv);
-		}
 		all = 1;
 	}
-	if (optind < argc) {
-		g_string_free(req, TRUE);
+	if (optind < argc)
 		return cmd_usage(&r.o, "unexpected argument \"%s\"", argv[optind]);
-	}
+	req = g_string_new(NULL);
 	r.lines = g_ptr_array_new_with_free_func(stats_line_free);
 	r.out = g_string_sized_new(4096);
 	code = stats_connect(&r, &c);
@@ -695,36 +645,21 @@ cmd_incidents(int argc, char **argv)
 		g_string_append_c(r.out, '[');
 	for (guint i = 0; i < r.lines->len; i++) {
 		const struct stats_line *l = g_ptr_array_index(r.lines, i);
-		GString *text = g_string_new(NULL);
 
-		stats_incident_text(r.o.cfg, l, text);
 		if (r.o.json) {
-			const char *keys[] = { "provider", "reason", "first_seen", "last_seen",
-			    "last_domain", "last_status", "last_diagnostic" };
-
-			g_string_append(r.out, i ? ",\n  {" : "\n  {");
-			for (size_t k = 0; k < G_N_ELEMENTS(keys); k++) {
-				g_string_append_printf(r.out, "\"%s\": ", keys[k]);
-				cmd_json_string(r.out, stats_get(l, keys[k]));
-				g_string_append(r.out, ", ");
-			}
-			g_string_append_printf(r.out, "\"count\": %s, \"open\": %s, \"text\": ",
-			    stats_get(l, "count") ? stats_get(l, "count") : "0",
-			    g_strcmp0(stats_get(l, "open"), "1") == 0 ? "true" : "false");
-			cmd_json_string(r.out, text->str);
-			g_string_append_c(r.out, '}');
+			g_string_append(r.out, i ? ",\n  " : "\n  ");
+			stats_incident_json(r.o.cfg, l, r.out);
 		} else {
-			g_string_append_printf(r.out, "%s\n", text->str);
+			stats_incident_text(r.o.cfg, l, r.out);
+			g_string_append_c(r.out, '\n');
 		}
-		g_string_free(text, TRUE);
 	}
 	if (r.o.json)
 		g_string_append(r.out, r.lines->len ? "\n]\n" : "]\n");
 	else if (r.lines->len == 0)
 		g_string_append_printf(r.out, "no %sincidents\n", all ? "" : "open ");
 	fputs(r.out->str, stdout);
-	if (fflush(stdout) != 0)
-		code = cmd_fail(&r.o, CMD_EXIT_DAEMON, "cannot write output: %s", g_strerror(errno));
+	code = cmd_flush(&r.o, code);
 out:
 	if (r.lines != NULL)
 		g_ptr_array_free(r.lines, TRUE);
@@ -787,73 +722,53 @@ cmd_audit(int argc, char **argv)
 	struct stats_run r;
 	struct cmd_client *c = NULL;
 	struct cmd_fields ok;
-	GString *req = g_string_new(NULL);
+	GString *req;
 	guint64 limit = AUDIT_DEFAULT_LIMIT, after = 0;
-	char norm[STORE_ADDR_MAX + 1], err[256], path[256];
+	char norm[STORE_ADDR_MAX + 1], err[256];
 	const char *target = NULL, *next = NULL;
 	int opt, code, all = 0;
 
 	memset(&r, 0, sizeof(r));
-	r.o.command = argv[0];
-	optind = 1;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		int t = cmd_opts_take(&r.o, opt, optarg);
-
-		if (t < 0) {
+	cmd_opts_init(&r.o, argv[0]);
+	while ((opt = cmd_getopt(&r.o, argc, argv, "", longopts)) != -1) {
+		switch (opt) {
+		case CMD_OPT_HELP:
 			printf("usage: bouncectl audit [ADDRESS|@DOMAIN] [--limit N] [--after ID] [--all]\n"
 			    "The audit log, oldest first: who suppressed, unsuppressed, imported,\n"
 			    "forgot or re-evaluated what, when, and the note given.\n"
 			    "  --limit N            entries per page (default %d)\n"
 			    "  --after ID           the page after this entry id\n"
 			    "  --all                every entry\n%s", AUDIT_DEFAULT_LIMIT, cmd_common_help);
-			g_string_free(req, TRUE);
 			return 0;
-		}
-		if (t > 0)
-			continue;
-		switch (opt) {
 		case OPT_LIMIT:
-			if (!g_ascii_string_to_unsigned(optarg, 10, 1, AUDIT_PAGE_MAX, &limit, NULL)) {
-				g_string_free(req, TRUE);
+			if (!g_ascii_string_to_unsigned(optarg, 10, 1, AUDIT_PAGE_MAX, &limit, NULL))
 				return cmd_usage(&r.o, "--limit takes a number from 1 to %d", AUDIT_PAGE_MAX);
-			}
 			break;
 		case OPT_AFTER:
-			if (!g_ascii_string_to_unsigned(optarg, 10, 0, G_MAXINT64, &after, NULL)) {
-				g_string_free(req, TRUE);
+			if (!g_ascii_string_to_unsigned(optarg, 10, 0, G_MAXINT64, &after, NULL))
 				return cmd_usage(&r.o, "--after takes an audit entry id");
-			}
 			break;
 		case OPT_ALL:
 			all = 1;
 			break;
 		default:
-			g_string_free(req, TRUE);
 			return cmd_bad_option(&r.o, argv);
 		}
 	}
 	if (optind < argc) {
 		target = argv[optind++];
 		if (strncmp(target, "hmac:", 5) != 0) {
-			if (store_addr_normalize(target, strlen(target), norm, err) < 0) {
-				g_string_free(req, TRUE);
+			if (store_addr_normalize(target, strlen(target), norm, err) < 0)
 				return cmd_fail(&r.o, CMD_EXIT_USAGE, "invalid address \"%.200s\": %s",
 				    target, err);
-			}
 			target = norm;
 		}
 	}
-	if (optind < argc) {
-		g_string_free(req, TRUE);
+	if (optind < argc)
 		return cmd_usage(&r.o, "unexpected argument \"%s\"", argv[optind]);
-	}
+	req = g_string_new(NULL);
 	r.out = g_string_sized_new(1024);
-	code = cmd_socket_path(&r.o, 0, path, sizeof(path));
-	if (code != 0)
-		goto out;
-	c = cmd_client_connect(&r.o, path, &code);
-	if (c == NULL)
+	if ((c = cmd_connect(&r.o, 0, &code)) == NULL)
 		goto out;
 	if (r.o.json)
 		fputs("[", stdout);
@@ -874,8 +789,7 @@ cmd_audit(int argc, char **argv)
 	else if (next != NULL)
 		fprintf(stderr, "-- %u entries shown; the next page: bouncectl audit ... --after %s\n",
 		    r.n, next);
-	if (fflush(stdout) != 0)
-		code = cmd_fail(&r.o, CMD_EXIT_DAEMON, "cannot write output: %s", g_strerror(errno));
+	code = cmd_flush(&r.o, code);
 out:
 	g_string_free(r.out, TRUE);
 	g_string_free(req, TRUE);

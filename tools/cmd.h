@@ -27,6 +27,7 @@
 #ifndef BOUNCED_CMD_H
 #define BOUNCED_CMD_H
 
+#include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <time.h>
@@ -101,14 +102,30 @@ enum {
 extern const char cmd_common_help[];
 
 /*
- * Handles a common option.  Returns 1 when opt was one (taken), 0 when not,
- * and -1 for --help (the caller prints its help and returns 0).
+ * Starts a daemon command's option reading: o->command = command (for
+ * messages), getopt reset to argv[1] with its own messages off (the
+ * command reports a bad option with cmd_bad_option).
  */
-int cmd_opts_take(struct cmd_opts *o, int opt, const char *arg);
+void cmd_opts_init(struct cmd_opts *o, const char *command);
+/*
+ * getopt_long over the command's longopts (which end with
+ * CMD_COMMON_LONGOPTS), taking the common options into o on the way.
+ * Returns the next option that is the command's own (optarg set),
+ * CMD_OPT_HELP for --help (the caller prints its help and returns 0), '?'
+ * for a bad option, -1 at the end of the options (optind: the first
+ * argument).
+ */
+int cmd_getopt(struct cmd_opts *o, int argc, char **argv, const char *shortopts,
+    const struct option *longopts);
 void cmd_opts_clear(struct cmd_opts *o);
 
 /* "bouncectl COMMAND: message" on stderr; returns code. */
 int cmd_fail(const struct cmd_opts *o, int code, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+/*
+ * Flushes stdout at the end of a command: returns code, or
+ * CMD_EXIT_DAEMON after a message when the output could not be written.
+ */
+int cmd_flush(const struct cmd_opts *o, int code);
 /* After getopt_long returned '?' (opterr = 0): names the bad option; returns 2. */
 int cmd_bad_option(const struct cmd_opts *o, char **argv);
 /* The usage error: message, then "try bouncectl COMMAND --help"; returns 2. */
@@ -133,6 +150,12 @@ struct cmd_client;
 
 /* Connects; NULL after a message (*code_r: CMD_EXIT_DAEMON or _DENIED). */
 struct cmd_client *cmd_client_connect(const struct cmd_opts *o, const char *path, int *code_r);
+/*
+ * cmd_socket_path then cmd_client_connect: the admin (query = 0) or query
+ * (query = 1) socket.  NULL after a message, with the exit status in
+ * *code_r.
+ */
+struct cmd_client *cmd_connect(struct cmd_opts *o, int query, int *code_r);
 void cmd_client_free(struct cmd_client *c);
 
 /* One response line split into fields (decoded in place). */
@@ -185,6 +208,16 @@ int cmd_status(const struct cmd_opts *o, const char *what, char *line);
 typedef int (*cmd_row_fn)(struct cmd_fields *f, void *ud);
 int cmd_call(struct cmd_client *c, const struct cmd_opts *o, const GString *request,
     cmd_row_fn row, void *ud, struct cmd_fields *ok_fields_r);
+
+/*
+ * Sends request, a verb answered by "OK bytes=N", N bytes and a LF (RAW,
+ * METRICS), and reads the N bytes into *buf_r (caller g_frees;
+ * NUL-terminated in place of the LF) and *len_r.  what names the verb in
+ * the daemon's error messages ("raw: ..."); an N above max is a protocol
+ * error.  Returns an exit status.
+ */
+int cmd_call_bytes(struct cmd_client *c, const struct cmd_opts *o, const GString *request,
+    const char *what, guint64 max, char **buf_r, size_t *len_r);
 
 /* ---- times and formats (format.c) ----------------------------------- */
 

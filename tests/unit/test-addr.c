@@ -135,6 +135,34 @@ test_limits(void)
 	g_assert_cmpint(store_addr_normalize("nope", 4, out, NULL), ==, -1);
 }
 
+/* The erased-entry names forget leaves: "hmac:<64 lowercase hex>:<16 lowercase hex>". */
+static void
+test_erased_names(void)
+{
+	static const char hex64[] =
+	    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	static const struct { const char *tail; int want; } cases[] = {
+		{ ":0123456789abcdef", 1 },
+		{ ":0123456789ABCDEF", 0 },      /* upper case is not what forget writes */
+		{ ":0123456789abcde", 0 },       /* short key */
+		{ ":0123456789abcdef0", 0 },     /* long key */
+		{ "-0123456789abcdef", 0 },      /* no ':' */
+		{ ":0123456789abcdeg", 0 },      /* not hex */
+	};
+
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		char *name = g_strconcat("hmac:", hex64, cases[i].tail, NULL);
+		int got = store_erased_name_valid(name);
+
+		if (got != cases[i].want)
+			g_error("case %zu \"%s\": got %d want %d", i, name, got, cases[i].want);
+		g_free(name);
+	}
+	g_assert_cmpint(store_erased_name_valid("hmac:"), ==, 0);
+	g_assert_cmpint(store_erased_name_valid("hmax:0123"), ==, 0);
+	g_assert_cmpint(store_erased_name_valid(""), ==, 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -142,5 +170,6 @@ main(int argc, char **argv)
 	g_test_add_func("/addr/good", test_good);
 	g_test_add_func("/addr/bad", test_bad);
 	g_test_add_func("/addr/limits", test_limits);
+	g_test_add_func("/addr/erased_names", test_erased_names);
 	return g_test_run();
 }
