@@ -140,6 +140,8 @@ static void admin_job_done(struct writer_job *job);
 static void admin_job_free(struct admin_job *j);
 static int admin_import_line(struct admin_conn *c, char *line);
 static void admin_import_flush(struct admin_conn *c, int last);
+static void admin_import_done(struct admin_conn *c);
+static void admin_import_free(struct admin_conn *c);
 
 /* ---- encoding --------------------------------------------------------- */
 
@@ -383,11 +385,7 @@ admin_close(struct admin_conn *c, const char *reason)
 		g_free(c->stream->domain);
 		g_free(c->stream);
 	}
-	if (c->import != NULL) {
-		g_array_free(c->import->manual, TRUE);
-		g_string_chunk_free(c->import->strings);
-		g_free(c->import);
-	}
+	admin_import_free(c);
 	g_queue_unlink(&c->srv->conns, &c->link);
 	bufferevent_free(c->bev);
 	g_free(c);
@@ -788,21 +786,12 @@ admin_job_done(struct writer_job *job)
 			/* the batch is not stored: say so and end the import */
 			admin_reply(c, "ERR store %s (imported=%" G_GUINT64_FORMAT " before it)",
 			    admin_encode(job->err, strlen(job->err), esc, sizeof(esc)), im->imported);
-			g_array_free(im->manual, TRUE);
-			g_string_chunk_free(im->strings);
-			g_free(im);
-			c->import = NULL;
+			admin_import_free(c);
 			c->closing = 1; /* the client is still sending lines: hang up */
 		} else {
 			im->imported += (uint64_t)j->result;
-			if (j->last) {
-				admin_reply(c, "OK imported=%" G_GUINT64_FORMAT " errors=%" G_GUINT64_FORMAT,
-				    im->imported, im->errors);
-				g_array_free(im->manual, TRUE);
-				g_string_chunk_free(im->strings);
-				g_free(im);
-				c->import = NULL;
-			}
+			if (j->last)
+				admin_import_done(c);
 		}
 		break;
 	}
@@ -1424,6 +1413,28 @@ bad:
 	return -1;
 }
 
+/* The import is over: its answer, and its state freed. */
+static void
+admin_import_done(struct admin_conn *c)
+{
+	admin_reply(c, "OK imported=%" G_GUINT64_FORMAT " errors=%" G_GUINT64_FORMAT,
+	    c->import->imported, c->import->errors);
+	admin_import_free(c);
+}
+
+static void
+admin_import_free(struct admin_conn *c)
+{
+	struct admin_import *im = c->import;
+
+	if (im == NULL)
+		return;
+	g_array_free(im->manual, TRUE);
+	g_string_chunk_free(im->strings);
+	g_free(im);
+	c->import = NULL;
+}
+
 /* Commits the pending entries; last: the "." came, answer when done. */
 static void
 admin_import_flush(struct admin_conn *c, int last)
@@ -1432,12 +1443,7 @@ admin_import_flush(struct admin_conn *c, int last)
 	struct admin_job *j;
 
 	if (im->manual->len == 0 && last) {
-		admin_reply(c, "OK imported=%" G_GUINT64_FORMAT " errors=%" G_GUINT64_FORMAT,
-		    im->imported, im->errors);
-		g_array_free(im->manual, TRUE);
-		g_string_chunk_free(im->strings);
-		g_free(im);
-		c->import = NULL;
+		admin_import_done(c);
 		return;
 	}
 	j = g_new0(struct admin_job, 1);
