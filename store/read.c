@@ -165,6 +165,9 @@ store_event_free(struct store_event *ev)
 	g_free(ev->orig_message_id);
 	g_free(ev->orig_sender);
 	g_free(ev->subject);
+	g_free(ev->source);
+	g_free(ev->queue_id);
+	g_free(ev->sender);
 	g_free(ev);
 }
 
@@ -300,6 +303,11 @@ store_show(struct store *s, const char *norm, unsigned max_events, struct store_
 		ev->orig_sender = dup_col(st, 17);
 		ev->subject = dup_col(st, 18);
 		ev->raw_kept = sqlite3_column_int(st, 19);
+		ev->source = g_strdup(sqlite3_column_type(st, 20) == SQLITE_NULL ? "lmtp" :
+		    col_text(st, 20));
+		ev->queue_id = dup_col(st, 21);
+		ev->sender = dup_col(st, 22);
+		ev->twin_of = sqlite3_column_int64(st, 23);
 		g_ptr_array_add(r->events, ev);
 	}
 	sqlite3_reset(st);
