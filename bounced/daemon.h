@@ -27,6 +27,7 @@
 struct event_base;
 struct lmtp_server;
 struct admin_server;
+struct logsrc;
 struct metrics;
 struct metrics_http;
 
@@ -47,6 +48,7 @@ struct daemon {
 	struct query_server *query;
 	struct query_server *smap;
 	struct admin_server *admin;
+	struct logsrc *logsrc;          /* Postfix's log, or NULL (logsource.type none) */
 
 	struct metrics *metrics;        /* counters, gauges, histograms (metrics.h) */
 	struct metrics_http *metrics_http; /* GET /metrics, when metrics.http is set */

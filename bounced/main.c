@@ -45,6 +45,7 @@
 #include "daemon.h"
 #include "lmtp-server.h"
 #include "log.h"
+#include "logsrc.h"
 #include "metrics.h"
 #include "query.h"
 #include "sock.h"
@@ -444,6 +445,8 @@ main(int argc, char **argv)
 	}
 	m->reader_timer = event_new(d->base, -1, EV_PERSIST, main_reader_check, m);
 	event_add(m->reader_timer, &reader_tv);
+	/* Postfix's log: read once the store is open (it holds the position) */
+	d->logsrc = logsrc_new(d);
 
 	m->sig_term = evsignal_new(d->base, SIGTERM, main_on_signal, m);
 	m->sig_int = evsignal_new(d->base, SIGINT, main_on_signal, m);
@@ -464,6 +467,7 @@ main(int argc, char **argv)
 
 	/* stopped: the servers, then the writer (its queue is empty by now) */
 	metrics_http_free(d->metrics_http);
+	logsrc_free(d->logsrc);
 	lmtp_server_free(d->lmtp);
 	admin_server_free(d->admin);
 	query_server_free(d->query);
