@@ -781,7 +781,7 @@ store_ingest_rcpt(struct store *s, int64_t bounce_id, int64_t at, const struct r
 	case STORE_PEFFECT_STATE:
 		break;
 	}
-	if (t.st.event_id == ev.id)
+	if (t.st.event_id == ev.id || !t.exists)
 		g_strlcpy(t.source, source, sizeof(t.source));
 	if (store_target_save(s, &t, now) == -1)
 		return -1;
