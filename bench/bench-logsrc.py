@@ -112,8 +112,9 @@ def start_bounced(binary, d):
         f.write("lmtp: { socket: \"%s/lmtp.sock\" }\nquery: { socket: \"%s/query.sock\" }\n"
                 "socketmap: { socket: \"%s/sm.sock\" }\nadmin: { socket: \"%s/admin.sock\" }\n"
                 "store: { path: \"%s/bounced.db\", secret_file: \"%s/secret\" }\n"
-                "log: { to: stderr, level: warn }\n"
-                "logsource: { type: file, path: \"%s/maillog\" }\n" % ((d,) * 7))
+                "log: { to: stderr, level: %s }\n"
+                "logsource: { type: file, path: \"%s/maillog\" }\n"
+                % ((d,) * 6 + (os.environ.get("LOGLEVEL", "warn"), d)))
     log = open(os.path.join(d, "bounced.log"), "ab")
     p = subprocess.Popen([binary, "--config", cfg], stdout=log, stderr=subprocess.STDOUT)
     log.close()
@@ -194,7 +195,10 @@ def main():
         if p is not None:
             p.kill()
             p.wait()
-        shutil.rmtree(d, ignore_errors=True)
+        if os.environ.get("KEEP"):
+            print("kept %s" % d)
+        else:
+            shutil.rmtree(d, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -45,6 +45,7 @@ struct logsrc_job {
 	struct store_logpos pos;        /* after the batch */
 	int64_t start;                  /* the offset the batch started at */
 	unsigned malformed;
+	int64_t usec;                   /* time in the store (writer thread) */
 };
 
 struct logsrc {
@@ -454,8 +455,11 @@ static int
 logsrc_job_fn(struct store *s, void *arg, time_t now, GArray *changes, char err[256])
 {
 	struct logsrc_job *lj = arg;
+	gint64 t0 = g_get_monotonic_time();
+	int rc = store_log_ingest(s, &lj->b, now, changes);
 
-	if (store_log_ingest(s, &lj->b, now, changes) < 0) {
+	lj->usec = g_get_monotonic_time() - t0;
+	if (rc < 0) {
 		g_strlcpy(err, store_errmsg(s), 256);
 		return -1;
 	}
@@ -509,9 +513,11 @@ logsrc_job_done(struct writer_job *job)
 	metrics_log_lines(m, METRICS_LOG_TWIN, b->twins);
 	metrics_log_lines(m, METRICS_LOG_SENT_MAP, b->sent_map);
 	log_debug("event=logsource_commit path=%s lines=%u sent=%u deferred=%u bounced=%u "
-	    "duplicates=%u twins=%u offset=%" G_GINT64_FORMAT, ls->path, (unsigned)lj->entries->len,
+	    "duplicates=%u twins=%u offset=%" G_GINT64_FORMAT " ms=%.1f", ls->path,
+	    (unsigned)lj->entries->len,
 	    b->counted[REPORT_LOG_STATUS_SENT], b->counted[REPORT_LOG_STATUS_DEFERRED],
-	    b->counted[REPORT_LOG_STATUS_BOUNCED], b->duplicates, b->twins, lj->pos.offset);
+	    b->counted[REPORT_LOG_STATUS_BOUNCED], b->duplicates, b->twins, lj->pos.offset,
+	    (double)lj->usec / 1000.0);
 	logsrc_job_free(lj);
 	/* read on at once: a burst is taken in batches back to back */
 	event_active(ls->tick, EV_TIMEOUT, 0);
