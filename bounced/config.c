@@ -804,11 +804,9 @@ cfg_finish(struct cfg_loader *l)
 	if (strcmp(c->logsource.type, "file") == 0) {
 		if (c->logsource.path == NULL)
 			return cfg_fail_at(l, "logsource.path", "is needed with logsource.type: file");
-	} else if (strcmp(c->logsource.type, "journal") == 0) {
-		if (c->logsource.path != NULL)
-			return cfg_fail_at(l, "logsource.path", "is only used with logsource.type: "
-			    "file");
-	} else if (strcmp(c->logsource.type, "none") != 0) {
+	} else if (strcmp(c->logsource.type, "none") != 0 &&
+	    strcmp(c->logsource.type, "journal") != 0) {
+		/* journal: path, when set, is a directory of journal files */
 		return cfg_fail_at(l, "logsource.type", "\"%s\" is not none, file or journal",
 		    c->logsource.type);
 	}

@@ -24,12 +24,14 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 #include <glib.h>
+#include <systemd/sd-journal.h>
 
 #include "bounds.h"
 #include "daemon.h"
@@ -50,7 +52,11 @@ struct logsrc_job {
 
 struct logsrc {
 	struct daemon *d;
-	char *path;
+	int journal;                    /* 1: the systemd journal, 0: a file */
+	sd_journal *j;                  /* journal: open, NULL not yet */
+	char *unit;                     /* journal: SYSLOG_IDENTIFIER is unit/smtp... */
+	char cursor[512];               /* journal: the last committed entry's cursor */
+	char *path;                     /* file; journal: a directory, or NULL: the system's */
 	char name[128];                 /* the position's name in the store: "file:PATH" */
 	struct event *tick;
 	int fd;                         /* the file read, -1 none */
@@ -76,6 +82,12 @@ static void logsrc_read(struct logsrc *ls);
 static size_t logsrc_lines(struct logsrc *ls, struct logsrc_job *lj, size_t have);
 static void logsrc_line(struct logsrc *ls, struct logsrc_job *lj, const char *line, size_t len,
     int cut);
+static void logsrc_parsed(struct logsrc *ls, struct logsrc_job *lj, int r, const char *line,
+    size_t len);
+static int logsrc_journal_open(struct logsrc *ls);
+static void logsrc_journal_seek(struct logsrc *ls, const char *cursor);
+static void logsrc_journal_read(struct logsrc *ls);
+static const char *journal_field(sd_journal *j, const char *field, size_t *len_r);
 static void logsrc_submit(struct logsrc *ls, struct logsrc_job *lj);
 static int logsrc_job_fn(struct store *s, void *arg, time_t now, GArray *changes,
     char err[256]);
@@ -90,16 +102,23 @@ logsrc_new(struct daemon *d)
 	struct logsrc *ls;
 	struct timeval tv = { 0, LOGSRC_POLL_MS * 1000 };
 
-	if (strcmp(c->logsource.type, "file") != 0)
+	if (strcmp(c->logsource.type, "file") != 0 && strcmp(c->logsource.type, "journal") != 0)
 		return NULL;
 	ls = g_new0(struct logsrc, 1);
 	ls->d = d;
+	ls->journal = strcmp(c->logsource.type, "journal") == 0;
 	ls->path = g_strdup(c->logsource.path);
-	g_snprintf(ls->name, sizeof(ls->name), "file:%s", ls->path);
+	ls->unit = g_strdup(c->logsource.unit);
+	if (ls->journal)
+		g_snprintf(ls->name, sizeof(ls->name), "journal:%s", ls->path != NULL ? ls->path :
+		    "system");
+	else
+		g_snprintf(ls->name, sizeof(ls->name), "file:%s", ls->path);
 	ls->fd = -1;
 	ls->tick = event_new(d->base, -1, EV_PERSIST, logsrc_tick, ls);
 	event_add(ls->tick, &tv);
-	log_info("event=logsource type=file path=%s", ls->path);
+	log_info("event=logsource type=%s path=%s", c->logsource.type,
+	    ls->path != NULL ? ls->path : "(system journal)");
 	return ls;
 }
 
@@ -113,6 +132,9 @@ logsrc_free(struct logsrc *ls)
 	event_free(ls->tick);
 	if (ls->fd >= 0)
 		close(ls->fd);
+	if (ls->j != NULL)
+		sd_journal_close(ls->j);
+	g_free(ls->unit);
 	g_free(ls->path);
 	g_free(ls);
 }
@@ -286,6 +308,12 @@ logsrc_tick(evutil_socket_t fd, short what, void *arg)
 		}
 		ls->positioned = 1;
 	}
+	if (ls->journal) {
+		if (ls->j == NULL && logsrc_journal_open(ls) < 0)
+			return;
+		logsrc_journal_read(ls);
+		return;
+	}
 	if (ls->fd < 0 && logsrc_open(ls) <= 0)
 		return;
 	if (logsrc_check(ls) < 0)
@@ -306,6 +334,13 @@ logsrc_line(struct logsrc *ls, struct logsrc_job *lj, const char *line, size_t l
 	g_array_set_size(lj->entries, lj->entries->len + 1);
 	e = &g_array_index(lj->entries, struct report_log_entry, lj->entries->len - 1);
 	r = report_log_parse(line, len, (int64_t)time(NULL), e);
+	logsrc_parsed(ls, lj, r, line, len);
+}
+
+/* The last entry of lj was parsed with result r: kept (1) or dropped, a malformed one counted. */
+static void
+logsrc_parsed(struct logsrc *ls, struct logsrc_job *lj, int r, const char *line, size_t len)
+{
 	if (r == 1) {
 		ls->st.used++;
 		return;
@@ -494,7 +529,9 @@ logsrc_job_done(struct writer_job *job)
 		log_warnx("event=logsource_commit_failed path=%s lines=%u error=\"%s\" effect=\"read "
 		    "again from offset %" G_GINT64_FORMAT "\"", ls->path, (unsigned)lj->entries->len,
 		    log_escape(job->err, strlen(job->err), esc, sizeof(esc)), lj->start);
-		if (lj->pos.inode == ls->inode) {
+		if (ls->journal) {
+			logsrc_journal_seek(ls, ls->cursor);
+		} else if (lj->pos.inode == ls->inode) {
 			ls->offset = lj->start;
 			ls->hash[0] = '\0';
 			ls->skipping = 0;
@@ -504,6 +541,8 @@ logsrc_job_done(struct writer_job *job)
 	}
 	ls->st.commits++;
 	ls->st.offset = lj->pos.offset;
+	if (lj->pos.cursor[0] != '\0')
+		g_strlcpy(ls->cursor, lj->pos.cursor, sizeof(ls->cursor));
 	ls->last_commit = g_get_monotonic_time();
 	metrics_log_lines(m, METRICS_LOG_SENT, b->counted[REPORT_LOG_STATUS_SENT]);
 	metrics_log_lines(m, METRICS_LOG_DEFERRED, b->counted[REPORT_LOG_STATUS_DEFERRED]);
@@ -521,4 +560,119 @@ logsrc_job_done(struct writer_job *job)
 	logsrc_job_free(lj);
 	/* read on at once: a burst is taken in batches back to back */
 	event_active(ls->tick, EV_TIMEOUT, 0);
+}
+
+/* ---- the systemd journal ------------------------------------------ */
+
+/*
+ * Positions the journal after cursor (the last entry taken), or at its
+ * head.  An entry that is gone (vacuumed) leaves the journal at the next
+ * one, which is then read.
+ */
+static void
+logsrc_journal_seek(struct logsrc *ls, const char *cursor)
+{
+	if (cursor == NULL || cursor[0] == '\0' || sd_journal_seek_cursor(ls->j, cursor) < 0) {
+		sd_journal_seek_head(ls->j);
+		return;
+	}
+	if (sd_journal_next(ls->j) > 0 && sd_journal_test_cursor(ls->j, cursor) <= 0) {
+		log_warnx("event=logsource journal=%s warning=\"the stored cursor's entry is gone: "
+		    "reading on from the next one\"", ls->name);
+		sd_journal_previous(ls->j);
+	}
+}
+
+/* 0, or -1 (logged once) when the journal cannot be opened yet. */
+static int
+logsrc_journal_open(struct logsrc *ls)
+{
+	static const char *const services[] = { "smtp", "lmtp", "cleanup", "qmgr" };
+	int r;
+
+	r = ls->path != NULL ? sd_journal_open_directory(&ls->j, ls->path, 0) :
+	    sd_journal_open(&ls->j, SD_JOURNAL_LOCAL_ONLY);
+	if (r < 0) {
+		ls->j = NULL;
+		if (!ls->missing_logged)
+			log_warnx("event=logsource journal=%s error=\"%s\" effect=\"retrying\"", ls->name,
+			    g_strerror(-r));
+		ls->missing_logged = 1;
+		return -1;
+	}
+	ls->missing_logged = 0;
+	/* entries are bounded like file lines (the data of a field, not more) */
+	sd_journal_set_data_threshold(ls->j, REPORT_LOG_LINE_MAX + 32);
+	/* sets up the inotify watch that sd_journal_process() reads: new files are seen */
+	if (sd_journal_get_fd(ls->j) < 0)
+		log_warnx("event=logsource journal=%s warning=\"no change notification: new journal "
+		    "files are seen at the next restart\"", ls->name);
+	for (size_t i = 0; i < G_N_ELEMENTS(services); i++) {
+		char m[160];
+
+		g_snprintf(m, sizeof(m), "SYSLOG_IDENTIFIER=%s/%s", ls->unit, services[i]);
+		sd_journal_add_match(ls->j, m, 0);   /* the same field: OR */
+	}
+	g_strlcpy(ls->cursor, ls->saved.cursor, sizeof(ls->cursor));
+	logsrc_journal_seek(ls, ls->cursor);
+	log_info("event=logsource journal=%s cursor=%s", ls->name, ls->cursor[0] ? "stored" :
+	    "head");
+	return 0;
+}
+
+/* One field's value ("FIELD=value" -> value), or NULL. */
+static const char *
+journal_field(sd_journal *j, const char *field, size_t *len_r)
+{
+	const void *d;
+	size_t l, n = strlen(field);
+
+	if (sd_journal_get_data(j, field, &d, &l) < 0 || l <= n || ((const char *)d)[n] != '=')
+		return NULL;
+	*len_r = l - n - 1;
+	return (const char *)d + n + 1;
+}
+
+/* The entries since the cursor (bounded), then one commit with the last one's cursor. */
+static void
+logsrc_journal_read(struct logsrc *ls)
+{
+	struct logsrc_job *lj = g_new0(struct logsrc_job, 1);
+	int r, any = 0;
+
+	lj->entries = g_array_sized_new(FALSE, FALSE, sizeof(struct report_log_entry), 64);
+	(void)sd_journal_process(ls->j);   /* new or rotated journal files */
+	while (lj->entries->len < LIMIT_LOGSRC_BATCH && (r = sd_journal_next(ls->j)) > 0) {
+		struct report_log_entry *e;
+		const char *ident, *msg;
+		size_t ilen = 0, mlen = 0;
+		uint64_t usec = 0;
+
+		any = 1;
+		ls->st.lines++;
+		ident = journal_field(ls->j, "SYSLOG_IDENTIFIER", &ilen);
+		msg = journal_field(ls->j, "MESSAGE", &mlen);
+		if (ident == NULL || msg == NULL)
+			continue;
+		sd_journal_get_realtime_usec(ls->j, &usec);
+		g_array_set_size(lj->entries, lj->entries->len + 1);
+		e = &g_array_index(lj->entries, struct report_log_entry, lj->entries->len - 1);
+		r = report_log_parse_message(ident, ilen, msg, mlen, (int64_t)(usec / 1000000), e);
+		if (r == 1)   /* the dedupe key: the entry's own microsecond */
+			g_snprintf(e->stamp, sizeof(e->stamp), "%" G_GUINT64_FORMAT, usec);
+		logsrc_parsed(ls, lj, r, msg, mlen);
+	}
+	if (!any) {
+		logsrc_job_free(lj);
+		return;
+	}
+	{
+		char *c = NULL;
+
+		if (sd_journal_get_cursor(ls->j, &c) >= 0 && c != NULL)
+			g_strlcpy(lj->pos.cursor, c, sizeof(lj->pos.cursor));
+		free(c);
+	}
+	g_strlcpy(lj->pos.name, ls->name, sizeof(lj->pos.name));
+	logsrc_submit(ls, lj);
 }
