@@ -53,8 +53,12 @@ def db_value(path, sql, args=()):
 
 
 def bouncectl():
-    b = L.bounced_binary()
-    return os.path.join(os.path.dirname(os.path.dirname(b)), "tools", "bouncectl")
+    """$BOUNCECTL_BIN (meson sets it), else tools/bouncectl of bounced's build."""
+    b = os.environ.get("BOUNCECTL_BIN") or os.path.join(
+        os.path.dirname(os.path.dirname(L.bounced_binary())), "tools", "bouncectl")
+    if not os.access(b, os.X_OK):
+        raise AssertionError("no bouncectl at %s (set BOUNCECTL_BIN)" % b)
+    return b
 
 
 class RealLog(L.LabTestCase):
