@@ -219,8 +219,9 @@ parse_prefix(struct cursor *c, int64_t now, struct report_log_entry *e)
 	if (ide == id || (size_t)(ide - id) > REPORT_LOG_IDENT_MAX)
 		return -1;
 	if (c->p < c->end && *c->p == '[') {
-		while (c->p < c->end && g_ascii_isdigit(*++c->p))
-			;
+		c->p++;
+		while (c->p < c->end && g_ascii_isdigit(*c->p))
+			c->p++;
 		if (c->p >= c->end || *c->p != ']')
 			return -1;
 		c->p++;
@@ -497,7 +498,7 @@ report_log_rcpt(const struct report_log_entry *e)
 	    e->status == REPORT_LOG_STATUS_DEFERRED ? "delayed" : "failed");
 
 	/* "host NAME[ADDR] said: REPLY (in reply to CMD command)": Postfix's frame, the reply inside */
-	if (strncmp(text, "host ", 5) == 0 && (hs = strstr(text, said)) != NULL) {
+	if (strncmp(text, "host ", 5) == 0 && (hs = strstr(text + 5, said)) != NULL) {
 		rc->remote_mta = g_strndup(text + 5, (gsize)(hs - text - 5));
 		reply = hs + sizeof(said) - 1;
 		rlen = strlen(reply);
@@ -515,7 +516,7 @@ report_log_rcpt(const struct report_log_entry *e)
 					rlen = (size_t)(open - reply);
 			}
 		}
-	} else if (strncmp(text, "host ", 5) == 0 && (hs = strstr(text, refused)) != NULL) {
+	} else if (strncmp(text, "host ", 5) == 0 && (hs = strstr(text + 5, refused)) != NULL) {
 		rc->remote_mta = g_strndup(text + 5, (gsize)(hs - text - 5));
 		reply = hs + sizeof(refused) - 1;
 		rlen = strlen(reply);

@@ -119,6 +119,12 @@ static const struct pcase cases[] = {
 	OTHER("Dec  5 10:01:59 mx postfix/smtp[1]: 0123456789012345678901234567890123456789: "
 	  "to=<a@b.example>, status=sent", -1),
 	OTHER("Dec 45 10:01:59 mx postfix/smtp[1]: 4F3A21C0B7: to=<a@b.example>, status=sent", 0),
+	/* found by fuzz-postfix-log: a prefix cut inside [PID] */
+	OTHER("Dec  5 10:02:03 mx postfix/smtp[424", 0),
+	/* found by fuzz-postfix-log: "host said:" with no host is Postfix-less text */
+	{ "Dec  5 10:02:03 mx postfix/smtp[1]: AB12: to=<a@b.example>, dsn=4.0.0, status=deferred "
+	  "(host said: 421 go away)", 1, REPORT_LOG_DELIVERY, "AB12", "a@b.example", "", "deferred",
+	  "4.0.0", "host said: 421 go away", "", "", "soft expired domain - - -" },
 };
 
 static void
