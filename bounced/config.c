@@ -803,7 +803,8 @@ cfg_finish(struct cfg_loader *l)
 		return cfg_fail_at(l, "group", "is only used with user");
 	if (strcmp(c->logsource.type, "file") == 0) {
 		if (c->logsource.path == NULL)
-			return cfg_fail_at(l, "logsource.path", "is needed with logsource.type: file");
+			return cfg_fail_at(l, "logsource.type", "file needs logsource.path (the log to "
+			    "follow)");
 	} else if (strcmp(c->logsource.type, "none") != 0 &&
 	    strcmp(c->logsource.type, "journal") != 0) {
 		/* journal: path, when set, is a directory of journal files */
