@@ -17,7 +17,6 @@ systemd-journal-remote.
 
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 import time
@@ -55,30 +54,6 @@ def deferred(qid, rcpt, said):
             "said: %s (in reply to RCPT TO command))" % (qid, rcpt, said))
 
 
-def value(d, sql, args=()):
-    db = sqlite3.connect("file:%s?mode=ro" % os.path.join(d.state, "bounced.db"), uri=True,
-                         timeout=5)
-    try:
-        row = db.execute(sql, args).fetchone()
-        return row[0] if row else None
-    finally:
-        db.close()
-
-
-def wait(d, sql, want, what, timeout=10):
-    deadline = time.time() + timeout
-    got = None
-    while time.time() < deadline:
-        try:
-            got = value(d, sql)
-        except sqlite3.Error:
-            got = None
-        if got == want:
-            return
-        time.sleep(0.05)
-    bt.fail("%s: got %r want %r\n%s" % (what, got, want, d.read_log()[-3000:]))
-
-
 def case_follow():
     if not journal_remote():
         bt.skip("systemd-journal-remote is not installed (apt-get install systemd-journal-remote)")
@@ -97,21 +72,21 @@ def case_follow():
         ])
         d.write_config(open(d.config).read() + "logsource:\n  type: journal\n  path: %s\n" % jdir)
         d.start()
-        wait(d, "SELECT count(*) FROM event WHERE source = 'log'", 2, "log events")
-        bt.check(value(d, "SELECT count(*) FROM event WHERE sender = 'news@app.example' AND "
+        d.wait_db("SELECT count(*) FROM event WHERE source = 'log'", 2, "log events")
+        bt.check(d.db_value("SELECT count(*) FROM event WHERE sender = 'news@app.example' AND "
                           "queue_id = 'JA1'") == 2, "the sender from the sent map")
-        bt.check(value(d, "SELECT count FROM incident WHERE provider = 'orange.example'") == 1,
+        bt.check(d.db_value("SELECT count FROM incident WHERE provider = 'orange.example'") == 1,
                  "the TSS04 deferral opened an incident")
-        bt.check(value(d, "SELECT soft_count FROM addr WHERE address = 'soft@orange.example'")
+        bt.check(d.db_value("SELECT soft_count FROM addr WHERE address = 'soft@orange.example'")
                  == 1, "the soft count")
         bt.check(d.grep("event=logsource_malformed"), "the malformed entry is counted")
-        cursor = value(d, "SELECT cursor FROM logpos WHERE name LIKE 'journal:%'")
+        cursor = d.db_value("SELECT cursor FROM logpos WHERE name LIKE 'journal:%'")
         bt.check(cursor and cursor.startswith("s="), "the cursor is stored: %r" % cursor)
         # a restart resumes after the stored cursor
         d.stop()
         d.start()
         time.sleep(1.0)
-        bt.check(value(d, "SELECT count(*) FROM event WHERE source = 'log'") == 2,
+        bt.check(d.db_value("SELECT count(*) FROM event WHERE source = 'log'") == 2,
                  "nothing counted twice after a restart")
         # a journal file written later (rotation, another boot) is read
         write_journal(os.path.join(jdir, "two.journal"), [
@@ -119,10 +94,10 @@ def case_follow():
             ("postfix/smtp", "JB2: to=<soft@orange.example>, relay=mx.orange.example"
              "[192.0.2.1]:25, delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (250 2.0.0 Ok)"),
         ])
-        wait(d, "SELECT count(*) FROM event WHERE source = 'log'", 3, "the new file's event")
-        wait(d, "SELECT soft_count FROM addr WHERE address = 'soft@orange.example'", 0,
+        d.wait_db("SELECT count(*) FROM event WHERE source = 'log'", 3, "the new file's event")
+        d.wait_db("SELECT soft_count FROM addr WHERE address = 'soft@orange.example'", 0,
              "the delivery reset the soft count")
-        bt.check(value(d, "SELECT last_delivered FROM addr WHERE address = "
+        bt.check(d.db_value("SELECT last_delivered FROM addr WHERE address = "
                           "'soft@orange.example'") > 0, "last delivered recorded")
     print("ok follow")
 

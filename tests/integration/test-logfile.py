@@ -14,7 +14,6 @@ resumes at the stored position (nothing lost or counted twice).
 """
 
 import os
-import sqlite3
 import sys
 import time
 
@@ -28,32 +27,7 @@ def deferral(qid, rcpt, said, t="10:00:01"):
             "said: %s (in reply to RCPT TO command))" % (t, qid, rcpt, said))
 
 
-def value(d, sql):
-    db = sqlite3.connect("file:%s?mode=ro" % os.path.join(d.state, "bounced.db"), uri=True,
-                         timeout=5)
-    try:
-        row = db.execute(sql).fetchone()
-        return row[0] if row else None
-    finally:
-        db.close()
-
-
-def wait(d, sql, want, what, timeout=10):
-    deadline = time.time() + timeout
-    got = None
-    while time.time() < deadline:
-        try:
-            got = value(d, sql)
-        except sqlite3.Error:
-            got = None
-        if got == want:
-            return
-        time.sleep(0.05)
-    bt.fail("%s: got %r want %r\n%s" % (what, got, want, d.read_log()[-3000:]))
-
-
-def events(d):
-    return "SELECT count(*) FROM event WHERE source = 'log'"
+EVENTS = "SELECT count(*) FROM event WHERE source = 'log'"
 
 
 def case_edges():
@@ -70,28 +44,28 @@ def case_edges():
         line = deferral("AA1", "half@x.example", "452 4.2.2 Mailbox full")
         append(line[:100])
         time.sleep(0.6)
-        bt.check(value(d, events(d)) == 0, "a partial line was taken")
+        bt.check(d.db_value(EVENTS) == 0, "a partial line was taken")
         append(line[100:] + "\n")
-        wait(d, events(d), 1, "the completed line")
+        d.wait_db(EVENTS, 1, "the completed line")
         # a 20 kB line: cut, counted once
         append(deferral("AA2", "long@x.example", "452 4.2.2 " + "y" * 20000) + "\n")
-        wait(d, events(d), 2, "the 20 kB line")
-        bt.check(value(d, "SELECT length(diagnostic) FROM event WHERE address = "
+        d.wait_db(EVENTS, 2, "the 20 kB line")
+        bt.check(d.db_value("SELECT length(diagnostic) FROM event WHERE address = "
                           "'long@x.example'") <= 2048, "the diagnostic is bounded")
         # 100 kB with no newline yet: skipped to its end, then the next line counts
         append("Dec  5 10:00:02 mx postfix/smtp[1]: AA3: to=<skip@x.example>, " + "z" * 100000)
         time.sleep(0.6)
         append("z" * 1000 + "\n" + deferral("AA4", "after@x.example", "452 4.2.2 Full") + "\n")
-        wait(d, events(d), 3, "the line after the 100 kB one")
-        bt.check(value(d, "SELECT count(*) FROM event WHERE address = 'after@x.example'") == 1,
+        d.wait_db(EVENTS, 3, "the line after the 100 kB one")
+        bt.check(d.db_value("SELECT count(*) FROM event WHERE address = 'after@x.example'") == 1,
                  "the line after the cut one")
         # malformed and hostile lines
         append("Dec  5 10:00:03 mx postfix/smtp[1]: AA5: to=<broken@x.example, status=sent\n"
                "Dec  5 10:00:03 mx postfix/smtp[1]: AA6: to=<x@x.example>, status=exploded\n"
                + deferral("AA7", "hostile@x.example", "450 4.2.0 no, status=sent (250 ok), "
                           "dsn=2.0.0") + "\n")
-        wait(d, events(d), 4, "the hostile line")
-        bt.check(value(d, "SELECT action FROM event WHERE address = 'hostile@x.example'")
+        d.wait_db(EVENTS, 4, "the hostile line")
+        bt.check(d.db_value("SELECT action FROM event WHERE address = 'hostile@x.example'")
                  == "delayed", "remote text taken as a field")
         # the two, and the cut 100 kB line (no status= in its first 8 kB)
         bt.check(len(d.grep("event=logsource_malformed")) == 3, "the malformed lines logged")
@@ -99,9 +73,9 @@ def case_edges():
         d.stop()
         append(deferral("AA8", "down@x.example", "452 4.2.2 Full", "10:00:09") + "\n")
         d.start()
-        wait(d, events(d), 5, "the line written while stopped")
+        d.wait_db(EVENTS, 5, "the line written while stopped")
         time.sleep(0.5)
-        bt.check(value(d, events(d)) == 5, "a line counted twice after the restart")
+        bt.check(d.db_value(EVENTS) == 5, "a line counted twice after the restart")
     print("ok edges")
 
 
