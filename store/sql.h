@@ -242,9 +242,9 @@
 	X(RAW, "SELECT raw FROM bounce WHERE id = ?1 AND raw IS NOT NULL") \
 	X(STATS_BOUNCES, "SELECT count(*) FROM bounce WHERE received >= ?1 AND received < ?2") \
 	X(STATS_EVENTS, "SELECT class, reason, scope, count(*) FROM event" \
-	    " WHERE at >= ?1 AND at < ?2 GROUP BY class, reason, scope") \
+	    " WHERE at >= ?1 AND at < ?2 AND twin_of IS NULL GROUP BY class, reason, scope") \
 	X(STATS_DOMAINS, "SELECT substr(address, instr(address, '@') + 1) AS d, count(*) AS n" \
-	    " FROM event WHERE at >= ?1 AND at < ?2 AND class IN (?3, ?4, ?5)" \
+	    " FROM event WHERE at >= ?1 AND at < ?2 AND class IN (?3, ?4, ?5) AND twin_of IS NULL" \
 	    " GROUP BY d ORDER BY n DESC, d LIMIT ?6") \
 	X(STATS_SUPPRESSED, "SELECT cause, count(*) FROM addr" \
 	    " WHERE cause != 0 AND (until = 0 OR until > ?1) GROUP BY cause") \

@@ -181,6 +181,14 @@ test_one_failure(void)
 	dsn(s, "EEE9", "gone2@remote.example", "dsn3", NOW + 3);
 	g_assert_cmpint(tu_sql_int(dir, "SELECT count(*) FROM event WHERE address = "
 	    "'gone2@remote.example' AND twin_of IS NULL"), ==, 2);
+	/* stats count a failure once: 5 events, 2 of them twins */
+	{
+		struct store_stats st;
+
+		g_assert_cmpint(store_stats(s, 0, NOW + 3600, NOW, 0, &st), ==, 0);
+		g_assert_cmpuint(st.events, ==, 3);
+		store_stats_clear(&st);
+	}
 	store_close(s);
 	tu_rmdir(dir);
 }
