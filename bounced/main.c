@@ -689,9 +689,12 @@ main_reload(struct main_ctx *m)
 	    strcmp(nc->admin.sock.path, old->admin.sock.path) != 0 ||
 	    strcmp(nc->store.path, old->store.path) != 0 ||
 	    g_strcmp0(nc->user, old->user) != 0 ||
-	    g_strcmp0(nc->metrics.http, old->metrics.http) != 0)
-		log_warnx("event=reload warning=\"socket, store, user and metrics.http changes need "
-		    "a restart\"");
+	    g_strcmp0(nc->metrics.http, old->metrics.http) != 0 ||
+	    strcmp(nc->logsource.type, old->logsource.type) != 0 ||
+	    g_strcmp0(nc->logsource.path, old->logsource.path) != 0 ||
+	    strcmp(nc->logsource.unit, old->logsource.unit) != 0)
+		log_warnx("event=reload warning=\"socket, store, user, metrics.http and logsource "
+		    "changes need a restart\"");
 	log_set_level(nc->log_level);
 	d->cfg = nc;
 	d->sctx.name = nc->socketmap.name;
