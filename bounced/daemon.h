@@ -10,7 +10,8 @@
  *       (commit) --changes--> index --> 250 to Postfix
  *   application --CHECK--> query.c --store_check(index)--> OK | SUPPRESSED
  *   Postfix --socketmap--> socketmap.c --store_check(index)--> OK 550 ... | NOTFOUND
- *   bouncectl --admin--> admin.c --writer jobs / read-only store-->
+ *   bouncectl --admin--> admin.c --verb table--> admin-change.c (writer jobs),
+ *       admin-read.c (read-only store, index)
  */
 #ifndef BOUNCED_DAEMON_H
 #define BOUNCED_DAEMON_H
