@@ -168,7 +168,11 @@ struct cmd_fields {
 /* The value of key, or NULL; cmd_field_opt also maps "-" (none) to NULL. */
 const char *cmd_field(const struct cmd_fields *f, const char *key);
 const char *cmd_field_opt(const struct cmd_fields *f, const char *key);
-/* Splits "k=v k=v" (after any leading word such as "+" or "OK") in place. */
+/*
+ * Splits "k=v k=v" (after any leading word such as "+" or "OK") in place and
+ * decodes the values (admin_decode).  0, or -1 for too many fields, a bad
+ * %XX or a %00.
+ */
 int cmd_fields_parse(char *s, struct cmd_fields *f);
 
 /* A request being built: "VERB k=v ..." with values percent-encoded. */

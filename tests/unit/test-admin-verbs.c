@@ -188,6 +188,8 @@ static const struct {
 	{ "PING", "OK version=1 daemon=" BOUNCED_VERSION "\n" },
 	{ "ping", "OK version=1 daemon=" BOUNCED_VERSION "\n" },
 	{ "PING x=1", "ERR usage unknown argument x\n" },
+	{ "PING x=%zz", "ERR usage bad %XX encoding or NUL in x\n" },
+	{ "PING x=a%00", "ERR usage bad %XX encoding or NUL in x\n" },
 	{ "CHECK address=Hard@Example.com",
 	  "+ address=hard@example.com state=suppressed cause=hard reason=userunknown since=" SEEN
 	  " until=never entry=address\nOK\n" },
