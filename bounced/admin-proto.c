@@ -16,8 +16,8 @@
 #include "admin-int.h"
 #include "admin.h"
 #include "config.h"
-#include "query.h"
 #include "report.h"
+#include "util.h"
 
 char *
 admin_encode(const char *value, size_t len, char *out, size_t outsz)
@@ -133,7 +133,6 @@ int
 admin_parse_time(const char *s, int until, time_t now, int64_t *t_r)
 {
 	int64_t v;
-	GDateTime *dt;
 	char *end;
 
 	if (until && strcmp(s, "never") == 0) {
@@ -152,12 +151,7 @@ admin_parse_time(const char *s, int until, time_t now, int64_t *t_r)
 			return 0;
 		}
 	}
-	dt = g_date_time_new_from_iso8601(s, NULL);
-	if (dt == NULL)
-		return -1;
-	*t_r = g_date_time_to_unix(dt);
-	g_date_time_unref(dt);
-	return 0;
+	return util_iso8601_parse(s, t_r);
 }
 
 int
@@ -182,10 +176,10 @@ admin_put_entry(struct evbuffer *out, const char *type, const struct store_entry
 	    "source=%s updated=%s soft_count=%u last_delivered=%s scope=%s rule=%s\n",
 	    type ? "type=" : "", type ? type : "", admin_encode(e->address, strlen(e->address), addr,
 	    sizeof(addr)), store_cause_name(e->v.cause), report_reason_name(e->v.reason),
-	    e->status[0] ? e->status : "-", query_iso8601(e->v.since, since),
-	    e->v.until == STORE_TTL_NEVER ? "never" : query_iso8601(e->v.until, until),
-	    ADMIN_F(e->source, src), query_iso8601(e->updated, upd), e->soft_count,
-	    e->last_delivered ? query_iso8601(e->last_delivered, ld) : "-",
+	    e->status[0] ? e->status : "-", util_iso8601_format(e->v.since, since),
+	    e->v.until == STORE_TTL_NEVER ? "never" : util_iso8601_format(e->v.until, until),
+	    ADMIN_F(e->source, src), util_iso8601_format(e->updated, upd), e->soft_count,
+	    e->last_delivered ? util_iso8601_format(e->last_delivered, ld) : "-",
 	    report_scope_name(e->scope), ADMIN_F(e->rule, rule));
 }
 
@@ -196,11 +190,11 @@ admin_put_audit(struct evbuffer *out, const struct store_audit_entry *au)
 
 	evbuffer_add_printf(out, "+ type=audit id=%" G_GINT64_FORMAT " at=%s actor=%s action=%s "
 	    "target=%s cause=%s reason=%s status=%s since=%s until=%s note=%s\n", au->id,
-	    query_iso8601(au->at, at), ADMIN_F(au->actor, actor), au->action ? au->action : "-",
+	    util_iso8601_format(au->at, at), ADMIN_F(au->actor, actor), au->action ? au->action : "-",
 	    ADMIN_F(au->target, target), store_cause_name(au->cause),
 	    report_reason_name(au->reason), au->status[0] ? au->status : "-",
-	    au->since ? query_iso8601(au->since, since) : "-",
-	    au->until == STORE_TTL_NEVER ? "never" : query_iso8601(au->until, until),
+	    au->since ? util_iso8601_format(au->since, since) : "-",
+	    au->until == STORE_TTL_NEVER ? "never" : util_iso8601_format(au->until, until),
 	    ADMIN_F(au->note, note));
 }
 
@@ -212,7 +206,7 @@ admin_put_incident(struct evbuffer *out, const struct store_incident *in)
 	evbuffer_add_printf(out, "+ type=incident id=%" G_GINT64_FORMAT " provider=%s reason=%s "
 	    "first_seen=%s last_seen=%s count=%" G_GUINT64_FORMAT " open=%d last_domain=%s "
 	    "last_status=%s last_diagnostic=%s\n", in->id, ADMIN_F(in->provider, prov),
-	    report_reason_name(in->reason), query_iso8601(in->first_seen, first),
-	    query_iso8601(in->last_seen, last), in->count, in->open, ADMIN_F(in->last_domain, dom),
+	    report_reason_name(in->reason), util_iso8601_format(in->first_seen, first),
+	    util_iso8601_format(in->last_seen, last), in->count, in->open, ADMIN_F(in->last_domain, dom),
 	    ADMIN_F(in->last_status, st), ADMIN_F(in->last_diagnostic, diag));
 }

@@ -23,8 +23,8 @@
 #include "build-config.h"
 #include "daemon.h"
 #include "metrics.h"
-#include "query.h"
 #include "report.h"
+#include "util.h"
 
 #define ADMIN_CHUNK      1000            /* rows per store_list() call */
 #define ADMIN_OUT_HIGH   (256u * 1024)   /* stop fetching rows above this */
@@ -94,8 +94,8 @@ admin_check(struct admin_conn *c, const struct admin_args *a)
 		admin_reply(c, "+ address=%s state=suppressed cause=%s reason=%s since=%s "
 		    "until=%s entry=%s", admin_encode(norm, (size_t)n, esc, sizeof(esc)),
 		    store_cause_name(v.cause), report_reason_name(v.reason),
-		    query_iso8601(v.since, since), v.until == STORE_TTL_NEVER ? "never" :
-		    query_iso8601(v.until, until), v.domain ? "domain" : "address");
+		    util_iso8601_format(v.since, since), v.until == STORE_TTL_NEVER ? "never" :
+		    util_iso8601_format(v.until, until), v.domain ? "domain" : "address");
 	admin_reply(c, "OK");
 }
 
@@ -287,7 +287,7 @@ admin_put_event(struct evbuffer *out, const struct store_event *ev)
 	    " at=%s class=%s reason=%s scope=%s status=%s replycode=%s action=%s "
 	    "diagnostic=%s diagnostic_type=%s remote_mta=%s smtp_command=%s rule=%s "
 	    "decoder=%s reporting_mta=%s message_id=%s orig_sender=%s subject=%s raw=%d\n",
-	    ev->id, ev->bounce_id, query_iso8601(ev->at, at),
+	    ev->id, ev->bounce_id, util_iso8601_format(ev->at, at),
 	    report_class_name(ev->class), report_reason_name(ev->reason),
 	    report_scope_name(ev->scope), ev->status[0] ? ev->status : "-",
 	    ev->replycode[0] ? ev->replycode : "-", ADMIN_F(ev->action, act),
