@@ -24,6 +24,7 @@
 #include "daemon.h"
 #include "metrics.h"
 #include "report.h"
+#include "snapshot.h"
 #include "util.h"
 
 #define ADMIN_CHUNK      1000            /* rows per store_list() call */
@@ -382,7 +383,7 @@ admin_metrics(struct admin_conn *c, const struct admin_args *a)
 	GString *text = g_string_sized_new(16 * 1024);
 
 	(void)a;
-	metrics_collect(d, &snap);
+	snapshot_collect(d, &snap);
 	metrics_render(d->metrics, &snap, text);
 	admin_reply(c, "OK bytes=%zu", text->len);
 	evbuffer_add(bufferevent_get_output(c->bev), text->str, text->len);
@@ -390,17 +391,19 @@ admin_metrics(struct admin_conn *c, const struct admin_args *a)
 	g_string_free(text, TRUE);
 }
 
-/* The daemon's own counters (type=daemon lines), from the snapshot METRICS renders. */
+/* The daemon's own counters (type=daemon lines): what METRICS renders. */
 static void
 admin_put_daemon(struct admin_conn *c, const struct metrics_snapshot *s)
 {
+	uint64_t stored, duplicates, failed;
+
+	metrics_lmtp_messages(c->srv->d->metrics, &stored, &duplicates, &failed);
 	admin_reply(c, "+ type=daemon uptime=%ld version=%s index_entries=%" G_GUINT64_FORMAT
 	    " index_bytes=%" G_GUINT64_FORMAT " store_writable=%d", (long)(s->now - s->start_time),
 	    s->version, s->index_entries, s->index_bytes, s->store_writable);
 	admin_reply(c, "+ type=daemon lmtp_sessions=%u bounces=%" G_GUINT64_FORMAT
 	    " bounces_failed=%" G_GUINT64_FORMAT " duplicates=%" G_GUINT64_FORMAT,
-	    s->lmtp_sessions, s->lmtp_stored + s->lmtp_failed + s->lmtp_duplicates,
-	    s->lmtp_failed, s->lmtp_duplicates);
+	    s->lmtp_sessions, stored + failed + duplicates, failed, duplicates);
 	admin_reply(c, "+ type=daemon commits=%" G_GUINT64_FORMAT " committed_bounces=%"
 	    G_GUINT64_FORMAT " commit_failures=%" G_GUINT64_FORMAT " max_batch=%" G_GUINT64_FORMAT
 	    " writer_pending=%u", s->commits, s->committed_bounces, s->commit_failures,
@@ -484,7 +487,7 @@ admin_stats(struct admin_conn *c, const struct admin_args *a)
 		store_stats_clear(&st);
 		return;
 	}
-	metrics_collect(c->srv->d, &snap);
+	snapshot_collect(c->srv->d, &snap);
 	admin_put_daemon(c, &snap);
 	admin_reply(c, "+ type=total from=%" G_GINT64_FORMAT " to=%" G_GINT64_FORMAT " bounces=%"
 	    G_GUINT64_FORMAT " events=%" G_GUINT64_FORMAT, st.from, st.to, st.bounces, st.events);

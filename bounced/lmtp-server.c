@@ -433,8 +433,7 @@ lmtp_on_txn(void *ud, struct lmtp_txn *txn)
 	if (d->writer == NULL) {
 		/* no store yet (main.c retries): Postfix keeps the bounce */
 		log_warnx("event=bounce session=%u result=failed error=\"store unavailable\"", s->id);
-		d->bounces++;
-		d->bounces_failed++;
+		metrics_lmtp_tempfail(d->metrics, METRICS_TEMPFAIL_STORE);
 		lmtp_txn_free(txn);
 		g_free(ing);
 		lmtp_engine_complete(s->e, 0, "Error: cannot store the message, try again later");
@@ -513,11 +512,6 @@ lmtp_ingest_done(struct writer_job *job)
 	char from[256], rcpt[256], verp[256], err[300], text[128];
 	const char *r0 = g_ptr_array_index(t->rcpts, 0);
 
-	d->bounces++;
-	if (job->rc < 0)
-		d->bounces_failed++;
-	else if (job->bounce.duplicate_r)
-		d->duplicates++;
 	metrics_lmtp_message(d->metrics, ing->report, job->rc == 0, job->bounce.duplicate_r,
 	    (double)(g_get_monotonic_time() - ing->t0) / 1e6);
 	(job->rc == 0 ? log_info : log_warnx)("event=bounce session=%u id=%" G_GINT64_FORMAT

@@ -21,6 +21,7 @@
 #include "admin.h"
 #include "build-config.h"
 #include "daemon.h"
+#include "lmtp-server.h"
 #include "metrics.h"
 #include "sock.h"
 #include "test-store-util.h"
@@ -53,14 +54,25 @@ seed(const char *dir, const struct store_policy *pol)
 	store_close(s);
 }
 
+/* A listening Unix socket at path (the servers take it over). */
+static int
+listen_on(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	g_strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
+	g_assert_cmpint(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), ==, 0);
+	g_assert_cmpint(listen(fd, 8), ==, 0);
+	return fd;
+}
+
 static void
 fixture_up(struct fixture *f)
 {
 	struct daemon *d = &f->d;
 	struct store_config sc = { 0 };
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	char err[512], *path;
-	int lfd;
 
 	f->dir = tu_mkdir();
 	d->cfg = cfg_default_dir(f->dir, err);
@@ -85,11 +97,7 @@ fixture_up(struct fixture *f)
 	g_free(path);
 
 	path = g_build_filename(f->dir, "admin.sock", NULL);
-	g_strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
-	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	g_assert_cmpint(bind(lfd, (struct sockaddr *)&sun, sizeof(sun)), ==, 0);
-	g_assert_cmpint(listen(lfd, 8), ==, 0);
-	d->admin = admin_server_new(d, lfd);
+	d->admin = admin_server_new(d, listen_on(path));
 	g_assert_nonnull(d->admin);
 	f->client = sock_connect_unix(path);
 	g_assert_cmpint(f->client, >=, 0);
@@ -102,6 +110,7 @@ fixture_down(struct fixture *f)
 	struct daemon *d = &f->d;
 
 	close(f->client);
+	lmtp_server_free(d->lmtp);
 	admin_server_free(d->admin);
 	writer_free(d->writer);
 	store_close(d->ro);
@@ -134,24 +143,41 @@ answer_complete(const GString *buf)
 	return 0;
 }
 
-/* Sends request (LF added) and runs the loop until the answer is complete. */
+/* An LMTP reply is complete at a line "NNN text" (not "NNN-text"). */
+static int
+lmtp_complete(const GString *buf)
+{
+	const char *line = buf->str, *end;
+
+	while ((end = memchr(line, '\n', buf->len - (size_t)(line - buf->str))) != NULL) {
+		if (end - line >= 4 && line[3] == ' ')
+			return 1;
+		line = end + 1;
+	}
+	return 0;
+}
+
+/* Sends request (a line end added; NULL: nothing) on fd, runs the loop until complete(answer). */
 static GString *
-ask(struct fixture *f, const char *request)
+exchange(struct fixture *f, int fd, const char *request, int (*complete)(const GString *))
 {
 	GString *buf = g_string_new(NULL);
-	GString *req = g_string_new(request);
 	gint64 give_up = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
 
-	g_string_append_c(req, '\n');
-	g_assert_cmpint(write(f->client, req->str, req->len), ==, (ssize_t)req->len);
-	g_string_free(req, TRUE);
-	while (!answer_complete(buf)) {
-		struct pollfd p = { .fd = f->client, .events = POLLIN };
+	if (request != NULL) {
+		GString *req = g_string_new(request);
+
+		g_string_append(req, complete == lmtp_complete ? "\r\n" : "\n");
+		g_assert_cmpint(write(fd, req->str, req->len), ==, (ssize_t)req->len);
+		g_string_free(req, TRUE);
+	}
+	while (!complete(buf)) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
 		char chunk[4096];
 
 		event_base_loop(f->d.base, EVLOOP_NONBLOCK);
 		if (poll(&p, 1, 5) == 1) {
-			ssize_t n = read(f->client, chunk, sizeof(chunk));
+			ssize_t n = read(fd, chunk, sizeof(chunk));
 
 			if (n <= 0)
 				break;
@@ -162,6 +188,12 @@ ask(struct fixture *f, const char *request)
 			g_error("no answer to %s; got \"%s\"", request, buf->str);
 	}
 	return buf;
+}
+
+static GString *
+ask(struct fixture *f, const char *request)
+{
+	return exchange(f, f->client, request, answer_complete);
 }
 
 static void
@@ -319,6 +351,55 @@ test_needs(void)
 	fixture_down(&f);
 }
 
+/*
+ * A bounce that arrives while the store cannot be opened is answered 451
+ * and counted once, where STATS and METRICS both read it (they used to keep
+ * two sets of counters, and this path bumped only one).
+ */
+static void
+test_unavailable_counted(void)
+{
+	static const char *const dialogue[][2] = {
+		{ "LHLO test.example", "250-*250 *" },
+		{ "MAIL FROM:<>", "250 *" },
+		{ "RCPT TO:<bounces@sender.example>", "250 *" },
+		{ "DATA", "354 *" },
+		{ "Subject: bounce\r\n\r\nbody\r\n.", "451 4.3.0 *" },
+		{ "QUIT", "221 *" },
+	};
+	struct fixture f = { 0 };
+	struct writer *w;
+	char *path;
+	int fd;
+	GString *got;
+
+	fixture_up(&f);
+	path = g_build_filename(f.dir, "lmtp.sock", NULL);
+	f.d.lmtp = lmtp_server_new(&f.d, listen_on(path));
+	g_assert_nonnull(f.d.lmtp);
+	fd = sock_connect_unix(path);
+	g_assert_cmpint(fd, >=, 0);
+	got = exchange(&f, fd, NULL, lmtp_complete);       /* the greeting */
+	g_assert_true(g_str_has_prefix(got->str, "220 "));
+	g_string_free(got, TRUE);
+	w = f.d.writer;
+	f.d.writer = NULL;      /* as main.c has it until the store opens */
+	for (size_t i = 0; i < G_N_ELEMENTS(dialogue); i++) {
+		got = exchange(&f, fd, dialogue[i][0], lmtp_complete);
+		if (!g_pattern_match_simple(dialogue[i][1], got->str))
+			g_error("%s: got \"%s\" want \"%s\"", dialogue[i][0], got->str, dialogue[i][1]);
+		g_string_free(got, TRUE);
+	}
+	close(fd);
+	f.d.writer = w;
+	expect(&f, "STATS", "*\n+ type=daemon lmtp_sessions=* bounces=1 bounces_failed=1 "
+	    "duplicates=0\n*");
+	expect(&f, "METRICS", "OK bytes=*\nbounced_lmtp_messages_total{result=\"failed\"} 1\n"
+	    "*\nbounced_lmtp_tempfail_total{reason=\"store\"} 1\n*");
+	g_free(path);
+	fixture_down(&f);
+}
+
 /* Every verb of the table has a case above (a new verb needs its test). */
 static void
 test_table_covered(void)
@@ -343,5 +424,6 @@ main(int argc, char **argv)
 	g_test_add_func("/admin-verbs/every-verb", test_every_verb);
 	g_test_add_func("/admin-verbs/needs", test_needs);
 	g_test_add_func("/admin-verbs/table-covered", test_table_covered);
+	g_test_add_func("/admin-verbs/unavailable-counted", test_unavailable_counted);
 	return g_test_run();
 }
