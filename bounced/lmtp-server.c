@@ -439,15 +439,8 @@ lmtp_on_txn(void *ud, struct lmtp_txn *txn)
 		lmtp_engine_complete(s->e, 0, "Error: cannot store the message, try again later");
 		return;
 	}
+	/* never NULL: GLib aborts when memory runs out (report.h) */
 	ing->report = report_parse((const char *)txn->data->data, txn->data->len, &d->rlim);
-	if (ing->report == NULL) {
-		log_warnx("event=bounce session=%u result=failed error=\"parser out of memory\"", s->id);
-		metrics_lmtp_tempfail(d->metrics, METRICS_TEMPFAIL_MEMORY);
-		lmtp_txn_free(txn);
-		g_free(ing);
-		lmtp_engine_complete(s->e, 0, "Error: out of memory, try again later");
-		return;
-	}
 	if (txn->truncated)
 		g_ptr_array_add(ing->report->warnings, g_strdup_printf("lmtp: message truncated, "
 		    "kept and parsed %u of %zu bytes%s", txn->data->len, txn->size,

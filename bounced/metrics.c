@@ -215,7 +215,7 @@ metrics_render(const struct metrics *m, const struct metrics_snapshot *s, GStrin
 {
 	static const char *const session_results[] = { "accepted", "too_many_connections",
 	    "shutting_down" };
-	static const char *const tempfail_reasons[] = { "store", "memory" };
+	static const char *const tempfail_reasons[] = { "store" };
 
 	metrics_family(out, "bounced_build_info", "gauge", "The running bounced's version (always 1).");
 	g_string_append(out, "bounced_build_info{version=");
@@ -247,8 +247,8 @@ metrics_render(const struct metrics *m, const struct metrics_snapshot *s, GStrin
 	    U64(m->messages[METRICS_MESSAGE_STORED]), U64(m->messages[METRICS_MESSAGE_DUPLICATE]),
 	    U64(m->messages[METRICS_MESSAGE_FAILED]));
 	metrics_family(out, "bounced_lmtp_tempfail_total", "counter",
-	    "Messages answered 451 4.3.0 (kept queued by the MTA), by reason: store (the commit "
-	    "failed), memory.");
+	    "Messages answered 451 4.3.0 (kept queued by the MTA), by reason: store (the store "
+	    "is unavailable or the commit failed).");
 	for (size_t i = 0; i < METRICS_TEMPFAIL_COUNT; i++)
 		g_string_append_printf(out, "bounced_lmtp_tempfail_total{reason=\"%s\"} %"
 		    G_GUINT64_FORMAT "\n", tempfail_reasons[i], U64(m->tempfail[i]));

@@ -45,8 +45,7 @@ enum metrics_session {
 
 /* Why a message was answered 451 (Postfix keeps it and retries). */
 enum metrics_tempfail {
-	METRICS_TEMPFAIL_STORE,                 /* the commit failed */
-	METRICS_TEMPFAIL_MEMORY,                /* the parser ran out of memory */
+	METRICS_TEMPFAIL_STORE,                 /* the store is unavailable or the commit failed */
 	METRICS_TEMPFAIL_COUNT
 };
 

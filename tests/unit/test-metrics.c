@@ -126,7 +126,7 @@ test_messages(void)
 	metrics_lmtp_message(m, r, 1, 1, 0.001);        /* duplicate: not counted again */
 	metrics_lmtp_message(m, r, 0, 0, 0.002);        /* failed: 451 */
 	metrics_lmtp_message(m, empty, 1, 0, 0.001);    /* nothing recognised */
-	metrics_lmtp_tempfail(m, METRICS_TEMPFAIL_MEMORY);
+	metrics_lmtp_tempfail(m, METRICS_TEMPFAIL_STORE);      /* no store yet: 451 */
 	metrics_lmtp_session(m, METRICS_SESSION_ACCEPTED);
 	metrics_lmtp_session(m, METRICS_SESSION_ACCEPTED);
 	metrics_lmtp_session(m, METRICS_SESSION_REFUSED_BUSY);
@@ -139,8 +139,8 @@ test_messages(void)
 	want_line(t, "bounced_lmtp_messages_total{result=\"stored\"} 2");
 	want_line(t, "bounced_lmtp_messages_total{result=\"duplicate\"} 1");
 	want_line(t, "bounced_lmtp_messages_total{result=\"failed\"} 2");
-	want_line(t, "bounced_lmtp_tempfail_total{reason=\"store\"} 1");
-	want_line(t, "bounced_lmtp_tempfail_total{reason=\"memory\"} 1");
+	want_line(t, "bounced_lmtp_tempfail_total{reason=\"store\"} 2");
+	want_no(t, "reason=\"memory\"");
 	want_line(t, "bounced_lmtp_ingest_seconds_count 4");
 	want_line(t, "bounced_lmtp_ingest_seconds_bucket{le=\"0.001\"} 2");
 	want_line(t, "bounced_lmtp_sessions_total{result=\"accepted\"} 2");
