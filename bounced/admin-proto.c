@@ -65,23 +65,24 @@ admin_decode(char *s)
 	return (long)o;
 }
 
-/* Splits "VERB k=v k=v" in place and decodes the values. */
 int
-admin_parse(char *line, struct admin_args *a, char err[128])
+admin_split(char *line, char **word_r, char **key, char **val, unsigned max, unsigned *n_r,
+    char err[128])
 {
 	char *save = NULL, *tok;
+	unsigned n = 0;
 
-	memset(a, 0, sizeof(*a));
-	a->verb = strtok_r(line, " \t", &save);
-	if (a->verb == NULL) {
+	*n_r = 0;
+	*word_r = strtok_r(line, " \t", &save);
+	if (*word_r == NULL) {
 		snprintf(err, 128, "empty request");
 		return -1;
 	}
 	while ((tok = strtok_r(NULL, " \t", &save)) != NULL) {
 		char *eq = strchr(tok, '=');
-		long n;
+		long len;
 
-		if (a->n == ADMIN_ARGS_MAX) {
+		if (n == max) {
 			snprintf(err, 128, "too many arguments");
 			return -1;
 		}
@@ -90,19 +91,29 @@ admin_parse(char *line, struct admin_args *a, char err[128])
 			return -1;
 		}
 		*eq = '\0';
-		n = admin_decode(eq + 1);
-		if (n < 0 || (size_t)n != strlen(eq + 1)) {
+		len = admin_decode(eq + 1);
+		if (len < 0 || (size_t)len != strlen(eq + 1)) {
 			snprintf(err, 128, "bad %%XX encoding or NUL in %s", tok);
 			return -1;
 		}
-		if (admin_arg(a, tok) != NULL) {
-			snprintf(err, 128, "%s given twice", tok);
-			return -1;
-		}
-		a->key[a->n] = tok;
-		a->val[a->n++] = eq + 1;
+		for (unsigned i = 0; i < n; i++)
+			if (strcmp(key[i], tok) == 0) {
+				snprintf(err, 128, "%s given twice", tok);
+				return -1;
+			}
+		key[n] = tok;
+		val[n++] = eq + 1;
+		*n_r = n;
 	}
 	return 0;
+}
+
+/* A request: the verb and its arguments. */
+int
+admin_parse(char *line, struct admin_args *a, char err[128])
+{
+	memset(a, 0, sizeof(*a));
+	return admin_split(line, &a->verb, a->key, a->val, ADMIN_ARGS_MAX, &a->n, err);
 }
 
 const char *

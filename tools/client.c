@@ -461,26 +461,10 @@ cmd_req_addf(GString *req, const char *key, const char *fmt, ...)
 int
 cmd_fields_parse(char *s, struct cmd_fields *f)
 {
-	char *save = NULL, *tok;
-	long n;
+	char *word, err[128];
 
-	f->n = 0;
-	for (tok = strtok_r(s, " ", &save); tok != NULL; tok = strtok_r(NULL, " ", &save)) {
-		char *eq = strchr(tok, '=');
-
-		if (eq == NULL)
-			continue;       /* the leading "+" or "OK" */
-		if (f->n == CMD_FIELDS_MAX)
-			return -1;
-		*eq = '\0';
-		/* strict, as the daemon decodes requests: a bad %XX or a NUL is an error */
-		n = admin_decode(eq + 1);
-		if (n < 0 || (size_t)n != strlen(eq + 1))
-			return -1;
-		f->key[f->n] = tok;
-		f->val[f->n++] = eq + 1;
-	}
-	return 0;
+	/* bounced's own reader: strict, as the daemon reads requests */
+	return admin_split(s, &word, f->key, f->val, CMD_FIELDS_MAX, &f->n, err);
 }
 
 const char *
@@ -576,8 +560,8 @@ cmd_call(struct cmd_client *c, const struct cmd_opts *o, const GString *request,
 			if (failed)
 				continue;
 			if (cmd_fields_parse(line, &f) < 0) {
-				cmd_fail(o, CMD_EXIT_DAEMON, "a line from bounced with more than %d "
-				    "fields or a bad %%XX value", CMD_FIELDS_MAX);
+				cmd_fail(o, CMD_EXIT_DAEMON, "a malformed line from bounced (more than %d "
+				    "fields, a bad %%XX value or a repeated key)", CMD_FIELDS_MAX);
 				failed = 1;
 				continue;
 			}

@@ -174,9 +174,9 @@ struct cmd_fields {
 const char *cmd_field(const struct cmd_fields *f, const char *key);
 const char *cmd_field_opt(const struct cmd_fields *f, const char *key);
 /*
- * Splits "k=v k=v" (after any leading word such as "+" or "OK") in place and
- * decodes the values (admin_decode).  0, or -1 for too many fields, a bad
- * %XX or a %00.
+ * Splits "+ k=v k=v" or "OK k=v ..." in place and decodes the values
+ * (admin_split).  0, or -1 for too many fields, a word without "key=", a
+ * bad %XX or %00, a key given twice.
  */
 int cmd_fields_parse(char *s, struct cmd_fields *f);
 
