@@ -96,11 +96,10 @@ admin_split(char *line, char **word_r, char **key, char **val, unsigned max, uns
 			snprintf(err, 128, "bad %%XX encoding or NUL in %s", tok);
 			return -1;
 		}
-		for (unsigned i = 0; i < n; i++)
-			if (strcmp(key[i], tok) == 0) {
-				snprintf(err, 128, "%s given twice", tok);
-				return -1;
-			}
+		if (admin_field(key, val, n, tok) != NULL) {
+			snprintf(err, 128, "%s given twice", tok);
+			return -1;
+		}
 		key[n] = tok;
 		val[n++] = eq + 1;
 		*n_r = n;
@@ -117,12 +116,18 @@ admin_parse(char *line, struct admin_args *a, char err[128])
 }
 
 const char *
+admin_field(char *const *key, char *const *val, unsigned n, const char *name)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (strcmp(key[i], name) == 0)
+			return val[i];
+	return NULL;
+}
+
+const char *
 admin_arg(const struct admin_args *a, const char *key)
 {
-	for (unsigned i = 0; i < a->n; i++)
-		if (strcmp(a->key[i], key) == 0)
-			return a->val[i];
-	return NULL;
+	return admin_field(a->key, a->val, a->n, key);
 }
 
 const char *

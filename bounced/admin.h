@@ -118,4 +118,7 @@ long admin_decode(char *s);
 int admin_split(char *line, char **word_r, char **key, char **val, unsigned max, unsigned *n_r,
     char err[128]);
 
+/* The value of name among n pairs split by admin_split(), or NULL; borrowed. */
+const char *admin_field(char *const *key, char *const *val, unsigned n, const char *name);
+
 #endif

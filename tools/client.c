@@ -470,10 +470,7 @@ cmd_fields_parse(char *s, struct cmd_fields *f)
 const char *
 cmd_field(const struct cmd_fields *f, const char *key)
 {
-	for (unsigned i = 0; i < f->n; i++)
-		if (strcmp(f->key[i], key) == 0)
-			return f->val[i];
-	return NULL;
+	return admin_field(f->key, f->val, f->n, key);
 }
 
 const char *
