@@ -126,7 +126,7 @@ metrics_lmtp_message(struct metrics *m, const struct report *r, int stored, int 
 		metrics_lmtp_tempfail(m, METRICS_TEMPFAIL_STORE);
 	else
 		m->messages[duplicate ? METRICS_MESSAGE_DUPLICATE : METRICS_MESSAGE_STORED]++;
-	if (!stored || duplicate || r == NULL)
+	if (!stored || duplicate)
 		return;
 	if (r->rcpts->len == 0)
 		m->unrecognised++;

@@ -75,7 +75,7 @@ void metrics_lmtp_tempfail(struct metrics *m, enum metrics_tempfail why);
 /*
  * A message's commit is done: stored 1 (0: failed), duplicate 1 when it was
  * stored before (its recipients are not counted again), seconds from the
- * end of DATA to the replies.  r is borrowed for the call.
+ * end of DATA to the replies.  r (never NULL) is borrowed for the call.
  */
 void metrics_lmtp_message(struct metrics *m, const struct report *r, int stored, int duplicate,
     double seconds);
