@@ -10,7 +10,8 @@
  *       (commit) --changes--> index --> 250 to Postfix
  *   application --CHECK--> query.c --store_check(index)--> OK | SUPPRESSED
  *   Postfix --socketmap--> socketmap.c --store_check(index)--> OK 550 ... | NOTFOUND
- *   bouncectl --admin--> admin.c --writer jobs / read-only store-->
+ *   bouncectl --admin--> admin.c --verb table--> admin-change.c (writer jobs),
+ *       admin-read.c (read-only store, index)
  */
 #ifndef BOUNCED_DAEMON_H
 #define BOUNCED_DAEMON_H
@@ -48,13 +49,9 @@ struct daemon {
 	struct query_server *smap;
 	struct admin_server *admin;
 
-	struct metrics *metrics;        /* counters, gauges, histograms (metrics.h) */
+	struct metrics *metrics;        /* counters, gauges, histograms (metrics.h): LMTP
+	                                   messages are counted there only */
 	struct metrics_http *metrics_http; /* GET /metrics, when metrics.http is set */
-
-	/* counters for stats */
-	uint64_t bounces;               /* messages received over LMTP */
-	uint64_t bounces_failed;        /* answered 451 */
-	uint64_t duplicates;
 };
 
 /* Applies a commit's changes to the index (writer_apply_fn). */

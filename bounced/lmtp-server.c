@@ -433,22 +433,14 @@ lmtp_on_txn(void *ud, struct lmtp_txn *txn)
 	if (d->writer == NULL) {
 		/* no store yet (main.c retries): Postfix keeps the bounce */
 		log_warnx("event=bounce session=%u result=failed error=\"store unavailable\"", s->id);
-		d->bounces++;
-		d->bounces_failed++;
+		metrics_lmtp_tempfail(d->metrics, METRICS_TEMPFAIL_STORE);
 		lmtp_txn_free(txn);
 		g_free(ing);
 		lmtp_engine_complete(s->e, 0, "Error: cannot store the message, try again later");
 		return;
 	}
+	/* never NULL: GLib aborts when memory runs out (report.h) */
 	ing->report = report_parse((const char *)txn->data->data, txn->data->len, &d->rlim);
-	if (ing->report == NULL) {
-		log_warnx("event=bounce session=%u result=failed error=\"parser out of memory\"", s->id);
-		metrics_lmtp_tempfail(d->metrics, METRICS_TEMPFAIL_MEMORY);
-		lmtp_txn_free(txn);
-		g_free(ing);
-		lmtp_engine_complete(s->e, 0, "Error: out of memory, try again later");
-		return;
-	}
 	if (txn->truncated)
 		g_ptr_array_add(ing->report->warnings, g_strdup_printf("lmtp: message truncated, "
 		    "kept and parsed %u of %zu bytes%s", txn->data->len, txn->size,
@@ -513,11 +505,6 @@ lmtp_ingest_done(struct writer_job *job)
 	char from[256], rcpt[256], verp[256], err[300], text[128];
 	const char *r0 = g_ptr_array_index(t->rcpts, 0);
 
-	d->bounces++;
-	if (job->rc < 0)
-		d->bounces_failed++;
-	else if (job->bounce.duplicate_r)
-		d->duplicates++;
 	metrics_lmtp_message(d->metrics, ing->report, job->rc == 0, job->bounce.duplicate_r,
 	    (double)(g_get_monotonic_time() - ing->t0) / 1e6);
 	(job->rc == 0 ? log_info : log_warnx)("event=bounce session=%u id=%" G_GINT64_FORMAT

@@ -47,6 +47,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "query.h"
+#include "snapshot.h"
 #include "sock.h"
 #include "socketmap.h"
 #include "store.h"
@@ -339,6 +340,7 @@ main(int argc, char **argv)
 	gid_t gid;
 	struct store_config sc;
 	struct rlimit rl;
+	uint64_t stored, duplicates, failed;
 	struct timeval purge_tv = { PURGE_INTERVAL, 0 }, reader_tv = { READER_CHECK, 0 };
 
 	while ((opt = getopt_long(argc, argv, "c:d:tVh", opts, NULL)) != -1) {
@@ -412,7 +414,9 @@ main(int argc, char **argv)
 		exit(1);	/* logged; exit keeps main's state reachable */
 	if (d->cfg->metrics.http != NULL) {
 		/* before the drop, like the sockets: any port the config names */
-		d->metrics_http = metrics_http_new(d, err);
+		d->metrics_http = metrics_http_new(d->base, d->cfg->metrics.http_host,
+		    d->cfg->metrics.http_port, d->cfg->metrics.http, d->metrics, snapshot_collect_cb, d,
+		    err);
 		if (d->metrics_http == NULL)
 			fatalx("event=startup_failed error=\"%s\"", err);
 		log_info("event=metrics_http listen=%s:%u path=/metrics", d->cfg->metrics.http_host,
@@ -471,6 +475,7 @@ main(int argc, char **argv)
 	writer_free(d->writer);
 	store_close(d->ro);
 	store_index_free(d->idx);
+	metrics_lmtp_messages(d->metrics, &stored, &duplicates, &failed);
 	metrics_free(d->metrics);
 	for (size_t i = 0; i < G_N_ELEMENTS(m->created_sockets); i++) {
 		if (m->created_sockets[i] != NULL)
@@ -486,7 +491,7 @@ main(int argc, char **argv)
 		event_free(m->shutdown_tick);
 	event_base_free(d->base);
 	log_info("event=stopped bounces=%" G_GUINT64_FORMAT " failed=%" G_GUINT64_FORMAT,
-	    d->bounces, d->bounces_failed);
+	    stored + duplicates + failed, failed);
 	cfg_free(d->cfg);
 	g_mime_shutdown();
 	explicit_bzero(m->secret, sizeof(m->secret));

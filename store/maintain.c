@@ -208,7 +208,7 @@ reparse(struct store *s, int64_t id, GHashTable *targets)
 	}
 	sqlite3_reset(st);
 	if (r == NULL)
-		return 0;   /* the parser failed (memory): the bounce keeps its events */
+		return 0;   /* no report (an injected parser's NULL, a refused VERP recipient): skipped */
 
 	if ((st = store_stmt(s, STMT_REEVAL_EVENTS_DEL)) == NULL)
 		goto fail;

@@ -44,7 +44,7 @@ static const char *const rules[] = {
 	STORE_RULE_UNSUPPRESS, STORE_RULE_DELIVERED, STORE_RULE_EXPIRED,
 };
 
-static enum store_error classify(sqlite3 *db, int rc, int sys_errno);
+static enum store_error store_error_from_sqlite(int rc, int sys_errno);
 static void describe(sqlite3 *db, int rc, const char *what, enum store_error *code_r,
     char buf[256]);
 static int migrate(struct store *s, char err[256]);
@@ -93,10 +93,10 @@ store_errcode(const struct store *s)
 	return s->errcode;
 }
 
+/* Which store_error an SQLite result code (and the errno under it) is. */
 static enum store_error
-classify(sqlite3 *db, int rc, int sys_errno)
+store_error_from_sqlite(int rc, int sys_errno)
 {
-	(void)db;
 	if (sys_errno == ENOSPC || sys_errno == EDQUOT)
 		return STORE_ERR_FULL;
 	if (sys_errno == EROFS || sys_errno == EACCES || sys_errno == EPERM)
@@ -132,7 +132,7 @@ describe(sqlite3 *db, int rc, const char *what, enum store_error *code_r, char b
 {
 	int sys = db != NULL ? sqlite3_system_errno(db) : 0;
 	const char *msg = db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-	enum store_error code = classify(db, rc, sys);
+	enum store_error code = store_error_from_sqlite(rc, sys);
 
 	/* SQLite's message names the SQLite failure; add the system's when there is one. */
 	if (sys != 0 && (rc & 0xff) != SQLITE_BUSY)

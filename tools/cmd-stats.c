@@ -47,13 +47,13 @@ struct stats_run {
 	int64_t last_id;
 };
 
-/* The store's counts: line type -> family (label name). */
+/* The Prometheus families written from STATS lines: line type -> family (label name). */
 static const struct {
 	const char *type;
 	const char *name;
 	const char *label;
 	const char *help;
-} store_metrics[] = {
+} stats_families[] = {
 	{ "class", "bounced_events", "class",
 	  "Recipients in the stored bounces of the period, by class." },
 	{ "reason", "bounced_events_by_reason", "reason",
@@ -221,18 +221,18 @@ stats_prometheus(struct stats_run *r)
 		    "bounced_stored_recipients %s\n", stats_get(l, "events") ? stats_get(l, "events") :
 		    "0");
 	}
-	for (size_t m = 0; m < G_N_ELEMENTS(store_metrics); m++) {
+	for (size_t m = 0; m < G_N_ELEMENTS(stats_families); m++) {
 		int header = 0;
 
 		for (guint i = 0; i < r->lines->len; i++) {
 			const struct stats_line *l = g_ptr_array_index(r->lines, i);
 
-			if (strcmp(l->type, store_metrics[m].type) != 0)
+			if (strcmp(l->type, stats_families[m].type) != 0)
 				continue;
 			if (!header++)
 				g_string_append_printf(b, "# HELP %s %s\n# TYPE %s gauge\n",
-				    store_metrics[m].name, store_metrics[m].help, store_metrics[m].name);
-			g_string_append_printf(b, "%s{%s=", store_metrics[m].name, store_metrics[m].label);
+				    stats_families[m].name, stats_families[m].help, stats_families[m].name);
+			g_string_append_printf(b, "%s{%s=", stats_families[m].name, stats_families[m].label);
 			metrics_label(b, stats_get(l, "name"));
 			g_string_append_printf(b, "} %s\n", stats_get(l, "n") ? stats_get(l, "n") : "0");
 		}

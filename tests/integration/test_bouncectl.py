@@ -124,6 +124,52 @@ def case_unreachable():
     check(p.returncode == 2 and "/nonexistent.yaml" in p.stderr.decode(), p.stderr)
 
 
+def answering_peer(path, answer):
+    """A peer on the admin socket path that reads one request line and sends
+    answer (bytes): what bouncectl makes of answers bounced never sends."""
+    import threading
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(1)
+
+    def serve():
+        conn, _ = srv.accept()
+        with conn:
+            buf = b""
+            while b"\n" not in buf:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    return
+                buf += chunk
+            conn.sendall(answer)
+        srv.close()
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    return t
+
+
+def case_bad_encoding():
+    """bouncectl decodes the daemon's %XX values strictly, as the daemon
+    decodes requests: a malformed value is an error (exit 3), never a
+    half-decoded address; an ERR text with a literal '%' is shown as it came."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "admin.sock")
+        t = answering_peer(path, b"+ address=a%zz@x.test cause=hard\nOK count=1\n")
+        p = subprocess.run([CTL, "list", "--socket", path], capture_output=True, timeout=30)
+        t.join(10)
+        err = p.stderr.decode()
+        check(p.returncode == 3 and "bad %XX" in err, "exit %d: %r" % (p.returncode, err))
+        check(b"a%zz" not in p.stdout and b"a\xfa" not in p.stdout, p.stdout)
+        os.unlink(path)
+        t = answering_peer(path, b"ERR usage bad %XX encoding or NUL in x\n")
+        p = subprocess.run([CTL, "list", "--socket", path], capture_output=True, timeout=30)
+        t.join(10)
+        err = p.stderr.decode()
+        check(p.returncode == 2 and "bad %XX encoding or NUL in x" in err,
+              "exit %d: %r" % (p.returncode, err))
+
+
 def case_check():
     """check: exit 0 ok, 1 suppressed, 2 invalid; query socket and admin socket."""
     with Daemon() as d:
