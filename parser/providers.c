@@ -63,7 +63,7 @@ static const struct provider providers[P_COUNT] = {
 };
 
 #define ORANGE_URL "https://postmaster.orange.fr/"
-#define LAPOSTE_SRC "no public code list; the reply's bilingual text, numbered as Orange's (shared antispam)"
+#define LAPOSTE_SRC "no public list found: the reply's own text, numbered as Orange's"
 #define SFR_URL "https://www.postmastery.com/all-about-isp-sfr-and-smtp-error-codes-sfr_in_xxx/"
 #define FREE_URL "https://postmaster.free.fr/"
 #define MS_NDR_URL "https://learn.microsoft.com/en-us/exchange/mail-flow-best-practices/" \

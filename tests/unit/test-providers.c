@@ -10,6 +10,10 @@
  *  - invariants: names unique and "provider:<provider>:...", every row
  *    says its code, meaning and source, hard rows are dead mailboxes only,
  *    patterns lowercase, no row tied to a decoder or an MTA;
+ *  - a refusal of our server by Orange, La Poste or SFR (one antispam
+ *    group in policy.provider_groups), parsed from the fixtures and stored
+ *    in a real SQLite store, opens ONE incident for the group and never
+ *    suppresses the recipient; Orange's invalid recipient does;
  *  - doc/providers.md is what --markdown prints from the table.
  *  (test-classify proves that no provider row is shadowed.)
  *
@@ -23,6 +27,7 @@
 
 #include "report.h"
 #include "providers.h"
+#include "test-store-util.h"
 
 static const char *fixtures_dir;
 static const char *doc_path;
@@ -77,6 +82,73 @@ test_fixtures(void)
 		g_free(file);
 		g_free(name);
 	}
+}
+
+/* Parses tests/fixtures/providers/<name>.eml and stores it at t. */
+static void
+store_fixture(struct store *s, const char *name, time_t t)
+{
+	char *file = g_strconcat(name, ".eml", NULL);
+	char *path = g_build_filename(fixtures_dir, "providers", file, NULL);
+	char *data;
+	gsize len;
+	struct report *r;
+
+	if (!g_file_get_contents(path, &data, &len, NULL))
+		g_error("cannot read %s", path);
+	r = report_parse(data, len, NULL);
+	tu_ingest(s, r, name, t, NULL);
+	report_free(r);
+	g_free(data);
+	g_free(path);
+	g_free(file);
+}
+
+static void
+test_incident(void)
+{
+	static const char *const fr[] = { "orange.example", "laposte.example", "sfr.example" };
+	static const struct store_provider_group group = { "orange", fr, G_N_ELEMENTS(fr) };
+	struct store_policy pol;
+	char *dir = tu_mkdir();
+	struct store *s;
+	GPtrArray *inc = g_ptr_array_new_with_free_func((GDestroyNotify)store_incident_free);
+	struct store_entry e;
+	int found = 0;
+
+	store_policy_default(&pol);
+	pol.groups = &group;
+	pol.ngroups = 1;
+	s = tu_open(dir, &pol, 0);
+	store_fixture(s, "orange-OFR_505", T0);
+	store_fixture(s, "laposte-LPN_9xx", T0 + H);
+	store_fixture(s, "sfr-SFR_IN", T0 + 2 * H);
+	store_fixture(s, "orange-OFR_5xx", T0 + 3 * H);
+	g_assert_cmpint(store_incidents(s, T0 + 4 * H, 1, inc), ==, 0);
+	for (guint i = 0; i < inc->len; i++) {
+		const struct store_incident *in = g_ptr_array_index(inc, i);
+
+		if (strcmp(in->provider, "orange") != 0)
+			g_error("got an incident for %s want one for the group orange only", in->provider);
+		if (in->count != 4)
+			g_error("incident orange: got %" G_GUINT64_FORMAT " failures want 4", in->count);
+		found++;
+	}
+	g_assert_cmpint(found, ==, 1);
+	/* a refusal of our server never counts against the recipient */
+	if (store_get(s, "lecteur@orange.example", &e) == 1) {
+		g_assert_cmpint(e.v.cause, ==, STORE_CAUSE_NONE);
+		store_entry_clear(&e);
+	}
+	/* Orange's invalid recipient does: hard at once */
+	store_fixture(s, "orange-unknown-user", T0 + 5 * H);
+	g_assert_cmpint(store_get(s, "lecteur@orange.example", &e), ==, 1);
+	g_assert_cmpint(e.v.cause, ==, STORE_CAUSE_HARD);
+	g_assert_cmpint(e.v.reason, ==, REPORT_REASON_USERUNKNOWN);
+	store_entry_clear(&e);
+	g_ptr_array_free(inc, TRUE);
+	store_close(s);
+	tu_rmdir(dir);
 }
 
 static void
@@ -229,6 +301,7 @@ main(int argc, char **argv)
 	doc_path = argv[2];
 	g_test_add_func("/providers/invariants", test_invariants);
 	g_test_add_func("/providers/fixtures", test_fixtures);
+	g_test_add_func("/providers/incident", test_incident);
 	g_test_add_func("/providers/doc", test_doc);
 	return g_test_run();
 }
