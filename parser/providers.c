@@ -58,7 +58,7 @@ static const struct provider providers[P_COUNT] = {
 	[P_YAHOO] = { "yahoo", "Yahoo and AOL (yahoo.*, ymail.com, aol.com)",
 		TEXT("yahoo", "aol.com", "[ts", "[ph0") },
 	[P_GODADDY] = { "godaddy", "GoDaddy (secureserver.net)",
-		TEXT("secureserver.net", "godaddy", "bizsmtp", "recipients this hour",
+		TEXT("secureserver.net", "godaddy", "bizsmtp", "ibsmtp", "recipients this hour",
 		"messages this hour") },
 };
 
@@ -103,17 +103,36 @@ static const struct provider providers[P_COUNT] = {
 	  .provider = P, .token = tok, .lo = 0, .hi = 999, \
 	  .code = TOK "nnn_nnn \"compte du destinataire est bloque / recipient account is blocked\"", \
 	  .meaning = "the recipient's account is blocked or archived: it exists", .source = src }, \
-	{ .rule = { .name = "provider:" prov ":invalid-sender", .text = TEXT("emetteur invalide", "invalid sender"), \
+	{ .rule = { .name = "provider:" prov ":invalid-sender", .text = TEXT("emetteur invalide", "invalid sender", \
+		"not owned by user"), \
 		.reason = R(REJECTED), .scope = S(SENDER) }, \
 	  .provider = P, .token = tok, .lo = 0, .hi = 999, \
 	  .code = TOK "nnn_nnn \"emetteur invalide / invalid sender\"", \
 	  .meaning = "our envelope sender is refused", .source = src }, \
+	{ .rule = { .name = "provider:" prov ":" TOK "_305", .reason = R(SECURITYERROR), .scope = S(SENDER) }, \
+	  .provider = P, .token = tok, .lo = 305, .hi = 305, .code = TOK "nnn_305", \
+	  .meaning = "our SMTP authentication code is refused", .source = src }, \
+	{ .rule = { .name = "provider:" prov ":" TOK "_401", .reason = R(AUTHFAILURE), .scope = S(SENDER) }, \
+	  .provider = P, .token = tok, .lo = 401, .hi = 401, .code = TOK "nnn_401", \
+	  .meaning = "SPF: our IP may not send for the sender's domain", .source = src }, \
+	{ .rule = { .name = "provider:" prov ":" TOK "_402", .reason = R(SECURITYERROR), .scope = S(SENDER) }, \
+	  .provider = P, .token = tok, .lo = 402, .hi = 402, .code = TOK "nnn_402", \
+	  .meaning = "authentication required of us", .source = src }, \
+	{ .rule = { .name = "provider:" prov ":" TOK "_423", .reason = R(BLOCKED), .scope = S(SENDER) }, \
+	  .provider = P, .token = tok, .lo = 423, .hi = 424, .code = TOK "nnn_423, " TOK "nnn_424", \
+	  .meaning = "service refused to our IP: try later", .source = src }, \
+	{ .rule = { .name = "provider:" prov ":" TOK "_514", .reason = R(MESGTOOBIG), .scope = S(MESSAGE) }, \
+	  .provider = P, .token = tok, .lo = 514, .hi = 514, .code = TOK "nnn_514", \
+	  .meaning = "this message is over the size limit", .source = src }, \
 	{ .rule = { .name = "provider:" prov ":" TOK "_104", .reason = R(TOOMANYCONN), .scope = S(SENDER) }, \
 	  .provider = P, .token = tok, .lo = 104, .hi = 104, .code = TOK "nnn_104", \
 	  .meaning = "too many connections from our IP", .source = src }, \
 	{ .rule = { .name = "provider:" prov ":" TOK "_1xx", .reason = R(BLOCKED), .scope = S(SENDER) }, \
 	  .provider = P, .token = tok, .lo = 100, .hi = 199, .code = TOK "nnn_1xx", \
 	  .meaning = "service refused to our IP at connection (rate or reputation): try later", .source = src }, \
+	{ .rule = { .name = "provider:" prov ":" TOK "_2xx", .reason = R(BLOCKED), .scope = S(SENDER) }, \
+	  .provider = P, .token = tok, .lo = 200, .hi = 299, .code = TOK "nnn_2xx", \
+	  .meaning = "service refused to our IP: try later", .source = src }, \
 	{ .rule = { .name = "provider:" prov ":" TOK "_505", .reason = R(BLOCKED), .scope = S(SENDER) }, \
 	  .provider = P, .token = tok, .lo = 505, .hi = 505, .code = TOK "nnn_505", \
 	  .meaning = "service refused after DATA (antispam on our traffic): try later", .source = src }, \
@@ -255,7 +274,7 @@ static const struct provider_row rows[] = {
 	  .provider = P_YAHOO, .token = "tss", .lo = 4, .hi = 4, .code = "421 4.7.0 [TSS04]",
 	  .meaning = "deferred: unexpected volume or user complaints from our IP", .source = YAHOO_URL },
 	{ .rule = { .name = "provider:yahoo:TSS09", .reason = R(BLOCKED), .scope = S(SENDER) },
-	  .provider = P_YAHOO, .token = "tss", .lo = 9, .hi = 9, .code = "[TSS09]",
+	  .provider = P_YAHOO, .token = "tss", .lo = 9, .hi = 11, .code = "553 5.7.2 [TSS09], [TSS11]",
 	  .meaning = "all mail from our IP is deferred (blocked) for its reputation", .source = YAHOO_URL },
 	{ .rule = { .name = "provider:yahoo:TSS", .reason = R(RATELIMITED), .scope = S(SENDER) },
 	  .provider = P_YAHOO, .token = "tss", .lo = 0, .hi = 99, .code = "[TSSxx]",
@@ -263,6 +282,10 @@ static const struct provider_row rows[] = {
 	{ .rule = { .name = "provider:yahoo:TS", .reason = R(RATELIMITED), .scope = S(SENDER) },
 	  .provider = P_YAHOO, .token = "ts", .lo = 0, .hi = 99, .code = "[TSxx]",
 	  .meaning = "temporary deferral of our IP (older form of [TSSxx])", .source = YAHOO_URL },
+	{ .rule = { .name = "provider:yahoo:no-longer-valid", .text = TEXT("is no longer valid"),
+		.reason = R(SUSPEND), .scope = S(ADDRESS) },
+	  .provider = P_YAHOO, .code = "554 delivery error: dd ... is no longer valid",
+	  .meaning = "the account is no longer active (not said to be gone): soft", .source = YAHOO_URL },
 	{ .rule = { .name = "provider:yahoo:PH01", .reason = R(POLICYVIOLATION), .scope = S(MESSAGE) },
 	  .provider = P_YAHOO, .token = "ph", .lo = 1, .hi = 1, .code = "554 5.7.9 [PH01]",
 	  .meaning = "this message is not accepted for policy reasons", .source = YAHOO_URL },
@@ -274,8 +297,26 @@ static const struct provider_row rows[] = {
 	  .provider = P_GODADDY, .code = "\"has sent to too many recipients this hour\"",
 	  .meaning = "our sender exceeded the hourly limit (even with a 5.1.1 or 551)",
 	  .source = GODADDY_URL },
+	{ .rule = { .name = "provider:godaddy:IB212", .reason = R(SPAMDETECTED), .scope = S(MESSAGE) },
+	  .provider = P_GODADDY, .token = "ib", .lo = 212, .hi = 212, .code = "552 ... IB212",
+	  .meaning = "this message's content was judged spam", .source = GODADDY_URL },
+	{ .rule = { .name = "provider:godaddy:IB705", .reason = R(VIRUSDETECTED), .scope = S(MESSAGE) },
+	  .provider = P_GODADDY, .token = "ib", .lo = 705, .hi = 705, .code = "552 ... IB705",
+	  .meaning = "this message carries a virus", .source = GODADDY_URL },
+	{ .rule = { .name = "provider:godaddy:IB501", .reason = R(NOTCOMPLIANTRFC), .scope = S(MESSAGE) },
+	  .provider = P_GODADDY, .token = "ib", .lo = 501, .hi = 502, .code = "550 ... IB501, IB502",
+	  .meaning = "this message's From: is blank or an IP address", .source = GODADDY_URL },
+	{ .rule = { .name = "provider:godaddy:IB108", .reason = R(REQUIREPTR), .scope = S(SENDER) },
+	  .provider = P_GODADDY, .token = "ib", .lo = 108, .hi = 108, .code = "421 ... IB108",
+	  .meaning = "reverse DNS of our IP failed", .source = GODADDY_URL },
+	{ .rule = { .name = "provider:godaddy:IB508", .reason = R(AUTHFAILURE), .scope = S(SENDER) },
+	  .provider = P_GODADDY, .token = "ib", .lo = 508, .hi = 508, .code = "550 ... IB508",
+	  .meaning = "the sender domain's SPF record does not allow our IP", .source = GODADDY_URL },
+	{ .rule = { .name = "provider:godaddy:IB103", .reason = R(BADREPUTATION), .scope = S(SENDER) },
+	  .provider = P_GODADDY, .token = "ib", .lo = 103, .hi = 103, .code = "554 ... IB103",
+	  .meaning = "our IP has a poor reputation (Cloudmark)", .source = GODADDY_URL },
 	{ .rule = { .name = "provider:godaddy:IB", .reason = R(BLOCKED), .scope = S(SENDER) },
-	  .provider = P_GODADDY, .token = "ib", .lo = 100, .hi = 999, .code = "IBnnn",
+	  .provider = P_GODADDY, .token = "ib", .lo = 0, .hi = 999, .code = "IBnnn",
 	  .meaning = "refused for our sending rate or reputation (even with a 5.1.1 or 551)",
 	  .source = GODADDY_URL },
 };
@@ -296,7 +337,8 @@ providers_rows(size_t *count_r)
 
 /*
  * Does s hold tok as a word (not after a letter, digit or dot) followed by
- * a number in [lo, hi]?  "ofr004_104": the number after the '_'.
+ * a number in [lo, hi]?  "ofr004_104", "lpn105-104": the number after the
+ * '_' or '-'.
  */
 static int
 token_in(const char *s, const char *tok, unsigned lo, unsigned hi)
@@ -312,7 +354,7 @@ token_in(const char *s, const char *tok, unsigned lo, unsigned hi)
 			continue;
 		for (; g_ascii_isdigit(*q) && digits < 6; q++, digits++)
 			num = num * 10 + (unsigned)(*q - '0');
-		if (*q == '_' && g_ascii_isdigit(q[1])) {
+		if ((*q == '_' || *q == '-') && g_ascii_isdigit(q[1])) {
 			num = 0;
 			digits = 0;
 			for (q++; g_ascii_isdigit(*q) && digits < 6; q++, digits++)
