@@ -74,6 +74,7 @@ static const struct provider providers[P_COUNT] = {
 #define MS_LIVE_URL "https://postmaster.live.com"
 #define GMAIL_URL "https://support.google.com/a/answer/3726730"
 #define YAHOO_URL "https://senders.yahooinc.com/smtp-error-codes/"
+#define AOL_URL "http://postmaster.info.aol.com/errors/ (named in each reply; now Yahoo's sender hub)"
 #define GODADDY_URL "https://www.godaddy.com/help/fix-rejected-email-with-a-bounce-error-40685"
 
 /* Orange's and La Poste's words for a recipient that does not exist. */
@@ -305,6 +306,18 @@ static const struct provider_row rows[] = {
 		.reason = R(SUSPEND), .scope = S(ADDRESS) },
 	  .provider = P_YAHOO, .code = "554 delivery error: dd ... is no longer valid",
 	  .meaning = "the account is no longer active (not said to be gone): soft", .source = YAHOO_URL },
+	{ .rule = { .name = "provider:yahoo:aol-DYN", .text = TEXT("dyn:t"),
+		.reason = R(RATELIMITED), .scope = S(SENDER) },
+	  .provider = P_YAHOO, .code = "421 DYN:T1",
+	  .meaning = "AOL throttles our IP (dynamic rate limit): try later", .source = AOL_URL },
+	{ .rule = { .name = "provider:yahoo:aol-DNS", .text = TEXT("dns:nr"),
+		.reason = R(REQUIREPTR), .scope = S(SENDER) },
+	  .provider = P_YAHOO, .code = "421 DNS:NR",
+	  .meaning = "AOL finds no reverse DNS for our IP", .source = AOL_URL },
+	{ .rule = { .name = "provider:yahoo:aol-block", .text = TEXT("rly:", "hvu:", "con:b", "rtr:"),
+		.reason = R(BLOCKED), .scope = S(SENDER) },
+	  .provider = P_YAHOO, .code = "554 RLY:B1, RLY:xx, HVU:B1, CON:B1, RTR:xx",
+	  .meaning = "AOL refuses our IP (spam complaints, reputation, block list)", .source = AOL_URL },
 	{ .rule = { .name = "provider:yahoo:PH01", .reason = R(POLICYVIOLATION), .scope = S(MESSAGE) },
 	  .provider = P_YAHOO, .token = "ph", .lo = 1, .hi = 1, .code = "554 5.7.9 [PH01]",
 	  .meaning = "this message is not accepted for policy reasons", .source = YAHOO_URL },
