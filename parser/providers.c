@@ -10,13 +10,13 @@
  *    verdict on our traffic) is scope sender: never hard, and the store
  *    opens an incident for the provider (policy.provider_groups groups
  *    Orange, La Poste and SFR, which share antispam tools);
- *  - Orange and La Poste number their replies alike (OFR/LPN + digits +
- *    "_" + a three-digit code, with a bilingual text): 1xx connection and
- *    rate refusals, 5xx antispam refusals after DATA, 6xx client
- *    refusals, 9xx IP suspensions.  Only their "invalid recipient" reply
- *    is hard;
+ *  - Orange and La Poste number their replies alike (OFR/LPN, digits, "_"
+ *    or "-", a three-digit code, with a bilingual text): 1xx and 2xx
+ *    connection and rate refusals, 4xx sender and recipient verdicts, 5xx
+ *    antispam refusals after DATA, 6xx client refusals, 9xx IP
+ *    suspensions.  Only their "invalid recipient" reply is hard;
  *  - a code outranks the generic words around it: a GoDaddy "IB" code
- *    with a 5.1.1 is still a sending-rate refusal.
+ *    with a 5.1.1 is still about our sending, not about the address.
  *
  * Facts come from the pages named in .source; no text was copied from them.
  */
@@ -409,7 +409,7 @@ marked(unsigned p, const char *text, const char *remote)
 	return 0;
 }
 
-/* Everything but the markers. */
+/* The row's code and classify conditions (its provider's markers are checked apart). */
 static int
 row_matches(const struct provider_row *row, const struct classify_input *in)
 {
@@ -417,13 +417,6 @@ row_matches(const struct provider_row *row, const struct classify_input *in)
 	    !token_in(in->status, row->token, row->lo, row->hi))
 		return 0;
 	return classify_rule_matches(&row->rule, in);
-}
-
-int
-providers_row_matches(const struct provider_row *row, const struct classify_input *in,
-    const char *remote)
-{
-	return marked(row->provider, in->text, remote) && row_matches(row, in);
 }
 
 const struct provider_row *

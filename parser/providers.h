@@ -64,8 +64,4 @@ const struct provider_row *providers_rows(size_t *count_r);
  */
 const struct provider_row *providers_match(const struct classify_input *in, const char *remote);
 
-/* Does row match in, markers included?  1 / 0.  remote: lowercase or NULL. */
-int providers_row_matches(const struct provider_row *row, const struct classify_input *in,
-    const char *remote);
-
 #endif
