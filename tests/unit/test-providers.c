@@ -7,6 +7,9 @@
  *    and classifier decide it by that row, with the row's reason and scope,
  *    hard exactly when the row is a hard one (the fixtures of hard rows are
  *    permanent failures), never hard for a sender or message scope;
+ *  - codes are read as whole words with their number ("xofr_999" is not
+ *    Orange's, "10.5.7.26" is an address), only behind the provider's
+ *    markers (text or remote host, any case);
  *  - invariants: names unique and "provider:<provider>:...", every row
  *    says its code, meaning and source, hard rows are dead mailboxes only,
  *    patterns lowercase, no row tied to a decoder or an MTA;
@@ -149,6 +152,48 @@ test_incident(void)
 	g_ptr_array_free(inc, TRUE);
 	store_close(s);
 	tu_rmdir(dir);
+}
+
+/* Codes are read as words, with their number; odd spellings and edges. */
+static void
+test_tokens(void)
+{
+	static const struct {
+		const char *text, *remote, *want;   /* want: row name or NULL */
+	} cases[] = {
+		{ "service refused ofr_999", NULL, "provider:orange:OFR_9xx" },
+		{ "service refused lpn105-104", NULL, "provider:laposte:LPN_104" },
+		{ "service refused xofr_999", NULL, NULL },              /* not a word */
+		{ "ofr_99999999999999", NULL, NULL },                   /* number too long */
+		{ "ofr_", NULL, NULL },
+		{ "lpn", NULL, NULL },
+		{ "550 5.7.606 banned", "mx.protection.outlook.com", "provider:microsoft:5.7.606-649" },
+		{ "550 5.7.6060 banned", "mx.protection.outlook.com", NULL },
+		{ "550 5.7.606 banned", "mx.example.org", NULL },      /* not Microsoft's */
+		{ "host 10.5.7.26 - gsmtp", NULL, NULL },               /* an IP, not a code */
+		{ "550-5.7.26 unauthenticated - gsmtp", NULL, "provider:gmail:5.7.26" },
+		{ "421 4.7.0 [tss04] deferred", "MTA5.AM0.YAHOODNS.NET", "provider:yahoo:TSS04" },
+	};
+
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		struct classify_input in;
+		const struct provider_row *got;
+
+		memset(&in, 0, sizeof(in));
+		in.decoder = "rfc3464";
+		in.category = "";
+		in.action = "failed";
+		in.status = "";
+		in.reply = "";
+		in.text = cases[i].text;
+		got = providers_match(&in, cases[i].remote);
+		if ((got == NULL) != (cases[i].want == NULL) ||
+		    (got != NULL && strcmp(got->rule.name, cases[i].want) != 0))
+			g_error("\"%s\" at %s: got %s want %s", cases[i].text,
+				cases[i].remote != NULL ? cases[i].remote : "-",
+				got != NULL ? got->rule.name : "(none)",
+				cases[i].want != NULL ? cases[i].want : "(none)");
+	}
 }
 
 static void
@@ -301,6 +346,7 @@ main(int argc, char **argv)
 	doc_path = argv[2];
 	g_test_add_func("/providers/invariants", test_invariants);
 	g_test_add_func("/providers/fixtures", test_fixtures);
+	g_test_add_func("/providers/tokens", test_tokens);
 	g_test_add_func("/providers/incident", test_incident);
 	g_test_add_func("/providers/doc", test_doc);
 	return g_test_run();
