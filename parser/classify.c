@@ -487,6 +487,15 @@ classify_grams(const char *text, unsigned char grams[CLASSIFY_GRAMS_BYTES])
 	}
 }
 
+int
+classify_grams_may_hold(const unsigned char grams[CLASSIFY_GRAMS_BYTES], const char *s)
+{
+	for (const char *p = s; p[0] != '\0' && p[1] != '\0'; p++)
+		if (!GRAM_HAS(grams, GRAM(p[0], p[1])))
+			return 0;
+	return 1;
+}
+
 /*
  * Each pattern's three checks (the character pairs at the start, middle
  * and end of its first literal piece), computed once for the whole table:

@@ -400,12 +400,18 @@ token_in(const char *s, const char *tok, unsigned lo, unsigned hi)
 	return 0;
 }
 
+/* Does a marker of provider p occur in in's text or in remote?  The text's
+ * bigrams (when given) rule most markers out without a search. */
 static int
-marked(unsigned p, const char *text, const char *remote)
+marked(unsigned p, const struct classify_input *in, const char *remote)
 {
-	for (const char *const *m = providers[p].markers; *m != NULL; m++)
-		if (strstr(text, *m) != NULL || (remote != NULL && strstr(remote, *m) != NULL))
+	for (const char *const *m = providers[p].markers; *m != NULL; m++) {
+		if ((in->grams == NULL || classify_grams_may_hold(in->grams, *m)) &&
+		    strstr(in->text, *m) != NULL)
 			return 1;
+		if (remote != NULL && strstr(remote, *m) != NULL)
+			return 1;
+	}
 	return 0;
 }
 
@@ -445,7 +451,7 @@ providers_match(const struct classify_input *in, const char *remote)
 		unsigned p = rows[i].provider;
 
 		if (seen[p] < 0)
-			seen[p] = (signed char)marked(p, in->text, rhost);
+			seen[p] = (signed char)marked(p, in, rhost);
 		if (seen[p] && row_matches(&rows[i], in))
 			return &rows[i];
 	}
