@@ -536,10 +536,10 @@ def bounce_mix(d):
                 diag="452 4.2.2 <%(r)s>: Mailbox full"),
             dsn("jean@wanadoo.fr", status="5.7.1",
                 diag="550 5.7.1 Service refused, please contact abuse. Your IP 192.0.2.1 is "
-                     "blocked (OFR004_104)"),
+                     "blocked (OFR_999)"),
             dsn("marie@orange.fr", status="5.7.1", msgid="<o3@app.test>",
                 diag="550 5.7.1 Service refused, please contact abuse. Your IP 192.0.2.1 is "
-                     "blocked (OFR004_104)"))
+                     "blocked (OFR_999)"))
 
 
 def case_stats():
@@ -554,7 +554,7 @@ def case_stats():
                      "mailboxfull 1", "blocked 2", "sender 2", "address 3", "   2  example.net",
                      "   1  yahoo.com",
                      "blocked by orange (orange.fr/wanadoo.fr/laposte.net/sfr.fr) since 20",
-                     "2 failures", "OFR004_104", "lmtp_sessions=0"):
+                     "2 failures", "OFR_999", "lmtp_sessions=0"):
             check(want in out, "stats lacks %r:\n%s" % (want, out))
         j = json.loads(ok(ctl(d, "stats", "--json"), "json")[1])
         check(j["bounces"] == 5 and j["by_class"] == {"hard": 2, "soft": 3} and

@@ -294,8 +294,8 @@ test_example(void)
 	g_assert_cmpstr(c->user, ==, "bounced");
 	g_assert_cmpstr(c->lmtp.sock.path, ==, "/run/bounced/lmtp.sock");
 	g_assert_true(c->lmtp.sock.group_explicit);
-	g_assert_cmpuint(c->policy.ngroups, ==, 1);
-	g_assert_cmpuint(c->policy.groups[0].ndomains, ==, 4);
+	g_assert_cmpuint(c->policy.ngroups, ==, 3);
+	g_assert_cmpuint(c->policy.groups[0].ndomains, ==, 9);
 	g_assert_cmpint(c->policy.ttl_reason[REPORT_REASON_HOSTUNKNOWN], ==, 30 * 86400);
 	cfg_free(c);
 }
