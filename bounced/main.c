@@ -462,14 +462,19 @@ main(int argc, char **argv)
 
 	event_base_dispatch(d->base);
 
-	/* stopped: the servers, then the writer (its queue is empty by now) */
+	/*
+	 * stopped: the servers, the read-only connection, then the writer (its
+	 * queue is empty by now): the read-write connection closes last and
+	 * folds the WAL into the database file (store_close()).
+	 */
 	metrics_http_free(d->metrics_http);
 	lmtp_server_free(d->lmtp);
 	admin_server_free(d->admin);
 	query_server_free(d->query);
 	query_server_free(d->smap);
-	writer_free(d->writer);
 	store_close(d->ro);
+	d->ro = NULL;
+	writer_free(d->writer);
 	store_index_free(d->idx);
 	metrics_free(d->metrics);
 	for (size_t i = 0; i < G_N_ELEMENTS(m->created_sockets); i++) {

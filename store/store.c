@@ -440,6 +440,16 @@ store_close(struct store *s)
 		return;
 	for (int i = 0; i < STMT_COUNT; i++)
 		sqlite3_finalize(s->stmt[i]);
+	/*
+	 * Fold the WAL back into the database file before a read-write
+	 * connection goes: SQLite does it only on the last close of all, and a
+	 * read-only connection closed last cannot.  Without it, after a clean
+	 * stop every row may still be in bounced.db-wal and a copy of bounced.db
+	 * alone is empty.  Best effort: a reader still inside a transaction
+	 * makes it partial (SQLITE_BUSY), the WAL then stays valid.
+	 */
+	if (s->db != NULL && !s->readonly)
+		sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 	sqlite3_close_v2(s->db);
 	if (s->secret != NULL) {
 		memset(s->secret, 0, s->secret_len);
