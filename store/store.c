@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "store-int.h"
@@ -389,6 +390,25 @@ open_probe(const char *path, char err[256])
 	g_free(dir);
 }
 
+/*
+ * The empty -wal that store_close() leaves: SQLite gives an empty -wal the
+ * database file's mode whenever it opens it, so one opened while the file
+ * was read-only (an admin's chmod 444) stays read-only after the file is
+ * writable again, and makes the first read-write connection read-only.
+ * Give it the file's mode back first, as SQLite's own next open would.
+ */
+static void
+wal_mode_sync(const char *path)
+{
+	char *wal = g_strconcat(path, "-wal", NULL);
+	struct stat db, w;
+
+	if (stat(path, &db) == 0 && stat(wal, &w) == 0 && w.st_size == 0 &&
+	    (w.st_mode & 0777) != (db.st_mode & 0777))
+		(void)chmod(wal, db.st_mode & 0777); /* best effort: SQLite says what fails */
+	g_free(wal);
+}
+
 struct store *
 store_open(const struct store_config *cfg, const struct store_policy *pol, char err[256])
 {
@@ -417,12 +437,23 @@ store_open(const struct store_config *cfg, const struct store_policy *pol, char 
 
 	flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE |
 	    (cfg->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+	if (!cfg->readonly)
+		wal_mode_sync(cfg->path);
 	rc = sqlite3_open_v2(cfg->path, &s->db, flags, cfg->vfs);
 	if (rc != SQLITE_OK) {
 		describe(s->db, rc, "open", NULL, err);
 		goto fail;
 	}
 	sqlite3_extended_result_codes(s->db, 1);
+	/*
+	 * SQLite opens a file it cannot write read-only without a word (and a
+	 * WAL database on a read-only file system, once its -wal and -shm
+	 * exist): a read-write open that cannot write fails here, classified.
+	 */
+	if (!cfg->readonly && sqlite3_db_readonly(s->db, "main") == 1) {
+		g_strlcpy(err, "open: attempt to write a readonly database (read-only)", 256);
+		goto fail;
+	}
 	if (exec_pragmas(s, cfg, err) == -1 || migrate(s, err) == -1)
 		goto fail;
 	return s;
@@ -446,10 +477,17 @@ store_close(struct store *s)
 	 * read-only connection closed last cannot.  Without it, after a clean
 	 * stop every row may still be in bounced.db-wal and a copy of bounced.db
 	 * alone is empty.  Best effort: a reader still inside a transaction
-	 * makes it partial (SQLITE_BUSY), the WAL then stays valid.
+	 * makes it partial (SQLITE_BUSY), the WAL then stays valid.  The -wal
+	 * and -shm files stay (empty) with their owner and mode: recreated
+	 * later they would take the database file's mode, and a -shm made while
+	 * the file was read-only keeps every later connection read-only.
 	 */
-	if (s->db != NULL && !s->readonly)
+	if (s->db != NULL && !s->readonly) {
+		int persist = 1;
+
+		sqlite3_file_control(s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
 		sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	}
 	sqlite3_close_v2(s->db);
 	if (s->secret != NULL) {
 		memset(s->secret, 0, s->secret_len);
