@@ -236,8 +236,10 @@ main_sockets(struct main_ctx *m, uid_t uid, gid_t gid)
 				    names[i], cs->group, names[i]);
 				return -1;
 			} else {
-				log_warnx("event=socket socket=%s warning=\"group %s does not exist, "
-				    "the socket keeps the daemon's group\"", names[i], cs->group);
+				log_warnx("event=socket socket=%s warning=\"group %s does not exist (is "
+				    "Postfix installed?): the socket keeps the daemon's group, so Postfix, "
+				    "which connects in group %s, cannot deliver to it; harmless for a "
+				    "development run fed by hand\"", names[i], cs->group, cs->group);
 			}
 		}
 		sgids[i] = sgid;
@@ -291,8 +293,10 @@ main_drop_privileges(const struct config *cfg, uid_t *uid_r, gid_t *gid_r)
 	if (geteuid() != 0)
 		return 0;
 	if (cfg->user == NULL) {
-		log_warnx("event=startup warning=\"running as root: set user: in the config to drop "
-		    "privileges after creating the sockets\"");
+		log_warnx("event=startup warning=\"running as root: no user: in the config, so the "
+		    "daemon keeps root while it parses mail from strangers, and its files belong to "
+		    "root; fine for a development run, in production set user: bounced to drop to "
+		    "that user after creating the sockets\"");
 		return 0;
 	}
 	pw = getpwnam(cfg->user);
@@ -361,6 +365,12 @@ main(int argc, char **argv)
 	d->cfg = config_file != NULL ? cfg_load(config_file, NULL, err) : cfg_default_dir(dir, err);
 	if (d->cfg == NULL) {
 		fprintf(stderr, "bounced: %s\n", err);
+		g_free(m);
+		return EX_CONFIG_ERR;
+	}
+	if (check && cfg_check_system(d->cfg, err) < 0) {
+		fprintf(stderr, "bounced: %s\n", err);
+		cfg_free(d->cfg);
 		g_free(m);
 		return EX_CONFIG_ERR;
 	}

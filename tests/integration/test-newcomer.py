@@ -74,7 +74,49 @@ def db_file_alone():
         check(addrs == want, "addr rows in the copied file: got %d want %d" % (len(addrs), n))
 
 
+def check_config_system():
+    """--check-config refuses a user or group that does not exist and a
+    store.path whose directory is missing, naming file, line and key (the
+    unit runs it before the daemon); the same file with them fixed passes."""
+    d = Daemon(user="")
+    try:
+        bin_ = d.bin
+        state = os.path.join(d.tmp, "state")
+
+        def run(text):
+            d.write_config(text)
+            r = subprocess.run([bin_, "--check-config", "--config", d.config],
+                               capture_output=True, text=True)
+            return r.returncode, r.stderr.strip()
+
+        base = "store:\n  path: %s/bounced.db\n  secret_file: %s/secret\n" % (state, state)
+        rc, err = run("# a comment\nuser: nosuchuser\n" + base)
+        check(rc == 78, "user: nosuchuser accepted (%d %s)" % (rc, err))
+        check(err.endswith("bounced.yaml:2: user: no such user nosuchuser"), err)
+        rc, err = run("lmtp:\n  group: nosuchgroup\n" + base)
+        check(rc == 78 and err.endswith("bounced.yaml:2: lmtp.group: no such group nosuchgroup"),
+              "lmtp.group: %d %s" % (rc, err))
+        # not root, or root without user: nobody makes the directory
+        missing = os.path.join(d.tmp, "no", "such", "dir")
+        rc, err = run("store:\n  secret_file: %s/secret\n  path: %s/bounced.db\n" %
+                      (state, missing))
+        check(rc == 78, "store.path in a missing directory accepted (%d %s)" % (rc, err))
+        check(("bounced.yaml:3: store.path: %s/bounced.db: the directory %s does not exist" %
+               (missing, missing)) in err, err)
+        os.makedirs(state)
+        rc, err = run(base)
+        check(rc == 0, "the fixed config: %d %s" % (rc, err))
+        if os.geteuid() == 0:
+            # as root with user: the daemon creates the state directory itself
+            rc, err = run("user: nobody\nstore:\n  path: %s/bounced.db\n  secret_file: "
+                          "%s/secret\n" % (missing, state))
+            check(rc == 0, "root with user: and a directory it will create: %d %s" % (rc, err))
+    finally:
+        d.cleanup()
+
+
 CASES = {
+    "check_config_system": check_config_system,
     "db_file_alone": db_file_alone,
 }
 
