@@ -115,7 +115,61 @@ def check_config_system():
         d.cleanup()
 
 
+SRC = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+
+
+def sample_dsn():
+    """examples/send-sample-dsn delivers examples/sample-dsn.eml over LMTP:
+    250, and its recipient is suppressed hard; show labels the original
+    message apart from the bounce's own subject."""
+    with Daemon() as d:
+        d.start()
+        r = subprocess.run([os.path.join(SRC, "examples", "send-sample-dsn"), d.run],
+                           capture_output=True, text=True, timeout=30)
+        check(r.returncode == 0 and ": 250 2.0.0" in r.stdout,
+              "send-sample-dsn: %d %s %s" % (r.returncode, r.stdout, r.stderr))
+        check(d.check("nobody@example.net").startswith("SUPPRESSED hard"),
+              "the sample's recipient: %s" % d.check("nobody@example.net"))
+        rc, out, err = ctl(d, "show", "nobody@example.net")
+        check(rc == 0, "show: %d %s" % (rc, err))
+        check("original     message-id news-2024-12@example.org  sender newsletter@example.org"
+              in out, "show labels the original message:\n" + out)
+        check("bounce       subject Undelivered Mail Returned to Sender" in out,
+              "show labels the bounce's subject:\n" + out)
+        rc, out, err = ctl(d, "stats")
+        check(rc == 0, "stats: %d %s" % (rc, err))
+        now = out.index("daemon, now")
+        total = out.index("daemon, counts since it started")
+        check(" lmtp_sessions=" in out[now:total] and " bounces=1 " in out[total:],
+              "stats: gauges under 'now', totals apart:\n" + out)
+        r = subprocess.run([os.path.join(SRC, "examples", "send-sample-dsn"),
+                            os.path.join(d.tmp, "nothing")], capture_output=True, text=True)
+        check(r.returncode == 1 and "is bounced running?" in r.stderr,
+              "no daemon: %d %s" % (r.returncode, r.stderr))
+
+
+def list_unsuppressed():
+    """list --state all: an address tracked but never suppressed (a soft
+    bounce below the threshold) shows '-' as since, not the epoch."""
+    with Daemon() as d:
+        d.start()
+        deliver(d, dsn("full@remote.test", status="4.2.2", action="delayed",
+                       diag="452 4.2.2 <%(r)s>: mailbox full"),
+                dsn("gone@remote.test"))
+        rc, out, err = ctl(d, "list", "--state", "all")
+        check(rc == 0, "list: %d %s" % (rc, err))
+        check("1970-01-01" not in out, "the epoch shown:\n" + out)
+        line = [l for l in out.splitlines() if l.startswith("full@remote.test")]
+        check(line and line[0].split()[1] == "ok" and line[0].split()[5] == "-",
+              "the tracked address: %r" % line)
+        line = [l for l in out.splitlines() if l.startswith("gone@remote.test")]
+        check(line and line[0].split()[1] == "suppressed" and line[0].split()[5][:2] == "20",
+              "the suppressed address keeps its since: %r" % line)
+
+
 CASES = {
+    "sample_dsn": sample_dsn,
+    "list_unsuppressed": list_unsuppressed,
     "check_config_system": check_config_system,
     "db_file_alone": db_file_alone,
 }
