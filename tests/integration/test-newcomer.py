@@ -167,7 +167,28 @@ def list_unsuppressed():
               "the suppressed address keeps its since: %r" % line)
 
 
+def csv_quote():
+    """CSV import: a stray quote names the line where it opened and how many
+    lines it swallowed; the lines before it are imported."""
+    with Daemon() as d:
+        d.start()
+        text = ("address,class,reason,status,since,until,source\n"
+                "a@x.test,hard,userunknown,5.1.1,,,import\n"
+                "b@x.test,hard,\"userunknown,5.1.1,,,import\n"
+                "c@x.test,hard,userunknown,5.1.1,,,import\n"
+                "d@x.test,hard,userunknown,5.1.1,,,import\n")
+        path = os.path.join(d.tmp, "list.csv")
+        with open(path, "w") as f:
+            f.write(text)
+        rc, out, err = ctl(d, "import", path)
+        check(rc != 0, "a bad line: non-zero exit (%d)" % rc)
+        check("list.csv:3: bad line: the quote opening column 3 is never closed: the 3 lines "
+              "from here to the end of the file were read as that one field" in err, err)
+        check(d.check("a@x.test").startswith("SUPPRESSED"), "the line before it imported")
+
+
 CASES = {
+    "csv_quote": csv_quote,
     "sample_dsn": sample_dsn,
     "list_unsuppressed": list_unsuppressed,
     "check_config_system": check_config_system,
