@@ -187,7 +187,27 @@ def csv_quote():
         check(d.check("a@x.test").startswith("SUPPRESSED"), "the line before it imported")
 
 
+def socketmap_wording():
+    """config.example.yaml quotes the socketmap's answers word for word: the
+    daemon's answers for a hard userunknown address match them (the time
+    aside)."""
+    import re
+    text = open(os.path.join(SRC, "config.example.yaml")).read()
+    quoted = re.findall(r'^\s*#\s+"(OK [^"]*)"', text, re.M)
+    check(len(quoted) == 2, "two quoted answers in config.example.yaml: %r" % quoted)
+    with Daemon() as d:
+        d.start()
+        deliver(d, dsn("gone@remote.test"))
+        got = d.smap("suppressed gone@remote.test", "suppressed_transport gone@remote.test")
+        ts = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
+        for want, answer in zip(quoted, got):
+            pattern = re.escape(re.sub(ts, "TIME", want)).replace("TIME", ts)
+            check(re.fullmatch(pattern, answer),
+                  "config.example.yaml says %r, the daemon answers %r" % (want, answer))
+
+
 CASES = {
+    "socketmap_wording": socketmap_wording,
     "csv_quote": csv_quote,
     "sample_dsn": sample_dsn,
     "list_unsuppressed": list_unsuppressed,
