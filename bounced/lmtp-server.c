@@ -83,6 +83,7 @@ struct lmtp_ingest {
 	struct lmtp_txn *txn;
 	struct report *report;
 	char verp[STORE_ADDR_MAX + 1];  /* recovered recipient, or "" */
+	unsigned verp_many;             /* distinct VERP recipients when more than one */
 	gint64 t0;
 };
 
@@ -95,6 +96,7 @@ static int lmtp_session_flush(struct lmtp_session *s);
 static void lmtp_session_close(struct lmtp_session *s, const char *reason);
 static void lmtp_on_txn(void *ud, struct lmtp_txn *txn);
 static void lmtp_ingest_done(struct writer_job *job);
+static int lmtp_names_nobody(const struct report *r);
 static void lmtp_verp(struct lmtp_server *srv, struct lmtp_ingest *ing);
 static void lmtp_log_decisions(struct lmtp_server *srv, struct lmtp_ingest *ing);
 
@@ -409,12 +411,27 @@ lmtp_verp(struct lmtp_server *srv, struct lmtp_ingest *ing)
 			continue;
 		}
 		if (ing->verp[0] != '\0' && strcmp(ing->verp, norm) != 0) {
-			/* two different VERP recipients: the envelope cannot say which one */
+			/*
+			 * Two different VERP recipients of one message: the envelope
+			 * cannot say which one the bounce is about (one DSN goes to one
+			 * Return-Path; Postfix puts several in one transaction only when
+			 * its recipient limit allows).  Nobody is adopted, and when the
+			 * bounce names nobody either, the reply says why.
+			 */
 			ing->verp[0] = '\0';
+			ing->verp_many = 2;
 			return;
 		}
 		g_strlcpy(ing->verp, norm, sizeof(ing->verp));
 	}
+}
+
+/* The bounce names no recipient of its own (none, or only a guess). */
+static int
+lmtp_names_nobody(const struct report *r)
+{
+	return r->rcpts->len == 0 || (r->rcpts->len == 1 &&
+	    ((const struct report_rcpt *)g_ptr_array_index(r->rcpts, 0))->inferred);
 }
 
 /* End of DATA: parse, recover the VERP recipient, queue for the commit. */
@@ -510,7 +527,7 @@ lmtp_ingest_done(struct writer_job *job)
 	struct lmtp_session *s = job->ud;
 	struct daemon *d = ing->srv->d;
 	struct lmtp_txn *t = ing->txn;
-	char from[256], rcpt[256], verp[256], err[300], text[128];
+	char from[256], rcpt[256], verp[256], err[300], text[256];
 	const char *r0 = g_ptr_array_index(t->rcpts, 0);
 
 	d->bounces++;
@@ -522,14 +539,14 @@ lmtp_ingest_done(struct writer_job *job)
 	    (double)(g_get_monotonic_time() - ing->t0) / 1e6);
 	(job->rc == 0 ? log_info : log_warnx)("event=bounce session=%u id=%" G_GINT64_FORMAT
 	    " result=%s from=<%s> rcpt=<%s> "
-	    "rcpts=%u size=%zu kept=%u truncated=%d decoder=%s recipients=%u verp=%s "
+	    "rcpts=%u size=%zu kept=%u truncated=%d decoder=%s recipients=%u verp=%s%s "
 	    "duplicate=%d batch=%u ms=%.1f%s%s%s%s%s", ing->session_id, job->bounce.id_r,
 	    job->rc == 0 ? "stored" : "failed",
 	    log_escape(t->mail_from, strlen(t->mail_from), from, sizeof(from)),
 	    log_escape(r0, strlen(r0), rcpt, sizeof(rcpt)), t->rcpts->len, t->size, t->data->len,
 	    t->truncated, ing->report->decoder, ing->report->rcpts->len,
 	    ing->verp[0] ? log_escape(ing->verp, strlen(ing->verp), verp, sizeof(verp)) : "-",
-	    job->bounce.duplicate_r, job->batch,
+	    ing->verp_many ? " verp_ambiguous=1" : "", job->bounce.duplicate_r, job->batch,
 	    (double)(g_get_monotonic_time() - ing->t0) / 1000.0,
 	    job->rc < 0 ? " error_kind=" : "",
 	    job->rc < 0 ? store_error_name(job->errcode) : "",
@@ -550,6 +567,11 @@ lmtp_ingest_done(struct writer_job *job)
 		if (job->rc == 0 && job->bounce.duplicate_r)
 			snprintf(text, sizeof(text), "Ok: already stored as bounce %" G_GINT64_FORMAT,
 			    job->bounce.id_r);
+		else if (job->rc == 0 && ing->verp_many && lmtp_names_nobody(ing->report))
+			snprintf(text, sizeof(text), "Ok: stored as bounce %" G_GINT64_FORMAT
+			    ", recipient unknown: several VERP addresses in one transaction "
+			    "(deliver one recipient per transaction: "
+			    "<transport>_destination_recipient_limit = 1)", job->bounce.id_r);
 		else if (job->rc == 0)
 			snprintf(text, sizeof(text), "Ok: stored as bounce %" G_GINT64_FORMAT,
 			    job->bounce.id_r);

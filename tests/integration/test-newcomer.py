@@ -206,7 +206,41 @@ def socketmap_wording():
                   "config.example.yaml says %r, the daemon answers %r" % (want, answer))
 
 
+def verp_two():
+    """Two VERP recipients in one LMTP transaction, a bounce naming nobody:
+    each reply is 250 (stored, nothing lost) and says why no recipient was
+    recovered; delivered one per transaction, each VERP address gives its
+    own recipient.  A bounce that names its recipient keeps it."""
+    prose = ("From: MAILER-DAEMON@old.mta\nTo: bounces@bounce.test\n"
+             "Subject: failure notice\n\nHi. This is the qmail-send program.\n"
+             "I'm afraid I wasn't able to deliver your message.\n\n"
+             "Sorry, no mailbox here by that name. (#5.1.1)\n%s\n")
+    a, b = "bounces+va=remote.test@bounce.test", "bounces+vb=remote.test@bounce.test"
+    with Daemon() as d:
+        d.start()
+        c = lmtp_session(d)
+        r = c.deliver(prose % "one", rcpts=(a, b))
+        for rcpt, line in zip((a, b), r):
+            check(line.startswith("250 2.0.0 <%s> Ok: stored as bounce" % rcpt), line)
+            check("recipient unknown: several VERP addresses in one transaction" in line, line)
+        check(d.check("va@remote.test") == "OK" and d.check("vb@remote.test") == "OK",
+              "nobody suppressed from an ambiguous envelope")
+        check(d.grep("verp_ambiguous=1"), "logged")
+        # one recipient per transaction (recipient_limit = 1): each its own
+        for rcpt, who in ((a, "va"), (b, "vb")):
+            r = c.deliver(prose % who, rcpts=(rcpt,))
+            check(r[0].startswith("250 ") and "recipient unknown" not in r[0], r)
+            check(d.check(who + "@remote.test").startswith("SUPPRESSED hard"),
+                  "%s recovered: %s" % (who, d.check(who + "@remote.test")))
+        # a DSN that names its recipient: that one, and a plain reply
+        r = c.deliver(dsn("named@remote.test"), rcpts=(a, b))
+        check(all(x.startswith("250 ") and "recipient unknown" not in x for x in r), r)
+        check(d.check("named@remote.test").startswith("SUPPRESSED hard"), "the named one")
+        c.close()
+
+
 CASES = {
+    "verp_two": verp_two,
     "socketmap_wording": socketmap_wording,
     "csv_quote": csv_quote,
     "sample_dsn": sample_dsn,
