@@ -532,6 +532,42 @@ store_hmac_name(const struct store *s, const char *norm, size_t len, char *out)
 	g_hmac_unref(h);
 }
 
+void
+store_addr_log_hash(const unsigned char *secret, size_t secret_len, const char *addr,
+    char *out)
+{
+	char norm[STORE_ADDR_MAX + 1], err[256];
+	int n = store_addr_normalize(addr, strlen(addr), norm, err);
+	GHmac *h = g_hmac_new(G_CHECKSUM_SHA256, secret, secret_len);
+
+	if (n > 0)
+		g_hmac_update(h, (const guchar *)norm, n);
+	else
+		g_hmac_update(h, (const guchar *)addr, (gssize)strlen(addr));
+	g_snprintf(out, STORE_LOG_HASH_LEN + 1, "hmac:%.16s", g_hmac_get_string(h));
+	g_hmac_unref(h);
+}
+
+char *
+store_text_redact(const char *text, size_t len, const char *needle, const char *with,
+    size_t *len_r)
+{
+	GString *out = g_string_sized_new(len + 1);
+	size_t n = strlen(needle), i = 0;
+
+	while (i < len) {
+		if (n > 0 && len - i >= n && g_ascii_strncasecmp(text + i, needle, n) == 0) {
+			g_string_append(out, with);
+			i += n;
+		} else {
+			g_string_append_c(out, text[i]);
+			i++;
+		}
+	}
+	*len_r = out->len;
+	return g_string_free(out, FALSE);
+}
+
 uint64_t
 store_name_key(const uint8_t k[STORE_SIPKEY_LEN], const char *name, size_t len)
 {

@@ -239,7 +239,50 @@ def verp_two():
         c.close()
 
 
+def two_rcpt_dsn(a, b):
+    """One Postfix DSN naming two failed recipients."""
+    m = dsn(a, msgid="<shared-1@app.test>")
+    block = ("Final-Recipient: rfc822; %s\nOriginal-Recipient: rfc822;%s\nAction: failed\n"
+             "Status: 5.1.1\nRemote-MTA: dns; remote.test\nDiagnostic-Code: smtp; 550 5.1.1 "
+             "<%s>: Recipient address rejected: User unknown\n\n" % (b, b, b))
+    head, sep, tail = m.partition("--BOUNDARY\nContent-Description: Undelivered Message Headers")
+    return head + block + sep + tail
+
+
+def forget_shared():
+    """forget of one recipient of a bounce naming two: the other's event and
+    raw evidence stay, with the forgotten address redacted from the raw; no
+    byte of the forgotten address is left in the database file."""
+    a, b = "gdpr-a@remote.test", "keep-b@remote.test"
+    with Daemon() as d:
+        d.start()
+        deliver(d, two_rcpt_dsn(a, b))
+        check(d.check(a).startswith("SUPPRESSED hard") and d.check(b).startswith("SUPPRESSED"),
+              "both suppressed")
+        rc, out, err = ctl(d, "show", b)
+        check(rc == 0 and "bounce 1 kept" in out, "b's evidence before: %s" % out)
+        rc, out, err = ctl(d, "forget", a)
+        check(rc == 0, "forget: %d %s %s" % (rc, out, err))
+        check("deleted 1 events and 0 raw bounces, redacted it from 1 raw bounces kept as "
+              "other recipients' evidence" in out, out)
+        check(d.check(a).startswith("SUPPRESSED hard"), "a stays suppressed (hash)")
+        rc, out, err = ctl(d, "show", b)
+        check(rc == 0 and "bounce 1 kept" in out and "hard userunknown" in out,
+              "b keeps its event and raw evidence: %s" % out)
+        rc, raw, err = ctl(d, "show", "--raw", "--bounce", "1")
+        check(rc == 0 and b in raw, "b's raw bounce is still there: %d %s" % (rc, err))
+        check(a not in raw.lower() and "[erased]" in raw, "a redacted from the raw")
+        rc, out, err = ctl(d, "show", a)
+        check(a not in out or "not known" in (out + err), "a has nothing to show: %s" % out)
+        d.stop()
+        with open(os.path.join(d.state, "bounced.db"), "rb") as f:
+            data = f.read()
+        check(a.encode() not in data, "the address is still in bounced.db")
+        check(b.encode() in data, "the other recipient is")
+
+
 CASES = {
+    "forget_shared": forget_shared,
     "verp_two": verp_two,
     "socketmap_wording": socketmap_wording,
     "csv_quote": csv_quote,
