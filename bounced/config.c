@@ -106,6 +106,7 @@ static const struct cfg_key cfg_keys[] = {
 
 	{ "log.to", CFG_LOG_TO, OFF(log_to_syslog), "stderr", 0, 0 },
 	{ "log.level", CFG_LEVEL, OFF(log_level), "info", 0, 0 },
+	{ "log.hash_addresses", CFG_BOOL, OFF(log_hash_addresses), "false", 0, 0 },
 
 	SOCKET_KEYS(lmtp, "$run/lmtp.sock", "0660", "postfix", "32", LIMIT_LMTP_CONNS,
 	    STR(LIMIT_LMTP_IDLE)),

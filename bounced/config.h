@@ -43,6 +43,7 @@ struct config {
 
 	int log_to_syslog;
 	enum log_level log_level;
+	int log_hash_addresses;    /* log addresses as hmac:HEX (store_addr_log_hash) */
 
 	struct {
 		struct cfg_socket sock;

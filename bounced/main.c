@@ -541,6 +541,8 @@ main_state(struct main_ctx *m, char err[512])
 		g_strlcpy(err, e, 512);
 		return -1;
 	}
+	d->secret = m->secret;          /* log.hash_addresses */
+	d->secret_len = m->secret_len;
 	if (d->writer == NULL) {
 		sc.secret_len = m->secret_len;
 		sc.readonly = 0;

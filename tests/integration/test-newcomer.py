@@ -281,7 +281,42 @@ def forget_shared():
         check(b.encode() in data, "the other recipient is")
 
 
+def log_hashed():
+    """log.hash_addresses: true: no address of a bounce in the log, each as
+    hmac: and the first 16 hex digits of HMAC-SHA256(secret, address), the
+    prefix of the name forget keeps; false (default): the address is there."""
+    import hashlib
+    import hmac
+    import sqlite3
+    who = "hashme@remote.test"
+    verp = "bounces+hashme=remote.test@bounce.test"
+    with Daemon({"log": "  hash_addresses: true\n"}) as d:
+        d.start()
+        deliver(d, dsn(who), rcpts=(verp,))
+        secret = open(os.path.join(d.state, "secret"), "rb").read()
+        h = "hmac:" + hmac.new(secret, who.encode(), hashlib.sha256).hexdigest()[:16]
+        log = d.read_log()
+        check("hashme" not in log, "the address in the log:\n" + log[-3000:])
+        decision = d.grep("event=decision")
+        check(decision and ('rcpt="%s"' % h) in decision[0] and h in decision[0].split("diag=")[1],
+              "the decision names %s, in rcpt= and the diagnostic: %r" % (h, decision))
+        check(d.grep("verp=%s " % h), "the VERP recipient hashed")
+        rc, out, err = ctl(d, "forget", who)
+        check(rc == 0, "forget: %s %s" % (out, err))
+        d.stop()
+        con = sqlite3.connect(os.path.join(d.state, "bounced.db"))
+        names = [r[0] for r in con.execute("SELECT address FROM addr")]
+        con.close()
+        check(any(n.startswith(h) for n in names),
+              "the erased entry's name starts with the log's hash: %r %s" % (names, h))
+    with Daemon() as d:
+        d.start()
+        deliver(d, dsn(who))
+        check(d.grep('rcpt="%s"' % who), "by default the log names the address")
+
+
 CASES = {
+    "log_hashed": log_hashed,
     "forget_shared": forget_shared,
     "verp_two": verp_two,
     "socketmap_wording": socketmap_wording,
