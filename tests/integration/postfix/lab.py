@@ -960,6 +960,9 @@ def unittest_main(name, need_bounced=False):
         print("%s: SKIP: %s" % (name, why))
         return SKIP
     prog = unittest.main(module="__main__", exit=False, verbosity=2)
+    for test, why in prog.result.skipped:
+        # a part left out of a passing script: tests/run-all lists it
+        print("PARTIAL SKIP: %s: %s" % (test.id().split(".")[-1], why))
     return 0 if prog.result.wasSuccessful() else 1
 
 
