@@ -315,7 +315,20 @@ def log_hashed():
         check(d.grep('rcpt="%s"' % who), "by default the log names the address")
 
 
+def root_warning():
+    """Started as root without user:, the warning says what it means and
+    what to do (keeps root while parsing mail; user: bounced in production)."""
+    if os.geteuid() != 0:
+        skip("needs root: the warning is about running as root")
+    with Daemon(user="") as d:
+        d.start()
+        w = d.grep("warning=\"running as root")
+        check(w and "keeps root while it parses mail from strangers" in w[0] and
+              "set user: bounced" in w[0], "the root warning: %r" % w)
+
+
 CASES = {
+    "root_warning": root_warning,
     "log_hashed": log_hashed,
     "forget_shared": forget_shared,
     "verp_two": verp_two,
