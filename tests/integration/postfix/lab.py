@@ -58,7 +58,7 @@ def skip_reason():
     if os.geteuid() != 0:
         return "the Postfix lab must run as root (postfix start, smtp-sink -u)"
     if not which_postfix():
-        return "postfix is not installed (apt-get install postfix swaks)"
+        return "postfix is not installed (apt-get install postfix)"
     try:
         import pwd
         pwd.getpwnam("postfix")
