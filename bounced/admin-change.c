@@ -282,8 +282,9 @@ admin_job_done(struct writer_job *job)
 		break;
 	case ADMIN_JOB_FORGET:
 		admin_reply(c, "OK forgotten=%" G_GINT64_FORMAT " events=%u bounces=%u audit=%u "
-		    "kept_suppressed=%d", j->result, j->forget.events, j->forget.bounces,
-		    j->forget.audit, j->forget.kept_suppressed);
+		    "kept_suppressed=%d bounces_redacted=%u", j->result, j->forget.events,
+		    j->forget.bounces, j->forget.audit, j->forget.kept_suppressed,
+		    j->forget.bounces_redacted);
 		break;
 	case ADMIN_JOB_REEVALUATE:
 		for (guint i = 0; i < j->diffs->len; i++) {

@@ -49,6 +49,9 @@ struct daemon {
 	struct query_server *smap;
 	struct admin_server *admin;
 
+	const unsigned char *secret;    /* the HMAC secret once read (main.c's), or NULL */
+	size_t secret_len;
+
 	struct metrics *metrics;        /* counters, gauges, histograms (metrics.h): LMTP
 	                                   messages are counted there only */
 	struct metrics_http *metrics_http; /* GET /metrics, when metrics.http is set */

@@ -237,8 +237,10 @@ main_sockets(struct main_ctx *m, uid_t uid, gid_t gid)
 				    names[i], cs->group, names[i]);
 				return -1;
 			} else {
-				log_warnx("event=socket socket=%s warning=\"group %s does not exist, "
-				    "the socket keeps the daemon's group\"", names[i], cs->group);
+				log_warnx("event=socket socket=%s warning=\"group %s does not exist (is "
+				    "Postfix installed?): the socket keeps the daemon's group, so Postfix, "
+				    "which connects in group %s, cannot deliver to it; harmless for a "
+				    "development run fed by hand\"", names[i], cs->group, cs->group);
 			}
 		}
 		sgids[i] = sgid;
@@ -292,8 +294,10 @@ main_drop_privileges(const struct config *cfg, uid_t *uid_r, gid_t *gid_r)
 	if (geteuid() != 0)
 		return 0;
 	if (cfg->user == NULL) {
-		log_warnx("event=startup warning=\"running as root: set user: in the config to drop "
-		    "privileges after creating the sockets\"");
+		log_warnx("event=startup warning=\"running as root: no user: in the config, so the "
+		    "daemon keeps root while it parses mail from strangers, and its files belong to "
+		    "root; fine for a development run, in production set user: bounced to drop to "
+		    "that user after creating the sockets\"");
 		return 0;
 	}
 	pw = getpwnam(cfg->user);
@@ -363,6 +367,12 @@ main(int argc, char **argv)
 	d->cfg = config_file != NULL ? cfg_load(config_file, NULL, err) : cfg_default_dir(dir, err);
 	if (d->cfg == NULL) {
 		fprintf(stderr, "bounced: %s\n", err);
+		g_free(m);
+		return EX_CONFIG_ERR;
+	}
+	if (check && cfg_check_system(d->cfg, err) < 0) {
+		fprintf(stderr, "bounced: %s\n", err);
+		cfg_free(d->cfg);
 		g_free(m);
 		return EX_CONFIG_ERR;
 	}
@@ -466,14 +476,19 @@ main(int argc, char **argv)
 
 	event_base_dispatch(d->base);
 
-	/* stopped: the servers, then the writer (its queue is empty by now) */
+	/*
+	 * stopped: the servers, the read-only connection, then the writer (its
+	 * queue is empty by now): the read-write connection closes last and
+	 * folds the WAL into the database file (store_close()).
+	 */
 	metrics_http_free(d->metrics_http);
 	lmtp_server_free(d->lmtp);
 	admin_server_free(d->admin);
 	query_server_free(d->query);
 	query_server_free(d->smap);
-	writer_free(d->writer);
 	store_close(d->ro);
+	d->ro = NULL;
+	writer_free(d->writer);
 	store_index_free(d->idx);
 	metrics_lmtp_messages(d->metrics, &stored, &duplicates, &failed);
 	metrics_free(d->metrics);
@@ -531,6 +546,8 @@ main_state(struct main_ctx *m, char err[512])
 		g_strlcpy(err, e, 512);
 		return -1;
 	}
+	d->secret = m->secret;          /* log.hash_addresses */
+	d->secret_len = m->secret_len;
 	if (d->writer == NULL) {
 		sc.secret_len = m->secret_len;
 		sc.readonly = 0;

@@ -82,6 +82,7 @@ static void stats_human(struct stats_run *r);
 static void stats_json(struct stats_run *r);
 static int stats_connect(struct stats_run *r, struct cmd_client **c_r);
 static gint stats_cmp_key(gconstpointer a, gconstpointer b);
+static void stats_daemon_text(struct stats_run *r, int gauges, GString *b);
 static int audit_row(struct cmd_fields *f, void *ud);
 
 static void
@@ -435,7 +436,34 @@ stats_human(struct stats_run *r)
 	}
 	if (incidents == 0)
 		g_string_append(b, "  none\n");
-	g_string_append(b, "daemon:");
+	stats_daemon_text(r, 1, b);
+	stats_daemon_text(r, 0, b);
+	g_string_append_c(b, '\n');
+}
+
+/*
+ * The daemon's figures, in two groups: what is open or true now (gauges),
+ * and the counts since it started (totals).  A key not listed as a gauge is
+ * a total.
+ */
+static int
+stats_is_gauge(const char *key)
+{
+	static const char *const gauges[] = { "index_bytes", "index_entries", "store_writable",
+	    "uptime", "version", "lmtp_sessions", "query_connections", "socketmap_connections",
+	    "admin_connections", "writer_pending" };
+
+	for (size_t i = 0; i < G_N_ELEMENTS(gauges); i++)
+		if (strcmp(key, gauges[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+stats_daemon_text(struct stats_run *r, int gauges, GString *b)
+{
+	g_string_append(b, gauges ? "daemon, now (open connections, pending, sizes):" :
+	    "daemon, counts since it started (and the largest batch):");
 	for (guint i = 0; i < r->lines->len; i++) {
 		const struct stats_line *l = g_ptr_array_index(r->lines, i);
 		GHashTableIter it;
@@ -447,10 +475,11 @@ stats_human(struct stats_run *r)
 		keys = g_ptr_array_new();
 		g_hash_table_iter_init(&it, l->f);
 		while (g_hash_table_iter_next(&it, &k, &v))
-			if (strcmp(k, "type") != 0)
+			if (strcmp(k, "type") != 0 && stats_is_gauge(k) == gauges)
 				g_ptr_array_add(keys, k);
 		g_ptr_array_sort(keys, stats_cmp_key);
-		g_string_append(b, "\n ");
+		if (keys->len > 0)
+			g_string_append(b, "\n ");
 		for (guint j = 0; j < keys->len; j++) {
 			const char *key = g_ptr_array_index(keys, j);
 
@@ -458,7 +487,8 @@ stats_human(struct stats_run *r)
 		}
 		g_ptr_array_free(keys, TRUE);
 	}
-	g_string_append_c(b, '\n');
+	if (gauges)
+		g_string_append_c(b, '\n');
 }
 
 /* METRICS: the daemon's own metrics (bounced/metrics.c), appended to r->out. */

@@ -130,6 +130,7 @@ cmd_csv_read(FILE *in, GPtrArray *fields, unsigned *lines_r, char err[256])
 	GString *f = g_string_sized_new(128);
 	size_t total = 0;
 	int c, quoted = 0, after_quote = 0, any = 0, rc = 1;
+	unsigned quote_line = 0, quote_col = 0;   /* where the open quote is, in the record */
 
 	g_ptr_array_set_size(fields, 0);
 	*lines_r = 0;
@@ -137,7 +138,21 @@ cmd_csv_read(FILE *in, GPtrArray *fields, unsigned *lines_r, char err[256])
 		c = getc_unlocked(in);
 		if (c == EOF) {
 			if (quoted) {
-				format_err(err, "end of file inside a quoted field");
+				/* a stray quote swallows the rest of the file: say where it opened */
+				unsigned swallowed = *lines_r - quote_line + (f->len > 0 &&
+				    f->str[f->len - 1] != '\n');
+
+				if (quote_line == 0)
+					format_err(err, "the quote opening column %u is never closed: the "
+					    "%u line%s from here to the end of the file were read as that "
+					    "one field (end of file inside a quoted field)", quote_col,
+					    swallowed, swallowed == 1 ? "" : "s");
+				else
+					format_err(err, "the quote opening column %u, %u line%s below, is "
+					    "never closed: the %u lines from there to the end of the file "
+					    "were read as that one field (end of file inside a quoted "
+					    "field)", quote_col, quote_line, quote_line == 1 ? "" : "s",
+					    swallowed);
 				rc = -1;
 				goto out;
 			}
@@ -209,6 +224,8 @@ cmd_csv_read(FILE *in, GPtrArray *fields, unsigned *lines_r, char err[256])
 		}
 		if (c == '"' && f->len == 0) {
 			quoted = 1;
+			quote_line = *lines_r;
+			quote_col = fields->len + 1;
 			continue;
 		}
 		g_string_append_c(f, (char)c);
