@@ -283,7 +283,7 @@ static const struct {
 	{ "RAW bounce=1", "ERR notfound bounce 1 is not stored (unknown, purged or erased)\n" },
 	{ "FORGET address=@example.com", "ERR invalid FORGET takes an address\n" },
 	{ "FORGET address=hard@example.com",
-	  "OK forgotten=1 events=1 bounces=1 audit=0 kept_suppressed=1\n" },
+	  "OK forgotten=1 events=1 bounces=1 audit=0 kept_suppressed=1 bounces_redacted=0\n" },
 	/* forgotten, but still suppressed (kept under its keyed hash) */
 	{ "CHECK address=hard@example.com",
 	  "+ address=hard@example.com state=suppressed cause=hard reason=userunknown since=" SEEN
