@@ -291,7 +291,12 @@ class Feed(L.LabTestCase):
         # copytruncate: the copy keeps the lines, the file starts again
         wait_lines(200)
         with self.feeder.lock:
-            time.sleep(0.5)       # bounced has read the file up to here (it polls every 0.2 s)
+            # copytruncate loses what is written between the last read and the
+            # truncation (logrotate(8) says so): wait until bounced has committed
+            # the whole file (the position of unused lines: within 5 s)
+            size = os.path.getsize(self.feed)
+            L.wait_until(lambda: db_value(self.bounced.db, "SELECT offset FROM logpos") == size,
+                         15, what="bounced at the end of the file before the copytruncate")
             shutil.copyfile(self.feed, self.feed + ".ct")
             open(self.feed, "w").close()
         feed_files.insert(0, self.feed + ".ct")
@@ -317,6 +322,12 @@ class Feed(L.LabTestCase):
         got = db_value(self.bounced.db, q, qids)
         print("\n  deferral lines in the log files: %d, counted by bounced: %d (before: %d)"
               % (want, got, before), file=sys.stderr)
+        if got != want:
+            db = sqlite3.connect("file:%s?mode=ro" % self.bounced.db, uri=True)
+            print("  counted per queue ID: %s" % db.execute(
+                "SELECT queue_id, count(*) FROM event WHERE source = 'log' GROUP BY queue_id"
+            ).fetchall(), file=sys.stderr)
+            db.close()
         self.assertEqual(got, want, "no line lost, none counted twice\n-- bounced log --\n%s"
                          % self.bounced.log_tail())
         # the deliveries reset the soft counts
