@@ -475,6 +475,18 @@ stage_name(const char *s, size_t n)
 	return NULL;
 }
 
+/*
+ * "NAME[ADDR]" -> "NAME": the host as Postfix's DSN names it in Remote-MTA
+ * (so the providers' rows, which look at it, see the same in both).
+ */
+static char *
+remote_name(const char *s, const char *end)
+{
+	const char *b = memchr(s, '[', (size_t)(end - s));
+
+	return g_strndup(s, (gsize)((b != NULL && b > s ? b : end) - s));
+}
+
 struct report_rcpt *
 report_log_rcpt(const struct report_log_entry *e)
 {
@@ -499,7 +511,7 @@ report_log_rcpt(const struct report_log_entry *e)
 
 	/* "host NAME[ADDR] said: REPLY (in reply to CMD command)": Postfix's frame, the reply inside */
 	if (strncmp(text, "host ", 5) == 0 && (hs = strstr(text + 5, said)) != NULL) {
-		rc->remote_mta = g_strndup(text + 5, (gsize)(hs - text - 5));
+		rc->remote_mta = remote_name(text + 5, hs);
 		reply = hs + sizeof(said) - 1;
 		rlen = strlen(reply);
 		/* Postfix appends the stage last: only a suffix counts */
@@ -517,7 +529,7 @@ report_log_rcpt(const struct report_log_entry *e)
 			}
 		}
 	} else if (strncmp(text, "host ", 5) == 0 && (hs = strstr(text + 5, refused)) != NULL) {
-		rc->remote_mta = g_strndup(text + 5, (gsize)(hs - text - 5));
+		rc->remote_mta = remote_name(text + 5, hs);
 		reply = hs + sizeof(refused) - 1;
 		rlen = strlen(reply);
 		cmd = "CONN";

@@ -44,14 +44,14 @@ static const struct pcase cases[] = {
 	  1, REPORT_LOG_DELIVERY, "4F3A21C0B7", "ann@orange.fr", "", "deferred", "4.7.0",
 	  "host smtp-in.orange.fr[192.0.2.10] said: 421 4.7.0 [TSS04] Messages from 198.51.100.7 "
 	  "temporarily deferred due to unexpected volume or user complaints (in reply to RCPT TO "
-	  "command)", "", "", "soft badreputation sender 421 RCPT smtp-in.orange.fr[192.0.2.10]" },
+	  "command)", "", "", "soft badreputation sender 421 RCPT smtp-in.orange.fr" },
 	/* the lab's DSN hard-550-5.1.1: the same verdict as its .expected */
 	{ "Nov 22 22:02:49 mx postfix/smtp[77]: 90ECBA72368: to=<x@remote.test>, "
 	  "relay=127.0.0.1[127.0.0.1]:2525, delay=0.05, delays=0.02/0/0.01/0.02, dsn=5.1.1, "
 	  "status=bounced (host 127.0.0.1[127.0.0.1] said: 550 5.1.1 <x@remote.test>: Recipient "
 	  "address rejected: User unknown in virtual mailbox table (in reply to RCPT TO command))",
 	  1, REPORT_LOG_DELIVERY, "90ECBA72368", "x@remote.test", "", "bounced", "5.1.1", NULL,
-	  "", "", "hard userunknown address 550 RCPT 127.0.0.1[127.0.0.1]" },
+	  "", "", "hard userunknown address 550 RCPT 127.0.0.1" },
 	/* sent: delivered; orig_to is the recipient the application used */
 	{ "Dec  5 10:03:00 mx postfix/smtp[4243]: 5B1C2D3E4F: to=<bob@mail.example>, "
 	  "orig_to=<Bob.Alias@example.org>, relay=mx.mail.example[203.0.113.5]:25, conn_use=2, "
@@ -64,7 +64,7 @@ static const struct pcase cases[] = {
 	  "status=bounced (host mail.d.example[private/dovecot-lmtp] said: 552 5.2.2 <c@d.example> "
 	  "Quota exceeded (mailbox for user is full) (in reply to end of DATA command))",
 	  1, REPORT_LOG_DELIVERY, "A1B2C3", "c@d.example", "", "bounced", "5.2.2", NULL, "", "",
-	  "soft mailboxfull address 552 DATA mail.d.example[private/dovecot-lmtp]" },
+	  "soft mailboxfull address 552 DATA mail.d.example" },
 	/* Postfix's own words: no reply code, no stage */
 	{ "Dec  5 10:05:00 mx postfix/smtp[4244]: 6C7D8E9F0A: to=<e@f.example>, relay=none, "
 	  "delay=30, delays=0/0/30/0, dsn=4.4.1, status=deferred (connect to mx.f.example"
@@ -77,14 +77,14 @@ static const struct pcase cases[] = {
 	  "(host mx.h.example[192.0.2.7] refused to talk to me: 554 5.7.1 Service unavailable; "
 	  "Client host [198.51.100.7] blocked using zen.spamhaus.org)",
 	  1, REPORT_LOG_DELIVERY, "7D8E9F0A1B", "g@h.example", "", "bounced", "5.7.1", NULL, "", "",
-	  "soft blocked sender 554 CONN mx.h.example[192.0.2.7]" },
+	  "soft blocked sender 554 CONN mx.h.example" },
 	/* hostile reply: fake fields and a fake stage inside the remote text */
 	{ "Dec  5 10:06:00 mx postfix/smtp[4246]: 8E9F0A1B2C: to=<i@j.example>, "
 	  "relay=mx.j.example[192.0.2.8]:25, delay=1, delays=0/0/0/1, dsn=5.1.1, status=bounced "
 	  "(host mx.j.example[192.0.2.8] said: 550 5.1.1 user unknown, status=sent (250 ok), "
 	  "to=<k@l.example> (in reply to MAIL FROM command) (in reply to RCPT TO command))",
 	  1, REPORT_LOG_DELIVERY, "8E9F0A1B2C", "i@j.example", "", "bounced", "5.1.1", NULL, "",
-	  "", "hard userunknown address 550 RCPT mx.j.example[192.0.2.8]" },
+	  "", "hard userunknown address 550 RCPT mx.j.example" },
 	/* a sent line whose remote text claims a failure stays delivered */
 	{ "Dec  5 10:06:01 mx postfix/smtp[4246]: 9F0A1B2C3D: to=<m@n.example>, relay=x[192.0.2.9]:25, "
 	  "delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (250 ok, status=bounced dsn=5.1.1)",
@@ -225,7 +225,28 @@ test_journal(void)
 	}
 	CHECK_STR("journal qid", e.queue_id, "4F3A21C0B7");
 	verdict(&e, v, sizeof(v));
-	CHECK_STR("journal verdict", v, "soft badreputation sender 421 RCPT smtp-in.orange.fr[192.0.2.10]");
+	CHECK_STR("journal verdict", v, "soft badreputation sender 421 RCPT smtp-in.orange.fr");
+	/* the providers' rows apply to log lines as to DSNs (they look at the remote MTA) */
+	{
+		const char *o = "4F3A21C0B8: to=<bob@orange.fr>, relay=smtp-in.orange.fr[192.0.2.11]:25, "
+		    "delay=1, delays=0/0/0.5/0.5, dsn=4.0.0, status=deferred (host smtp-in.orange.fr"
+		    "[192.0.2.11] said: 421 mwinf5c10 ME Service refuse. Veuillez essayer plus tard. "
+		    "OFR004_104 (in reply to end of DATA command))";
+		struct report_rcpt *rc;
+
+		if (report_log_parse_message("postfix/smtp", 12, o, strlen(o), 1, &e) != 1 ||
+		    (rc = report_log_rcpt(&e)) == NULL) {
+			fprintf(stderr, "FAIL provider line not parsed\n");
+			failures++;
+		} else {
+			if (rc->rule == NULL || strncmp(rc->rule, "provider:orange:", 16) != 0) {
+				fprintf(stderr, "FAIL provider row: got %s want provider:orange:*\n",
+				    rc->rule ? rc->rule : "(null)");
+				failures++;
+			}
+			report_rcpt_free(rc);
+		}
+	}
 	if (report_log_parse_message("postfix/smtpd", 13, msg, strlen(msg), 1, &e) != 0) {
 		fprintf(stderr, "FAIL journal: smtpd line used\n");
 		failures++;
