@@ -352,7 +352,12 @@ logsrc_parsed(struct logsrc *ls, struct logsrc_job *lj, int r, const char *line,
 		lj->malformed++;
 		ls->st.malformed++;
 		/* the first ones, then one in a thousand: a hostile log cannot flood ours */
-		if (ls->st.malformed <= 10 || ls->st.malformed % 1000 == 0)
+		if ((ls->st.malformed <= 10 || ls->st.malformed % 1000 == 0) &&
+		    ls->d->cfg->log_hash_addresses)
+			/* the line names addresses: not logged (log.hash_addresses) */
+			log_warnx("event=logsource_malformed path=%s count=%" G_GUINT64_FORMAT
+			    " bytes=%zu", ls->path, ls->st.malformed, len);
+		else if (ls->st.malformed <= 10 || ls->st.malformed % 1000 == 0)
 			log_warnx("event=logsource_malformed path=%s count=%" G_GUINT64_FORMAT
 			    " line=\"%s\"", ls->path, ls->st.malformed,
 			    log_escape(line, len < 200 ? len : 200, esc, sizeof(esc)));
