@@ -152,6 +152,10 @@ static const struct cfg_key cfg_keys[] = {
 	{ "policy.raw_retention", CFG_TTL, OFF(policy.raw_retention), NULL, 3600, INT64_MAX },
 	{ "policy.incident_quiet", CFG_DURATION, OFF(policy.incident_quiet), NULL, 60,
 	    366 * 86400 },
+	{ "policy.incident_min_messages", CFG_UINT, OFF(policy.incident_min_messages), NULL, 1,
+	    1000 },
+	{ "policy.incident_window", CFG_DURATION, OFF(policy.incident_window), NULL, 60,
+	    366 * 86400 },
 	{ "policy.provider_groups.*", CFG_GROUP_LIST, 0, NULL, 0, 0 },
 };
 

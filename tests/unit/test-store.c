@@ -246,6 +246,88 @@ test_incidents(struct fixture *f, gconstpointer data)
 	    "SELECT count(*) FROM event WHERE address = 'big@example.com' AND scope = 4"), ==, 1);
 }
 
+/* One bounce (tag) of nrcpt sender-scope recipients at domain, with this diagnostic. */
+static void
+ingest_sender(struct fixture *f, const char *domain, unsigned nrcpt, const char *status,
+    const char *diag, const char *tag, time_t t)
+{
+	struct report *r = tu_report();
+
+	for (unsigned i = 0; i < nrcpt; i++) {
+		char *rcpt = g_strdup_printf("%s.%u@%s", tag, i, domain);
+
+		tu_add(r, rcpt, status[0] == '4' ? REPORT_CLASS_SOFT : REPORT_CLASS_HARD,
+		    REPORT_SCOPE_SENDER, REPORT_REASON_BLOCKED, status, diag);
+		g_free(rcpt);
+	}
+	tu_ingest(f->s, r, tag, t, f->changes);
+	report_free(r);
+	fx_apply(f);
+}
+
+static guint
+open_incidents(struct fixture *f, time_t now)
+{
+	GPtrArray *in = g_ptr_array_new_with_free_func(
+	    (GDestroyNotify)(void (*)(void))store_incident_free);
+	guint n;
+
+	g_assert_cmpint(store_incidents(f->s, now, 1, in), ==, 0);
+	n = in->len;
+	g_ptr_array_free(in, TRUE);
+	return n;
+}
+
+/*
+ * Issue 17, quieter incidents: greylisting and bounced's own refusals open
+ * none; one message failing for many recipients is a candidate only; a
+ * second message within policy.incident_window opens the incident.
+ */
+static void
+test_incident_quiet(struct fixture *f, gconstpointer data)
+{
+	static const char block[] = "550 5.7.1 Service refuse. Veuillez essayer plus tard. "
+	    "OFR_506 [506]";
+
+	(void)data;
+	g_assert_cmpuint(f->pol.incident_min_messages, ==, 2);
+	/* Greylisting, from five messages: nothing at all. */
+	for (int i = 0; i < 5; i++) {
+		char tag[8];
+
+		g_snprintf(tag, sizeof(tag), "g%d", i);
+		ingest_sender(f, "orange.fr", 2, "4.2.0", "450 4.2.0 <x@orange.fr>: Recipient "
+		    "address rejected: Greylisted, see http://postgrey.example/", tag, T0 + i * 60);
+	}
+	g_assert_cmpint(tu_sql_int(f->dir, "SELECT count(*) FROM incident"), ==, 0);
+	g_assert_cmpint(tu_sql_int(f->dir, "SELECT count(*) FROM event WHERE scope = 3"), ==, 10);
+	/* bounced's own socketmap refusal quoted back: nothing. */
+	ingest_sender(f, "sfr.fr", 1, "5.7.1", "550 5.7.1 <q@sfr.fr>: Recipient address rejected: "
+	    "suppressed: complaint abuse since 2026-01-01T00:00:00Z", "own1", T0);
+	ingest_sender(f, "sfr.fr", 1, "5.7.1", "550 5.7.1 <q@sfr.fr>: Recipient address rejected: "
+	    "suppressed (domain entry): hard hostunknown since 2026-01-01T00:00:00Z", "own2", T0);
+	g_assert_cmpint(tu_sql_int(f->dir, "SELECT count(*) FROM incident"), ==, 0);
+
+	/* One message, three recipients blocked: a candidate, not an incident. */
+	ingest_sender(f, "wanadoo.fr", 3, "5.7.1", block, "m1", T0 + H);
+	g_assert_cmpuint(open_incidents(f, T0 + H), ==, 0);
+	g_assert_cmpint(tu_sql_int(f->dir, "SELECT count FROM incident WHERE opened = 0"), ==, 3);
+	/* A second message within the window (1 h): the group's incident opens. */
+	ingest_sender(f, "orange.fr", 1, "5.7.1", block, "m2", T0 + H + 1800);
+	g_assert_cmpuint(open_incidents(f, T0 + H + 1800), ==, 1);
+	g_assert_cmpint(tu_sql_int(f->dir, "SELECT opened - first_seen FROM incident"
+	    " WHERE provider = 'orange'"), ==, 1800);
+	g_assert_cmpint(tu_sql_int(f->dir, "SELECT messages FROM incident"), ==, 2);
+
+	/* Two messages further apart than the window: still a candidate. */
+	ingest_sender(f, "gmail.com", 1, "5.7.1", "550 5.7.1 blocked", "x1", T0);
+	ingest_sender(f, "gmail.com", 1, "5.7.1", "550 5.7.1 blocked", "x2", T0 + 2 * H);
+	g_assert_cmpint(tu_sql_int(f->dir, "SELECT count(*) FROM incident"
+	    " WHERE provider = 'gmail.com' AND opened != 0"), ==, 0);
+	g_assert_cmpuint(open_incidents(f, T0 + 2 * H), ==, 1);
+
+}
+
 static void
 test_manual(struct fixture *f, gconstpointer data)
 {
@@ -483,6 +565,7 @@ main(int argc, char **argv)
 	ADD("idempotent", test_idempotent);
 	ADD("soft-window", test_soft_window);
 	ADD("incidents", test_incidents);
+	ADD("incident-quiet", test_incident_quiet);
 	ADD("manual", test_manual);
 	ADD("list-readonly", test_list_readonly);
 	ADD("batch", test_batch);
