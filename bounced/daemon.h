@@ -50,6 +50,7 @@ struct daemon {
 
 	struct metrics *metrics;        /* counters, gauges, histograms (metrics.h) */
 	struct metrics_http *metrics_http; /* GET /metrics, when metrics.http is set */
+	struct alerts *alerts;          /* events pushed to people (alert.h) */
 
 	/* counters for stats */
 	uint64_t bounces;               /* messages received over LMTP */

@@ -28,6 +28,7 @@
 #include <event2/keyvalq_struct.h>
 #include <glib.h>
 
+#include "alert.h"
 #include "build-config.h"
 #include "config.h"
 #include "daemon.h"
@@ -186,6 +187,7 @@ metrics_collect(const struct daemon *d, struct metrics_snapshot *s)
 	s->query_errors = d->qctx.errors;
 	s->socketmap_requests = d->sctx.requests;
 	s->socketmap_found = d->sctx.found;
+	s->alerts = d->alerts;
 }
 
 /* "# HELP" and "# TYPE" lines; help is fixed text without '\\' or newlines. */
@@ -359,6 +361,9 @@ metrics_render(const struct metrics *m, const struct metrics_snapshot *s, GStrin
 	    "Requests on the metrics HTTP endpoint (this one included).");
 	g_string_append_printf(out, "bounced_metrics_http_requests_total %" G_GUINT64_FORMAT "\n",
 	    U64(m->http_requests));
+
+	/* alerts (issue 17) */
+	alerts_metrics(s->alerts, out);
 }
 
 /* ---- HTTP ---------------------------------------------------------------- */

@@ -60,6 +60,7 @@ struct metrics_snapshot {
 	uint64_t lmtp_stored, lmtp_duplicates, lmtp_failed;
 	uint64_t queries, queries_suppressed, query_errors;
 	uint64_t socketmap_requests, socketmap_found;
+	const struct alerts *alerts;    /* its families (alert.h), or NULL: zeros */
 };
 
 struct metrics *metrics_new(void);
