@@ -972,13 +972,13 @@ alerts_metrics(const struct alerts *a, GString *out)
 {
 	static const char *const sinks[] = { SINK_WEBHOOK, SINK_MAIL };
 
-	g_string_append(out, "# HELP bounced_incident_open An open provider incident (1), "
+	g_string_append(out, "# HELP bounced_alert_incident_open An open provider incident (1), "
 	    "labelled with its provider and id; absent once it closed.\n"
-	    "# TYPE bounced_incident_open gauge\n");
+	    "# TYPE bounced_alert_incident_open gauge\n");
 	for (guint i = 0; a != NULL && i < a->open->len; i++) {
 		const struct store_incident *in = a->open->pdata[i];
 
-		g_string_append(out, "bounced_incident_open{provider=");
+		g_string_append(out, "bounced_alert_incident_open{provider=");
 		metrics_label(out, in->provider);
 		g_string_append_printf(out, ",incident=\"%" G_GINT64_FORMAT "\"} 1\n", in->id);
 	}

@@ -151,7 +151,7 @@ def scrape(port):
 
 
 def gauges(text):
-    return [l for l in text.splitlines() if l.startswith("bounced_incident_open{")]
+    return [l for l in text.splitlines() if l.startswith("bounced_alert_incident_open{")]
 
 
 def case_webhook_https():
