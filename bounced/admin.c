@@ -23,6 +23,7 @@
 #include <glib.h>
 
 #include "admin.h"
+#include "alert.h"
 #include "bounds.h"
 #include "build-config.h"
 #include "config.h"
@@ -130,6 +131,7 @@ static void admin_show(struct admin_conn *c, const struct admin_args *a);
 static void admin_raw(struct admin_conn *c, const struct admin_args *a);
 static void admin_store_stats(struct admin_conn *c, const struct admin_args *a);
 static void admin_incidents(struct admin_conn *c, const struct admin_args *a);
+static void admin_alerts(struct admin_conn *c, const struct admin_args *a);
 static void admin_audit(struct admin_conn *c, const struct admin_args *a);
 static void admin_put_incident(struct admin_conn *c, const struct store_incident *in);
 #define ADMIN_F(s, buf) ((s) != NULL && *(s) ? admin_encode((s), strlen(s), (buf), sizeof(buf)) : "-")
@@ -984,6 +986,53 @@ admin_incidents(struct admin_conn *c, const struct admin_args *a)
 	g_ptr_array_free(out, TRUE);
 }
 
+/*
+ * ALERTS [limit=N] [test=1]: the deliveries of the N newest alert events
+ * (default 20), newest first, one line per event and sink; test=1 queues a
+ * test event to every sink instead and answers its id.
+ */
+static void
+admin_alerts(struct admin_conn *c, const struct admin_args *a)
+{
+	struct daemon *d = c->srv->d;
+	const char *lim = admin_arg(a, "limit"), *test = admin_arg(a, "test");
+	guint64 limit = 20;
+	GPtrArray *out;
+	char err[256];
+
+	if (test != NULL && strcmp(test, "0") != 0) {
+		char id[17];
+
+		alerts_test(d->alerts, id);
+		admin_reply(c, "OK id=%s", id[0] != '\0' ? id : "-");
+		return;
+	}
+	if (lim != NULL && !g_ascii_string_to_unsigned(lim, 10, 1, 1000, &limit, NULL)) {
+		admin_reply(c, "ERR usage limit takes a number from 1 to 1000");
+		return;
+	}
+	out = g_ptr_array_new_with_free_func((GDestroyNotify)(void (*)(void))store_alert_free);
+	if (store_alert_recent(d->ro, (unsigned)limit, out) < 0) {
+		admin_reply(c, "ERR store %s", admin_encode(store_errmsg(d->ro),
+		    strlen(store_errmsg(d->ro)), err, sizeof(err)));
+	} else {
+		for (guint i = 0; i < out->len; i++) {
+			const struct store_alert *al = out->pdata[i];
+			char subject[ADMIN_FIELD], error[ADMIN_FIELD], at[32], next[32];
+
+			admin_reply(c, "+ type=alert id=%s kind=%s subject=%s at=%s incident=%"
+			    G_GINT64_FORMAT " sink=%s state=%s attempts=%u next=%s error=%s", al->id,
+			    al->kind, ADMIN_F(al->subject, subject), query_iso8601(al->at, at),
+			    al->incident_id, al->sink != NULL ? al->sink : "-",
+			    al->sink != NULL ? store_alert_state_name(al->state) : "-", al->attempts,
+			    al->sink != NULL && al->state == STORE_ALERT_PENDING ?
+			    query_iso8601(al->next_at, next) : "-", ADMIN_F(al->error, error));
+		}
+		admin_reply(c, "OK count=%u", out->len);
+	}
+	g_ptr_array_free(out, TRUE);
+}
+
 static void
 admin_put_audit(struct admin_conn *c, const struct store_audit_entry *au)
 {
@@ -1174,7 +1223,8 @@ admin_command(struct admin_conn *c, char *line)
 		return;
 	}
 	/* the database could not be opened (main.c retries): reads cannot answer */
-	if ((d->ro == NULL && admin_verb_in(verb, "LIST EXPORT STATS INCIDENTS AUDIT SHOW RAW")) ||
+	if ((d->ro == NULL && admin_verb_in(verb,
+	    "LIST EXPORT STATS INCIDENTS AUDIT SHOW RAW ALERTS")) ||
 	    (d->qctx.idx == NULL && admin_verb_in(verb, "CHECK"))) {
 		admin_reply(c, "ERR store unavailable: the database cannot be opened (see the log); "
 		    "try again");
@@ -1351,6 +1401,12 @@ admin_command(struct admin_conn *c, char *line)
 
 		if (admin_check_keys(c, &a, audit_keys) == 0)
 			admin_audit(c, &a);
+	} else if (g_ascii_strcasecmp(verb, "ALERTS") == 0) {
+		/* issue 17; a self-contained verb, to move with the admin split */
+		static const char *const alerts_keys[] = { "limit", "test", NULL };
+
+		if (admin_check_keys(c, &a, alerts_keys) == 0)
+			admin_alerts(c, &a);
 	} else {
 		admin_reply(c, "ERR usage unknown command %s",
 		    admin_encode(verb, strlen(verb), esc, sizeof(esc)));
