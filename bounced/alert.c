@@ -504,16 +504,30 @@ alert_scan_fn(struct store *s, void *arg, time_t now, GArray *changes, char err[
 		goto out;
 	for (guint i = 0; i < incidents->len; i++) {
 		const struct store_incident *in = incidents->pdata[i];
+		struct store_alert *opened = alert_incident(ALERT_INCIDENT_OPENED, in, 0, now,
+		    sc->host);
+		int known;
 
-		if (scan_add(sc, s, alert_incident(ALERT_INCIDENT_OPENED, in, 0, now, sc->host)) < 0)
+		/*
+		 * Closed: only an incident whose opening was told (not those
+		 * closed before this version, or while bounced was down for days).
+		 */
+		if (!in->open) {
+			known = store_alert_known(s, opened->id);
+			store_alert_free(opened);
+			if (known == 1 && scan_add(sc, s, alert_incident(ALERT_INCIDENT_CLOSED, in, 0,
+			    now, sc->host)) < 0)
+				goto out;
+			if (known < 0)
+				goto out;
+			continue;
+		}
+		if (scan_add(sc, s, opened) < 0)
 			goto out;
 		for (uint64_t t = sc->grew; t > 0 && t <= in->count && t <= UINT_MAX / 10; t *= 10)
 			if (scan_add(sc, s, alert_incident(ALERT_INCIDENT_GREW, in, (unsigned)t, now,
 			    sc->host)) < 0)
 				goto out;
-		if (!in->open && scan_add(sc, s, alert_incident(ALERT_INCIDENT_CLOSED, in, 0, now,
-		    sc->host)) < 0)
-			goto out;
 	}
 	for (guint i = incidents->len; i > 0; i--)
 		if (((struct store_incident *)incidents->pdata[i - 1])->open)

@@ -81,6 +81,22 @@ fail:
 	return -1;
 }
 
+int
+store_alert_known(struct store *s, const char *id)
+{
+	sqlite3_stmt *st = store_stmt(s, STMT_ALERT_EXISTS);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	store_bind_text(st, 1, id);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : store_fail(s, rc, "alert lookup");
+}
+
 /* The rows of ALERT_DUE and ALERT_RECENT (same columns). */
 static int
 alert_rows(struct store *s, sqlite3_stmt *st, GPtrArray *out, const char *what)

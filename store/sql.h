@@ -238,6 +238,7 @@
 	    " opened = ?8, messages = messages + ?9, last_bounce_id = ?10 WHERE id = ?1") \
 	X(ALERT_INS, "INSERT INTO alert (id, kind, subject, at, incident_id, body)" \
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO NOTHING") \
+	X(ALERT_EXISTS, "SELECT 1 FROM alert WHERE id = ?1") \
 	X(ALERT_DELIVERY_INS, "INSERT INTO alert_delivery (alert_id, sink, state, next_at)" \
 	    " VALUES (?1, ?2, 0, ?3) ON CONFLICT DO NOTHING") \
 	X(ALERT_DUE, "SELECT a.id, a.kind, a.subject, a.at, a.incident_id, a.body, d.sink," \

@@ -470,6 +470,8 @@ void store_alert_free(struct store_alert *a);
  */
 int store_alert_add(struct store *s, const struct store_alert *a, const char *const *sinks,
     size_t nsinks);
+/* 1 when an alert of this id was recorded, 0 when not, -1 error. */
+int store_alert_known(struct store *s, const char *id);
 /* Pending deliveries due at now, oldest first, at most limit (struct store_alert *). */
 int store_alert_due(struct store *s, int64_t now, unsigned limit, GPtrArray *out);
 /* The deliveries of the limit newest alerts, newest first (struct store_alert *). */
