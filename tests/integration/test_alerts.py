@@ -262,6 +262,34 @@ def case_greylist():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def case_surge():
+    """Hard bounces of one sender over alerts.surge.threshold: one surge event."""
+    tmp = tempfile.mkdtemp(prefix="alerts-")
+    os.chmod(tmp, 0o755)
+    rec = Receiver(tmp).start()
+    d = daemon(tmp, rec, extra_alerts="  surge:\n    threshold: 3\n    window: 1h\n")
+    try:
+        d.start()
+        for i in range(2):
+            deliver(d, "gone%d@example.com" % i, "550 5.1.1 <%(r)s>: User unknown",
+                    "<old-%d@app.test>" % i, status="5.1.1")
+        bt.check(rec.wait(lambda p: True, 1.5) == [], "under the threshold: nothing")
+        for i in range(2, 5):
+            deliver(d, "gone%d@example.com" % i, "550 5.1.1 <%(r)s>: User unknown",
+                    "<old-%d@app.test>" % i, status="5.1.1")
+        got = rec.wait(lambda p: p["kind"] == "surge_hard", 3)
+        bt.check(got, "surge_hard: %s" % rec.posts)
+        time.sleep(1.5)
+        bt.check(len(rec.posts) == 1, "one event for the surge: %s" % rec.posts)
+        ev = got[0]["body"]
+        print("surge event: %s" % json.dumps(ev))
+        bt.check(ev["subject"] == "app@bounce.test" and ev["recipients"] >= 3, "body: %s" % ev)
+    finally:
+        d.cleanup()
+        rec.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def case_bouncectl():
     ctl = os.environ.get("BOUNCECTL_BIN")
     if not ctl:
@@ -302,4 +330,4 @@ def case_bouncectl():
 
 if __name__ == "__main__":
     bt.run_case({"webhook_https": case_webhook_https, "outage": case_outage,
-                 "greylist": case_greylist, "bouncectl": case_bouncectl})
+                 "greylist": case_greylist, "bouncectl": case_bouncectl, "surge": case_surge})
