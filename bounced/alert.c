@@ -69,6 +69,7 @@ struct alerts {
 	struct event *curl_timer;
 	GHashTable *inflight;           /* "id/sink" -> NULL: delivery under way */
 	GPtrArray *health;              /* struct store_alert *: not recorded yet */
+	GHashTable *health_seen;        /* ids of the health events of this hour */
 	GPtrArray *open;                /* struct store_incident *: open at the last scan */
 	GSList *children;               /* struct alert_child *: sendmail processes */
 	GSList *xfers;                  /* struct alert_xfer *: webhook POSTs under way */
@@ -161,22 +162,34 @@ alert_id(char id_r[STORE_ALERT_ID_LEN + 1], const char *fmt, ...)
 	g_free(what);
 }
 
-/* A JSON string: quotes, escapes, control characters, at most max bytes of v. */
+/*
+ * A JSON string of at most max bytes of v: bounce text is untrusted, so
+ * invalid UTF-8 becomes U+FFFD, the cut falls between characters, and
+ * quotes, backslashes and control characters are escaped.
+ */
 static void
 json_str(GString *out, const char *v, size_t max)
 {
-	size_t n = 0;
+	gchar *valid = g_utf8_make_valid(v != NULL ? v : "", -1);
+	const char *p = valid;
 
 	g_string_append_c(out, '"');
-	for (const unsigned char *p = (const unsigned char *)(v ? v : ""); *p && n < max; p++, n++) {
-		if (*p == '"' || *p == '\\')
-			g_string_append_printf(out, "\\%c", *p);
-		else if (*p < 0x20 || *p == 0x7f)
-			g_string_append_printf(out, "\\u%04x", *p);
+	while (*p != '\0') {
+		const char *next = g_utf8_next_char(p);
+		unsigned char c = (unsigned char)*p;
+
+		if ((size_t)(next - valid) > max)
+			break;
+		if (c == '"' || c == '\\')
+			g_string_append_printf(out, "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			g_string_append_printf(out, "\\u%04x", c);
 		else
-			g_string_append_c(out, (char)*p);
+			g_string_append_len(out, p, next - p);
+		p = next;
 	}
 	g_string_append_c(out, '"');
+	g_free(valid);
 }
 
 /* The body's common start: id, kind, time, host, subject. */
@@ -286,6 +299,7 @@ alerts_new(struct daemon *d, char err[256])
 	}
 	a->inflight = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	a->health = g_ptr_array_new_with_free_func((GDestroyNotify)(void (*)(void))store_alert_free);
+	a->health_seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	a->open = g_ptr_array_new_with_free_func(
 	    (GDestroyNotify)(void (*)(void))store_incident_free);
 	a->tick = event_new(d->base, -1, EV_PERSIST, alert_tick, a);
@@ -325,6 +339,7 @@ alerts_free(struct alerts *a)
 	}
 	g_slist_free(a->children);
 	g_hash_table_destroy(a->inflight);
+	g_hash_table_destroy(a->health_seen);
 	g_ptr_array_free(a->health, TRUE);
 	g_ptr_array_free(a->open, TRUE);
 	explicit_bzero(a->secret, sizeof(a->secret));
@@ -361,6 +376,7 @@ alert_hour(struct alerts *a, int64_t now)
 		a->hour = now / 3600;
 		a->hour_events = 0;
 		a->hour_mails = 0;
+		g_hash_table_remove_all(a->health_seen);
 	}
 }
 
@@ -373,13 +389,15 @@ alert_health(struct alerts *a, enum alert_kind kind, const char *component, cons
 
 	if (a == NULL || a->health->len >= ALERT_HEALTH_MAX)
 		return;
+	alert_hour(a, now);
 	al = alert_new(kind, component, now);
 	alert_id(al->id, "%s|%s|%" G_GINT64_FORMAT, al->kind, al->subject, now / 3600);
-	for (guint i = 0; i < a->health->len; i++)
-		if (strcmp(((struct store_alert *)a->health->pdata[i])->id, al->id) == 0) {
-			store_alert_free(al);
-			return;
-		}
+	/* one event per kind and component an hour: the rest is in the log already */
+	if (g_hash_table_contains(a->health_seen, al->id)) {
+		store_alert_free(al);
+		return;
+	}
+	g_hash_table_add(a->health_seen, g_strdup(al->id));
 	b = body_start(al, a->d->hostname);
 	g_string_append(b, ",\"detail\":");
 	json_str(b, detail, ALERT_TEXT_MAX);
@@ -588,7 +606,8 @@ alert_scan_done(struct writer_job *job)
 	if (job->rc == 0) {
 		g_ptr_array_free(a->open, TRUE);
 		a->open = g_steal_pointer(&sc->open);
-		for (guint i = 0; i < sc->due->len; i++)
+		/* stopping: what is due stays pending in the store for the next start */
+		for (guint i = 0; i < sc->due->len && !a->d->stopping; i++)
 			alert_dispatch(a, g_steal_pointer(&sc->due->pdata[i]));
 	} else {
 		/* keep what was not recorded, for the next scan */

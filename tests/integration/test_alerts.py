@@ -290,6 +290,45 @@ def case_surge():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def case_health():
+    """bounced's own health: 451s while the store is locked make one
+    health_lmtp_tempfail event (not one per 451), delivered once the store
+    takes it again."""
+    import sqlite3
+    tmp = tempfile.mkdtemp(prefix="alerts-")
+    os.chmod(tmp, 0o755)
+    rec = Receiver(tmp).start()
+    d = daemon(tmp, rec)
+    d.write_config(open(d.config).read().replace("store:\n", "store:\n  busy_timeout_ms: 100\n"))
+    try:
+        d.start()
+        db = sqlite3.connect(os.path.join(d.state, "bounced.db"), timeout=5,
+                             isolation_level=None)
+        db.execute("BEGIN EXCLUSIVE")
+        for i in range(3):
+            c = bt.lmtp_session(d)
+            r = c.deliver(bt.dsn("locked%d@example.net" % i, msgid="<l%d@app.test>" % i))
+            c.close()
+            bt.check(r[0].startswith("451"), "locked store: %r" % r)
+        bt.check(len(d.grep("kind=health_lmtp_tempfail")) == 1, "logged once: %s"
+                 % d.grep("kind=health_lmtp_tempfail"))
+        time.sleep(1.5)
+        bt.check(rec.posts == [], "nothing can be recorded while locked: %s" % rec.posts)
+        db.execute("ROLLBACK")
+        db.close()
+        got = rec.wait(lambda p: p["kind"] == "health_lmtp_tempfail", 5)
+        bt.check(got and got[0]["sig_ok"], "health event after the store came back: %s"
+                 % rec.posts)
+        time.sleep(1.5)
+        bt.check(len(rec.posts) == 1, "once: %s" % rec.posts)
+        bt.check(got[0]["body"]["subject"] == "lmtp" and "detail" in got[0]["body"],
+                 "body: %s" % got[0]["body"])
+    finally:
+        d.cleanup()
+        rec.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def case_bouncectl():
     ctl = os.environ.get("BOUNCECTL_BIN")
     if not ctl:
@@ -330,4 +369,5 @@ def case_bouncectl():
 
 if __name__ == "__main__":
     bt.run_case({"webhook_https": case_webhook_https, "outage": case_outage,
-                 "greylist": case_greylist, "bouncectl": case_bouncectl, "surge": case_surge})
+                 "greylist": case_greylist, "bouncectl": case_bouncectl, "surge": case_surge,
+                 "health": case_health})
