@@ -100,6 +100,7 @@ struct alert_scan {
 
 struct alert_mark {
 	struct writer_job job;
+	struct alerts *a;
 	char id[STORE_ALERT_ID_LEN + 1];
 	char sink[16];
 	enum store_alert_state state;
@@ -628,16 +629,17 @@ alert_scan_done(struct writer_job *job)
 
 /* ---- delivery ---------------------------------------------------------------- */
 
+/* The key of a delivery under way (caller frees). */
 static char *
-inflight_key(const struct store_alert *al)
+inflight_key(const char *id, const char *sink)
 {
-	return g_strdup_printf("%s/%s", al->id, al->sink);
+	return g_strdup_printf("%s/%s", id, sink);
 }
 
 static void
 alert_dispatch(struct alerts *a, struct store_alert *al)
 {
-	char *key = inflight_key(al);
+	char *key = inflight_key(al->id, al->sink);
 
 	if (g_hash_table_contains(a->inflight, key)) {
 		g_free(key);
@@ -657,10 +659,17 @@ static void
 alert_mark_done(struct writer_job *job)
 {
 	struct alert_mark *mk = (struct alert_mark *)job;
+	char *key = inflight_key(mk->id, mk->sink);
 
 	if (job->rc != 0)
 		log_warnx("event=alert_mark_failed id=%s sink=%s error=\"%s\"", mk->id, mk->sink,
 		    job->err);
+	/*
+	 * Under way until the store has the result: a scan that read the
+	 * delivery as pending before the mark must not start it again.
+	 */
+	g_hash_table_remove(mk->a->inflight, key);
+	g_free(key);
 	g_free(mk);
 }
 
@@ -686,7 +695,6 @@ alert_result(struct alerts *a, struct store_alert *al, int ok, const char *error
 	struct alert_mark *mk = g_new0(struct alert_mark, 1);
 	int64_t now = (int64_t)time(NULL);
 	int sink = strcmp(al->sink, SINK_MAIL) == 0;
-	char *key = inflight_key(al);
 
 	g_strlcpy(mk->id, al->id, sizeof(mk->id));
 	g_strlcpy(mk->sink, al->sink, sizeof(mk->sink));
@@ -715,8 +723,7 @@ alert_result(struct alerts *a, struct store_alert *al, int ok, const char *error
 		    al->kind, al->sink, al->attempts + 1, error != NULL ? error : "");
 	}
 	a->deliveries[sink][mk->state]++;
-	g_hash_table_remove(a->inflight, key);
-	g_free(key);
+	mk->a = a;
 	store_alert_free(al);
 	mk->job.fn = alert_mark_fn;
 	mk->job.arg = mk;
