@@ -46,6 +46,8 @@
 #include "writer.h"
 
 #define ALERT_TICK          1               /* seconds between scans */
+#define ALERT_SURGE_EVERY   5               /* seconds between surge counts (a GROUP BY
+                                               over the window's events) */
 #define ALERT_DUE_MAX       32              /* deliveries started per scan */
 #define ALERT_GIVE_UP       (3 * 86400)     /* a delivery pending this long fails */
 #define ALERT_CLOSED_LOOKBACK (7 * 86400)   /* closed incidents looked at, beyond quiet */
@@ -77,6 +79,7 @@ struct alerts {
 	int rescan;                     /* kicked while scanning */
 	uint64_t events[ALERT_KIND_COUNT]; /* added by this process */
 	uint64_t deliveries[2][STORE_ALERT_STATE_COUNT]; /* webhook, mail x result */
+	int64_t surge_scanned;          /* when surges were last counted */
 	int64_t hour;                   /* rate limits: the current hour ... */
 	unsigned hour_events, hour_mails; /* ... and what it used */
 };
@@ -91,7 +94,7 @@ struct alert_scan {
 	int mail;
 	unsigned budget;                /* new events allowed */
 	unsigned grew;
-	unsigned surge_min;
+	unsigned surge_min;             /* 0: no surge count this time */
 	int64_t surge_window, quiet;
 	char host[256];
 	/* out */
@@ -456,7 +459,10 @@ alert_scan_submit(struct alerts *a)
 	sc->budget = cfg->alerts.max_per_hour > a->hour_events ?
 	    cfg->alerts.max_per_hour - a->hour_events : 0;
 	sc->grew = cfg->alerts.incident_grew;
-	sc->surge_min = cfg->alerts.surge_threshold;
+	if (now - a->surge_scanned >= ALERT_SURGE_EVERY) {
+		sc->surge_min = cfg->alerts.surge_threshold;
+		a->surge_scanned = now;
+	}
 	sc->surge_window = cfg->alerts.surge_window;
 	sc->quiet = cfg->policy.incident_quiet;
 	g_strlcpy(sc->host, a->d->hostname, sizeof(sc->host));
@@ -551,7 +557,8 @@ alert_scan_fn(struct store *s, void *arg, time_t now, GArray *changes, char err[
 	for (guint i = incidents->len; i > 0; i--)
 		if (((struct store_incident *)incidents->pdata[i - 1])->open)
 			g_ptr_array_add(sc->open, g_ptr_array_steal_index(incidents, i - 1));
-	if (store_alert_surges(s, (int64_t)now - sc->surge_window, sc->surge_min, surges) == -1)
+	if (sc->surge_min > 0 && store_alert_surges(s, (int64_t)now - sc->surge_window,
+	    sc->surge_min, surges) == -1)
 		goto out;
 	for (guint i = 0; i < surges->len; i++) {
 		const struct store_count *c = surges->pdata[i];
@@ -652,7 +659,8 @@ alert_dispatch(struct alerts *a, struct store_alert *al)
 	else if (strcmp(al->sink, SINK_MAIL) == 0 && a->d->cfg->alerts.mail_to != NULL)
 		alert_mail(a, al);
 	else
-		alert_result(a, al, -1, "the sink is no longer configured");
+		alert_result(a, al, -1, "the sink is not set up in this process (alerts changes "
+		    "need a restart)");
 }
 
 static void

@@ -115,6 +115,7 @@
 	"ALTER TABLE incident ADD COLUMN messages INTEGER NOT NULL DEFAULT 1;" \
 	"ALTER TABLE incident ADD COLUMN last_bounce_id INTEGER;" \
 	"UPDATE incident SET opened = first_seen;" \
+	"CREATE INDEX incident_last_seen ON incident(last_seen);" \
 	"CREATE TABLE alert (" \
 	"  id TEXT PRIMARY KEY," \
 	"  kind TEXT NOT NULL," \

@@ -277,7 +277,7 @@ def case_surge():
         for i in range(2, 5):
             deliver(d, "gone%d@example.com" % i, "550 5.1.1 <%(r)s>: User unknown",
                     "<old-%d@app.test>" % i, status="5.1.1")
-        got = rec.wait(lambda p: p["kind"] == "surge_hard", 3)
+        got = rec.wait(lambda p: p["kind"] == "surge_hard", 8)  # counted every 5 s
         bt.check(got, "surge_hard: %s" % rec.posts)
         time.sleep(1.5)
         bt.check(len(rec.posts) == 1, "one event for the surge: %s" % rec.posts)
