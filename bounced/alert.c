@@ -407,8 +407,14 @@ alert_health(struct alerts *a, enum alert_kind kind, const char *component, cons
 	json_str(b, detail, ALERT_TEXT_MAX);
 	g_string_append_c(b, '}');
 	al->body = g_string_free(b, FALSE);
-	log_warnx("event=alert id=%s kind=%s subject=%s detail=\"%s\"", al->id, al->kind,
-	    al->subject, detail != NULL ? detail : "");
+	{
+		char esc[2][512];
+
+		log_warnx("event=alert id=%s kind=%s subject=%s detail=\"%s\"", al->id, al->kind,
+		    log_escape(al->subject, strlen(al->subject), esc[0], sizeof(esc[0])),
+		    detail != NULL ? log_escape(detail, strlen(detail), esc[1], sizeof(esc[1])) :
+		    "");
+	}
 	g_ptr_array_add(a->health, al);
 }
 
@@ -604,9 +610,13 @@ alert_scan_done(struct writer_job *job)
 		for (int k = 0; k < ALERT_KIND_COUNT; k++)
 			if (strcmp(al->kind, kind_names[k]) == 0)
 				a->events[k]++;
-		if (!g_str_has_prefix(al->kind, "health_"))  /* logged when noted */
+		if (!g_str_has_prefix(al->kind, "health_")) {  /* logged when noted */
+			char esc[512];
+
 			log_info("event=alert id=%s kind=%s subject=%s incident=%" G_GINT64_FORMAT,
-			    al->id, al->kind, al->subject, al->incident_id);
+			    al->id, al->kind, log_escape(al->subject, strlen(al->subject), esc,
+			    sizeof(esc)), al->incident_id);
+		}
 		if (strcmp(al->kind, kind_names[ALERT_TEST]) != 0 &&
 		    !g_str_has_prefix(al->kind, "health_"))
 			a->hour_events++;
