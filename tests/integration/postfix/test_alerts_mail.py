@@ -87,6 +87,25 @@ class AlertMail(L.LabTestCase):
         time.sleep(4)
         self.assertEqual(len(self.mails()), 1, self.mails())
 
+    def test_3_never_through_a_suppressed_path(self):
+        """The admin address suppressed in bounced: the next incident's mail is
+        not handed to sendmail (Postfix would refuse it through the
+        socketmap); the delivery fails, saying why."""
+        data, st = self.d.admin("SUPPRESS target=%s note=test" % ADMIN)
+        self.assertTrue(st.startswith("OK"), st)
+        before = len(self.mails())
+        self.deliver("x@gmail.com", BLOCK, "<g1@app.test>")
+        self.deliver("y@gmail.com", BLOCK, "<g2@app.test>")
+        L.wait_until(lambda: self.d.grep("event=alert_failed"), 10, what="alert_failed")
+        data, st = self.d.admin("ALERTS limit=5")
+        rows = [self.bt.fields(l) for l in data]
+        gm = [r for r in rows if r["subject"] == "gmail.com" and r["sink"] == "mail"]
+        self.assertEqual(len(gm), 1, rows)
+        self.assertEqual(gm[0]["state"], "failed")
+        self.assertIn("suppressed", gm[0]["error"])
+        time.sleep(2)
+        self.assertEqual(len(self.mails()), before)
+
 
 if __name__ == "__main__":
     sys.exit(L.unittest_main("postfix-alerts-mail", need_bounced=True))
