@@ -166,12 +166,15 @@ def case_webhook_https():
         # one message: a candidate only, nothing is sent
         block(d, 1, "first")
         bt.check(rec.wait(lambda p: True, 1.5) == [], "one message opens no incident")
+        # the bound is 1 s; under valgrind (BOUNCED_WRAPPER) the
+        # figure is printed, not held to it
+        within = 20.0 if os.environ.get("BOUNCED_WRAPPER") else 1.0
         t0 = time.monotonic()
         deliver(d, "other@wanadoo.fr", ORANGE_BLOCK, "<second@app.test>")
-        got = rec.wait(lambda p: p["kind"] == "incident_opened", 1.0)
+        got = rec.wait(lambda p: p["kind"] == "incident_opened", within)
         dt = time.monotonic() - t0
-        bt.check(got, "incident_opened within 1 s (waited %.2f s): %s\n%s"
-                 % (dt, rec.posts, d.read_log()[-3000:]))
+        bt.check(got, "incident_opened within %g s (waited %.2f s): %s\n%s"
+                 % (within, dt, rec.posts, d.read_log()[-3000:]))
         ev = got[0]
         print("incident_opened received %.3f s after the 250 of the second DSN"
               % (ev["t"] - t0))
