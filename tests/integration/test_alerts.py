@@ -16,6 +16,7 @@ Cases (one per meson test, alerts-<case>):
                   no incident and send nothing.
 The mail sink through the Postfix lab is tests/integration/postfix/test_alerts_mail.py.
 """
+import contextlib
 import hashlib
 import hmac
 import http.server
@@ -113,7 +114,7 @@ class Receiver:
         return []
 
 
-def daemon(tmp, rec, extra_alerts="", quiet="24h", metrics_port=None, state_dir=None):
+def daemon(tmp, rec, extra_alerts="", quiet="24h", metrics_port=None, store=""):
     secret = os.path.join(tmp, "hook.secret")
     with open(secret, "wb") as f:
         f.write(SECRET)
@@ -127,7 +128,27 @@ def daemon(tmp, rec, extra_alerts="", quiet="24h", metrics_port=None, state_dir=
     }
     if metrics_port:
         secs["metrics"] = "  http: 127.0.0.1:%d\n" % metrics_port
-    return bt.Daemon(sections=secs, state_dir=state_dir)
+    if store:
+        secs["store"] = store
+    return bt.Daemon(sections=secs)
+
+
+@contextlib.contextmanager
+def setup(up=True, **kw):
+    """A receiver (started when up) and a bounced posting to it (not started);
+    both stopped and their directory removed at the end."""
+    tmp = tempfile.mkdtemp(prefix="alerts-")
+    os.chmod(tmp, 0o755)
+    rec = Receiver(tmp)
+    if up:
+        rec.start()
+    d = daemon(tmp, rec, **kw)
+    try:
+        yield rec, d
+    finally:
+        d.cleanup()
+        rec.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def deliver(d, rcpt, diag, msgid, status="5.7.1", action="failed"):
@@ -155,12 +176,8 @@ def gauges(text):
 
 
 def case_webhook_https():
-    tmp = tempfile.mkdtemp(prefix="alerts-")
-    os.chmod(tmp, 0o755)
-    rec = Receiver(tmp).start()
     mport = free_port()
-    d = daemon(tmp, rec, quiet="3s", metrics_port=mport)
-    try:
+    with setup(quiet="3s", metrics_port=mport) as (rec, d):
         d.start()
         bt.check(gauges(scrape(mport)) == [], "no incident gauge before")
         # one message: a candidate only, nothing is sent
@@ -194,19 +211,11 @@ def case_webhook_https():
         bt.check(gauges(scrape(mport)) == [], "gauge gone once closed")
         bt.check(len([p for p in rec.posts if p["kind"] == "incident_opened"]) == 1,
                  "opened once: %s" % rec.posts)
-    finally:
-        d.cleanup()
-        rec.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def case_outage():
     outage = float(os.environ.get("ALERT_OUTAGE", "10"))
-    tmp = tempfile.mkdtemp(prefix="alerts-")
-    os.chmod(tmp, 0o755)
-    rec = Receiver(tmp)          # not started: down
-    d = daemon(tmp, rec, extra_alerts="  incident_grew: 3\n")
-    try:
+    with setup(up=False, extra_alerts="  incident_grew: 3\n") as (rec, d):
         d.start()
         t_down = time.monotonic()
         block(d, 4, "a")         # opened; grew past 3 failures
@@ -236,19 +245,11 @@ def case_outage():
         bt.check(st.startswith("OK count=2"), "ALERTS: %s" % st)
         bt.check(sum("state=sent" in l for l in data) == 2, "ALERTS: %s" % data)
         bt.check(all(int(bt.fields(l)["attempts"]) > 1 for l in data), "retried: %s" % data)
-    finally:
-        d.cleanup()
-        rec.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def case_greylist():
-    tmp = tempfile.mkdtemp(prefix="alerts-")
-    os.chmod(tmp, 0o755)
-    rec = Receiver(tmp).start()
     mport = free_port()
-    d = daemon(tmp, rec, metrics_port=mport)
-    try:
+    with setup(metrics_port=mport) as (rec, d):
         d.start()
         for i in range(4):
             deliver(d, "grey%d@orange.fr" % i, GREYLIST, "<grey-%d@app.test>" % i,
@@ -259,19 +260,11 @@ def case_greylist():
         bt.check(gauges(scrape(mport)) == [], "no gauge")
         data, st = d.admin("INCIDENTS")
         bt.check(not any("orange" in l for l in data), "no incident: %s %s" % (data, st))
-    finally:
-        d.cleanup()
-        rec.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def case_surge():
     """Hard bounces of one sender over alerts.surge.threshold: one surge event."""
-    tmp = tempfile.mkdtemp(prefix="alerts-")
-    os.chmod(tmp, 0o755)
-    rec = Receiver(tmp).start()
-    d = daemon(tmp, rec, extra_alerts="  surge:\n    threshold: 3\n    window: 1h\n")
-    try:
+    with setup(extra_alerts="  surge:\n    threshold: 3\n    window: 1h\n") as (rec, d):
         d.start()
         for i in range(2):
             deliver(d, "gone%d@example.com" % i, "550 5.1.1 <%(r)s>: User unknown",
@@ -287,10 +280,6 @@ def case_surge():
         ev = got[0]["body"]
         print("surge event: %s" % json.dumps(ev))
         bt.check(ev["subject"] == "app@bounce.test" and ev["recipients"] >= 3, "body: %s" % ev)
-    finally:
-        d.cleanup()
-        rec.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def case_health():
@@ -298,12 +287,7 @@ def case_health():
     health_lmtp_tempfail event (not one per 451), delivered once the store
     takes it again."""
     import sqlite3
-    tmp = tempfile.mkdtemp(prefix="alerts-")
-    os.chmod(tmp, 0o755)
-    rec = Receiver(tmp).start()
-    d = daemon(tmp, rec)
-    d.write_config(open(d.config).read().replace("store:\n", "store:\n  busy_timeout_ms: 100\n"))
-    try:
+    with setup(store="  busy_timeout_ms: 100\n") as (rec, d):
         d.start()
         db = sqlite3.connect(os.path.join(d.state, "bounced.db"), timeout=5,
                              isolation_level=None)
@@ -326,21 +310,13 @@ def case_health():
         bt.check(len(rec.posts) == 1, "once: %s" % rec.posts)
         bt.check(got[0]["body"]["subject"] == "lmtp" and "detail" in got[0]["body"],
                  "body: %s" % got[0]["body"])
-    finally:
-        d.cleanup()
-        rec.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def case_bouncectl():
     ctl = os.environ.get("BOUNCECTL_BIN")
     if not ctl:
         bt.skip("BOUNCECTL_BIN is not set")
-    tmp = tempfile.mkdtemp(prefix="alerts-")
-    os.chmod(tmp, 0o755)
-    rec = Receiver(tmp).start()
-    d = daemon(tmp, rec)
-    try:
+    with setup() as (rec, d):
         d.start()
         sock = ["--socket", d.path("admin.sock")]
         out = subprocess.run([ctl] + sock + ["alerts"], capture_output=True, text=True)
@@ -364,10 +340,6 @@ def case_bouncectl():
         bt.check(out.returncode == 2, "bad --limit: %r" % (out,))
         out = subprocess.run([ctl] + sock + ["alerts"], capture_output=True, text=True)
         bt.check(tid in out.stdout and " sent " in out.stdout, "table: %r" % out.stdout)
-    finally:
-        d.cleanup()
-        rec.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
