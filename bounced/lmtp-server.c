@@ -34,6 +34,7 @@
 #include <glib.h>
 
 #include "bounds.h"
+#include "alert.h"
 #include "daemon.h"
 #include "lmtp-server.h"
 #include "lmtp.h"
@@ -572,6 +573,8 @@ lmtp_ingest_done(struct writer_job *job)
 	    job->rc < 0 ? " error=\"" : "",
 	    job->rc < 0 ? log_escape(job->err, strlen(job->err), err, sizeof(err)) : "",
 	    job->rc < 0 ? "\"" : "");
+	if (job->rc < 0)
+		alert_health(d->alerts, ALERT_HEALTH_TEMPFAIL, "lmtp", job->err);
 	if (job->rc == 0) {
 		lmtp_log_decisions(ing->srv, ing);
 		for (guint i = 0; i < ing->report->warnings->len && i < 5; i++) {

@@ -454,7 +454,7 @@ rebuild_incidents(struct store *s)
 	sqlite3_stmt *st = store_stmt(s, STMT_INCIDENT_CLEAR);
 	int rc;
 	struct sender_ev {
-		int64_t id, at;
+		int64_t id, at, bounce_id;
 		enum report_reason reason;
 		char *domain, *status, *diag;
 	};
@@ -481,6 +481,7 @@ rebuild_incidents(struct store *s)
 		e.domain = g_strdup(at + 1);
 		e.status = g_strdup((const char *)sqlite3_column_text(st, 4));
 		e.diag = g_strdup((const char *)sqlite3_column_text(st, 5));
+		e.bounce_id = sqlite3_column_int64(st, 6);
 		g_array_append_val(evs, e);
 	}
 	sqlite3_reset(st);
@@ -491,8 +492,8 @@ rebuild_incidents(struct store *s)
 	for (guint i = 0; i < evs->len; i++) {
 		struct sender_ev *e = &g_array_index(evs, struct sender_ev, i);
 
-		if (store_incident_note(s, e->domain, e->at, e->id, e->reason, e->status,
-		    e->diag) == -1)
+		if (store_incident_note(s, e->domain, e->at, e->id, e->bounce_id, e->reason,
+		    e->status, e->diag) == -1)
 			goto out;
 	}
 	ret = 0;
