@@ -5,30 +5,44 @@
  * diagnostic text, the decoder) into a reason, a scope and a class.
  *
  * The table is read top to bottom; the first row whose conditions all hold
- * decides.  The order encodes precedence:
+ * decides.  The order is the order of evidence, strongest first:
  *
+ *   0. the format itself (ARF complaint, RFC 3834 auto-reply, SES JSON);
  *   1. delivery reports (2.x.x, Action delivered/relayed/expanded);
  *   2. failures that are about US (our IP, our domain, our authentication,
- *      our sending rate, the MAIL FROM stage): scope sender, never hard.
- *      They come first because remote servers often dress them up in
- *      recipient words ("550 5.1.1 ... blocked using Spamhaus");
+ *      our sending rate, our HELO, the MAIL FROM stage, the greeting):
+ *      scope sender, never hard.  They come first because remote servers
+ *      often dress them up in recipient words ("550 5.1.1 ... blocked using
+ *      Spamhaus", "5.1.1 ... has sent to too many recipients");
  *   3. failures about THIS MESSAGE (size, content, spam, virus, policy):
  *      scope message, never hard;
- *   4. soft states of an existing mailbox (full, disabled, over rate):
- *      scope address, soft;
- *   5. the address or domain is dead (unknown user, moved, no such
- *      domain, null MX): hard when permanent.  A "user unknown" is hard
- *      only with corroboration: an RFC 3463 address status (x.1.1...),
- *      the reply to RCPT TO, or the MTA's own phrase for its own mailbox
- *      lookup (rows tied to a decoder).  Said after DATA - when RCPT TO was
- *      accepted - it is a content filter's answer; said with no status and
- *      no stage it cannot be told from one: both are "filtered", soft;
+ *   4. soft states of an existing mailbox (full, disabled or suspended, over
+ *      rate, refusing us by its own preferences): scope address, soft, even
+ *      under an x.1.1 status;
+ *   5. the address or domain is dead: hard when permanent.  In this order:
+ *      the RFC 3463 address statuses (x.1.1, x.1.2, x.1.3, x.1.6, x.1.10,
+ *      RFC 5321 556 for a null MX); the one exception to "user unknown is
+ *      hard", Japanese mobile carriers (docomo, au/ezweb, SoftBank and
+ *      their MVNOs), whose "550 User unknown" after DATA is the recipient's
+ *      own sender filter (soft); then a plain statement that the user or
+ *      mailbox does not exist, which is hard WHATEVER the SMTP stage (at RCPT
+ *      TO, after DATA, or not said); the MTAs' own phrases, trusted in their
+ *      own bounces; dead domains (no such host, unrouteable mail domain,
+ *      null MX);
  *   6. expiry, network, remote system trouble: soft;
  *   7. fall-backs on the status / reply code alone, then a catch-all.
  *
+ * The SMTP stage comes from the DSN or from wherever the MTA wrote it
+ * (Postfix "(in reply to RCPT TO command)", Exim "after RCPT TO:", Sendmail
+ * transcripts ">>> RCPT To:<x>" / "<<< 550 ...", qmail "does not like
+ * recipient"...; parser/text.c): a refusal at the greeting, HELO or MAIL
+ * FROM is never about the recipient.
+ *
  * Hard precision matters most: a false "hard" suppresses a good address
- * forever, so every hard row asks for a permanent failure and the rows
- * above it take away everything that is not the address's fault.
+ * forever, so every hard row asks for a permanent failure (5.x.x, or 5xx,
+ * or Action failed; never a delay) and the rows above it take away
+ * everything that is not the address's fault: when the evidence conflicts,
+ * an earlier soft row wins.
  */
 #include <string.h>
 
@@ -54,10 +68,21 @@
 	"address couldn't be found", "address not found", "unknown address", \
 	"recipnotfound", "recipientnotfound", "user unknown in", "is not a known user", \
 	"addressee unknown", "no such account", "user doesn't have a", \
-	"unknown local part", "not our customer", "invalid address", \
+	"unknown local part", "not our customer", \
 	"bad destination mailbox", "user not listed", \
 	"unknown or invalid recipient", "recipient does not exist", \
-	"is not a valid recipient", "unknown recipient or mailbox unavailable", "user invalid"
+	"is not a valid recipient", "unknown recipient or mailbox unavailable", "user invalid", \
+	"address unknown", "unknown e-mail address", "unknown email address", "user not known", \
+	"recipient name is not recognized", "not listed in domino directory", \
+	"not listed in public name & address book", "no such local user", "unknown account"
+
+/*
+ * Japanese mobile carriers and the MVNOs on their networks: their "550
+ * User unknown" after DATA is the recipient's own sender filter.
+ */
+#define JP_MOBILE_DOMAINS \
+	"docomo.ne.jp", "ezweb.ne.jp", "au.com", "softbank.ne.jp", "i.softbank.jp", \
+	"vodafone.ne.jp", "disney.ne.jp", "ymobile.ne.jp", "uqmobile.jp"
 
 static const struct classify_rule rules[] = {
 	/* -- 0. what the format itself says --------------------------------- */
@@ -112,7 +137,8 @@ static const struct classify_rule rules[] = {
 		.reason = R(TOOMANYCONN), .scope = S(SENDER) },
 	{ .name = "ratelimited", .text = TEXT("rate limit", "ratelimit", "rate-limit", "too many messages",
 		"sending rate", "throttl", "relay quota", "try again later: too many", "sending too fast",
-		"exceeded the rate", "temporarily deferred due to", "message rate"),
+		"exceeded the rate", "temporarily deferred due to", "message rate",
+		"sent to too many recipients", "too many recipients this hour"),
 		.reason = R(RATELIMITED), .scope = S(SENDER) },
 	/* SMTP authentication or TLS required of us; RFC 3463 x.7.5-x.7.7 */
 	{ .name = "securityerror", .text = TEXT("authentication required", "smtp authentication",
@@ -137,6 +163,14 @@ static const struct classify_rule rules[] = {
 		"system full", "mail system full", "out of disk space", "no space left"),
 		.reason = R(SYSTEMFULL), .scope = S(DOMAIN) },
 	{ .name = "status-x.3.1", .status = "*.3.1", .reason = R(SYSTEMFULL), .scope = S(DOMAIN) },
+	/*
+	 * Our HELO name refused (Postfix smtpd_helo_restrictions answer at RCPT
+	 * TO by default, "Helo command rejected: Invalid domain name"): about
+	 * us, whatever the stage and the words that follow.
+	 */
+	{ .name = "helo-rejected", .text = TEXT("helo command rejected", "ehlo command rejected",
+		"invalid helo", "bad helo", "helo name rejected", "your helo"),
+		.reason = R(BLOCKED), .scope = S(SENDER) },
 	/* refused at MAIL FROM, at the greeting or at HELO: about us, not the address */
 	{ .name = "stage-mail", .cmds = CMD(MAIL), .reason = R(REJECTED), .scope = S(SENDER) },
 	{ .name = "stage-connect", .cmds = CMD(CONN) | CMD(HELO), .reason = R(BLOCKED), .scope = S(SENDER) },
@@ -202,6 +236,10 @@ static const struct classify_rule rules[] = {
 	{ .name = "status-x.7.13", .status = "*.7.13", .reason = R(SUSPEND), .scope = S(ADDRESS) },
 	{ .name = "speeding", .text = TEXT("receiving mail at a rate", "receiving mail too fast"),
 		.reason = R(SPEEDING), .scope = S(ADDRESS) },
+	/* the recipient's own choice to refuse us: the mailbox exists */
+	{ .name = "recipient-preferences", .text = TEXT("recipient preferences",
+		"recipient's preferences", "recipients preferences"),
+		.reason = R(FILTERED), .scope = S(ADDRESS) },
 
 	/* -- 5. the address or its domain is dead: hard when permanent ------ */
 	/* RFC 3463 x.1.6 "destination mailbox has moved", RFC 5321 551 "user not local" */
@@ -223,6 +261,8 @@ static const struct classify_rule rules[] = {
 	/* RFC 3463 x.1.2 bad destination system; RFC 7505 x.1.10 null MX */
 	{ .name = "status-x.1.2", .status = "*.1.2", .reason = R(HOSTUNKNOWN), .scope = S(DOMAIN), .flags = HARD },
 	{ .name = "status-x.1.10", .status = "*.1.10", .reason = R(NOTACCEPT), .scope = S(DOMAIN), .flags = HARD },
+	/* RFC 7505 section 3: 556 for a domain that publishes a null MX */
+	{ .name = "reply-556", .reply = "556", .reason = R(NOTACCEPT), .scope = S(DOMAIN), .flags = HARD },
 	/*
 	 * Microsoft 365 directory-based edge blocking answers an unknown
 	 * recipient with "550 5.4.1 Recipient address rejected: Access denied".
@@ -239,8 +279,12 @@ static const struct classify_rule rules[] = {
 		"doesn't have a ymail.com account", "doesn't have a rocketmail.com account",
 		"doesn't have an aol.com account", "doesn't have a yahoo.co"),
 		.reason = R(USERUNKNOWN), .scope = S(ADDRESS), .flags = HARD },
-	/* said after DATA: RCPT TO was accepted, so a content filter speaks */
-	{ .name = "userunknown-after-data", .cmds = CMD(DATA), .text = TEXT(USER_UNKNOWN_PHRASES),
+	/*
+	 * The one exception to "a plain user unknown is hard": a Japanese mobile
+	 * carrier (recipient domain or answering host) saying it after DATA.
+	 */
+	{ .name = "jp-mobile-filter", .cmds = CMD(DATA), .domains = TEXT(JP_MOBILE_DOMAINS),
+		.text = TEXT(USER_UNKNOWN_PHRASES),
 		.reason = R(FILTERED), .scope = S(MESSAGE) },
 	/*
 	 * KDDI au / ezweb answer their content filter's rejections with
@@ -261,7 +305,8 @@ static const struct classify_rule rules[] = {
 	{ .name = "userunknown-x.1.0", .status = "*.1.0", .text = TEXT(USER_UNKNOWN_PHRASES),
 		.reason = R(USERUNKNOWN), .scope = S(ADDRESS), .flags = HARD },
 	/* Postfix's reject_unverified_recipient / unlisted answers, at RCPT, no reason given */
-	{ .name = "recipient-rejected-rcpt", .cmds = CMD(RCPT), .text = TEXT("recipient address rejected."),
+	{ .name = "recipient-rejected-rcpt", .cmds = CMD(RCPT), .text = TEXT("recipient address rejected.",
+		"recipient not ok"),
 		.reason = R(USERUNKNOWN), .scope = S(ADDRESS), .flags = HARD },
 	/*
 	 * Exchange Online's x.1.351 "Remote server returned unknown recipient":
@@ -295,6 +340,16 @@ static const struct classify_rule rules[] = {
 		.reason = R(USERUNKNOWN), .scope = S(ADDRESS), .flags = HARD },
 	{ .name = "hotmail-mailbox-unavailable", .mta = "outlook", .text = TEXT("mailbox unavailable"),
 		.reason = R(USERUNKNOWN), .scope = S(ADDRESS), .flags = HARD },
+	/*
+	 * Microsoft's consumer mail (Outlook.com, Hotmail, Live, MSN) answers a
+	 * mailbox that does not exist with RFC 5321's own 550 text, whoever
+	 * relays the answer and whatever status the relay adds.
+	 */
+	{ .name = "microsoft-mailbox-unavailable", .reply = "550",
+		.domains = TEXT("outlook.com", "hotmail.com", "live.com", "msn.com", "hotmail.co.uk",
+		"hotmail.fr", "live.fr", "outlook.fr"),
+		.text = TEXT("requested action not taken: mailbox unavailable"),
+		.reason = R(USERUNKNOWN), .scope = S(ADDRESS), .flags = HARD },
 	{ .name = "mcafee-unknown-user", .mta = "mcafee", .text = TEXT(USER_UNKNOWN_PHRASES),
 		.reason = R(USERUNKNOWN), .scope = S(ADDRESS), .flags = HARD },
 	{ .name = "yahoo-unknown-user", .mta = "yahoo", .text = TEXT(USER_UNKNOWN_PHRASES),
@@ -308,24 +363,38 @@ static const struct classify_rule rules[] = {
 	/* a DNS answer "try again" is a temporary failure, not a dead domain */
 	{ .name = "dns-tempfail", .text = TEXT("host not found, try again",
 		"temporary failure in name resolution", "servfail", "dns lookup timed out",
-		"temporary lookup failure", "dns temporary failure"),
+		"temporary lookup failure", "dns temporary failure",
+		"malformed or unexpected name server reply"),
 		.reason = R(NETWORKERROR), .scope = S(DOMAIN) },
 	{ .name = "hostunknown", .text = TEXT("host unknown", "unknown host", "domain does not exist",
 		"domain doesn't exist", "no such domain", "domain not found", "domain name not found",
 		"host or domain name not found", "couldn't find any host named", "illegal host/domain",
 		"invalid domain", "unrouteable address", "unroutable address", "domain is not reachable",
 		"host not found", "no such host", "domain couldn't be found", "unknown domain",
-		"domain is invalid", "nonexistentdomain", "non-existent domain"),
+		"domain is invalid", "nonexistentdomain", "non-existent domain",
+		"unrouteable mail domain", "unroutable mail domain", "find any host by that name",
+		"no valid mx", "no mx or a record", "domain has no mx"),
 		.reason = R(HOSTUNKNOWN), .scope = S(DOMAIN), .flags = HARD },
 	{ .name = "notaccept", .text = TEXT("does not accept mail", "doesn't receive email",
 		"does not receive email", "null mx", "couldn't find a mail exchanger", "no mx record",
-		"accepts no mail", "not accept mail", "malformed or unexpected name server reply"),
+		"accepts no mail", "not accept mail"),
 		.reason = R(NOTACCEPT), .scope = S(DOMAIN), .flags = HARD },
 	/* RFC 3463 x.4.4 unable to route: no MX and no address for the domain */
 	{ .name = "status-x.4.4", .status = "*.4.4", .reason = R(HOSTUNKNOWN), .scope = S(DOMAIN), .flags = HARD },
-	/* a "user unknown" nobody corroborates: could be a filter's answer */
-	{ .name = "userunknown-unconfirmed", .text = TEXT(USER_UNKNOWN_PHRASES),
+	/*
+	 * "User unknown" under an RFC 3463 x.2.0 status (other mailbox status:
+	 * the mailbox is there): conflicting evidence, so not hard.  Sendmail
+	 * writes it for the Japanese carriers' filter answers.
+	 */
+	{ .name = "userunknown-x.2.0", .status = "*.2.0", .text = TEXT(USER_UNKNOWN_PHRASES),
 		.reason = R(FILTERED), .scope = S(ADDRESS) },
+	/*
+	 * A plain statement that the user or mailbox does not exist: hard
+	 * whatever the stage (the rows above took away the sender's, the
+	 * message's and the mailbox's soft states, and the Japanese carriers).
+	 */
+	{ .name = "userunknown", .text = TEXT(USER_UNKNOWN_PHRASES),
+		.reason = R(USERUNKNOWN), .scope = S(ADDRESS), .flags = HARD },
 
 	/*
 	 * Google Groups: the group does not exist or does not take posts from
@@ -395,6 +464,7 @@ struct pgram;
 static int grams_allow(const struct pgram *g, const unsigned char *grams);
 static gpointer grams_init(gpointer unused);
 static int permanent(const struct classify_input *in);
+static int domain_listed(const char *const *domains, const char *host);
 
 static const char *const cmd_names[CLASSIFY_CMD_COUNT] = {
 	[CLASSIFY_CMD_NONE] = "",
@@ -558,6 +628,25 @@ text_match(const char *pat, const char *text)
 	return text_match(star + 1, at + n);
 }
 
+/* Is host one of domains, or a subdomain of one?  1 / 0. */
+static int
+domain_listed(const char *const *domains, const char *host)
+{
+	size_t hl;
+
+	if (host == NULL)
+		return 0;
+	hl = strlen(host);
+	for (const char *const *d = domains; *d != NULL; d++) {
+		size_t dl = strlen(*d);
+
+		if (hl == dl ? memcmp(host, *d, dl) == 0 :
+		    hl > dl && host[hl - dl - 1] == '.' && memcmp(host + hl - dl, *d, dl) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 int
 classify_rule_matches(const struct classify_rule *row, const struct classify_input *in)
 {
@@ -574,6 +663,9 @@ classify_rule_matches(const struct classify_rule *row, const struct classify_inp
 	if (row->reply != NULL && !reply_match(row->reply, in->reply))
 		return 0;
 	if (row->cmds != 0 && (row->cmds & CLASSIFY_CMD_BIT(in->cmd)) == 0)
+		return 0;
+	if (row->domains != NULL && !domain_listed(row->domains, in->domain) &&
+	    !domain_listed(row->domains, in->rhost))
 		return 0;
 	if (row->text != NULL) {
 		const char *const *t;
@@ -647,7 +739,7 @@ classify_rcpt(struct report_rcpt *rc, const struct report *r, const char *contex
 	struct classify_input in;
 	const struct classify_rule *row;
 	unsigned char grams[CLASSIFY_GRAMS_BYTES];
-	char *lower;
+	char *lower, *rhost;
 
 	if (context != NULL) {
 		char *both = g_strconcat(rc->diagnostic != NULL ? rc->diagnostic : "", "\n", context, NULL);
@@ -666,6 +758,15 @@ classify_rcpt(struct report_rcpt *rc, const struct report *r, const char *contex
 	in.reply = rc->replycode;
 	in.cmd = classify_cmd_from_name(rc->smtp_command);
 	in.text = lower != NULL ? lower : "";
+	{
+		const char *at = rc->recipient != NULL ? strrchr(rc->recipient, '@') : NULL;
+
+		in.domain = at != NULL ? at + 1 : "";
+	}
+	rhost = rc->remote_mta != NULL ? g_ascii_strdown(rc->remote_mta, -1) : NULL;
+	if (rhost != NULL)
+		g_strstrip(rhost);
+	in.rhost = rhost != NULL ? rhost : "";
 	classify_grams(in.text, grams);
 	in.grams = grams;
 	row = classify_input_rule(&in);
@@ -673,5 +774,6 @@ classify_rcpt(struct report_rcpt *rc, const struct report *r, const char *contex
 	rc->reason = row->reason;
 	rc->scope = row->scope;
 	rc->rule = row->name;
+	g_free(rhost);
 	g_free(lower);
 }

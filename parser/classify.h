@@ -53,7 +53,10 @@ enum classify_cmd {
  *    or not; CLASSIFY_CMD_BIT(CLASSIFY_CMD_NONE) matches "not said";
  *  - text:    NULL-terminated list of lowercase patterns, any of which
  *    must occur in the diagnostic text (lowercased); '*' inside a pattern
- *    matches any run of characters.
+ *    matches any run of characters;
+ *  - domains: NULL-terminated list of lowercase domains: the recipient's
+ *    domain or the remote MTA's host name is one of them or a subdomain
+ *    of one (who answered, for rows about one operator's habits).
  */
 struct classify_rule {
 	const char *name;
@@ -65,6 +68,7 @@ struct classify_rule {
 	const char *reply;
 	unsigned cmds;
 	const char *const *text;
+	const char *const *domains;
 	enum report_reason reason;
 	enum report_scope scope;
 	unsigned flags;
@@ -80,6 +84,8 @@ struct classify_input {
 	const char *reply;        /* "" when none */
 	enum classify_cmd cmd;
 	const char *text;         /* lowercased diagnostic, "" when none */
+	const char *domain;       /* the recipient's domain (lowercase), "" when none */
+	const char *rhost;        /* the remote MTA's host name (lowercase), "" when none */
 	/* optional: bigrams present in text (classify_grams()), or NULL */
 	const unsigned char *grams;
 };
@@ -90,9 +96,10 @@ void classify_grams(const char *text, unsigned char grams[CLASSIFY_GRAMS_BYTES])
 
 /*
  * Classifies one recipient of r: sets rc->class, reason, scope and rule from
- * the first matching row.  r->decoder and r->mta, rc->status, replycode,
- * action, smtp_command, category and diagnostic are read; context (may be
- * NULL) is more text about the recipient, matched with the diagnostic.
+ * the first matching row.  r->decoder and r->mta, rc->recipient, status,
+ * replycode, action, smtp_command, remote_mta, category and diagnostic are
+ * read; context (may be NULL) is more text about the recipient, matched
+ * with the diagnostic.
  * Never fails: the table ends with a catch-all row.
  */
 void classify_rcpt(struct report_rcpt *rc, const struct report *r, const char *context);
