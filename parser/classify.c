@@ -10,12 +10,13 @@
  *   0. the format itself (ARF complaint, RFC 3834 auto-reply, SES JSON);
  *   1. delivery reports (2.x.x, Action delivered/relayed/expanded);
  *   2. failures that are about US (our IP, our domain, our authentication,
- *      our sending rate, our HELO, the MAIL FROM stage, the greeting):
- *      scope sender, never hard.  They come first because remote servers
+ *      our sending rate, our HELO name, our envelope sender): scope sender,
+ *      never hard.  They come first because remote servers
  *      often dress them up in recipient words ("550 5.1.1 ... blocked using
  *      Spamhaus", "5.1.1 ... has sent to too many recipients");
  *   3. failures about THIS MESSAGE (size, content, spam, virus, policy):
- *      scope message, never hard;
+ *      scope message, never hard; then any refusal at MAIL FROM, HELO or
+ *      the greeting, before a recipient was named: scope sender;
  *   4. soft states of an existing mailbox (full, disabled or suspended, over
  *      rate, refusing us by its own preferences): scope address, soft, even
  *      under an x.1.1 status;
@@ -171,9 +172,6 @@ static const struct classify_rule rules[] = {
 	{ .name = "helo-rejected", .text = TEXT("helo command rejected", "ehlo command rejected",
 		"invalid helo", "bad helo", "helo name rejected", "your helo"),
 		.reason = R(BLOCKED), .scope = S(SENDER) },
-	/* refused at MAIL FROM, at the greeting or at HELO: about us, not the address */
-	{ .name = "stage-mail", .cmds = CMD(MAIL), .reason = R(REJECTED), .scope = S(SENDER) },
-	{ .name = "stage-connect", .cmds = CMD(CONN) | CMD(HELO), .reason = R(BLOCKED), .scope = S(SENDER) },
 	/* the remote does not relay for the recipient's domain: its MX setup or our route */
 	{ .name = "norelaying", .text = TEXT("relay access denied", "relaying denied", "relay denied",
 		"not permitted to relay", "relay not permitted", "unable to relay", "relaying not allowed",
@@ -206,9 +204,16 @@ static const struct classify_rule rules[] = {
 		.reason = R(CONTENTERROR), .scope = S(MESSAGE) },
 	{ .name = "policyviolation", .text = TEXT("policy violation", "policy reasons", "denied by policy",
 		"local policy", "header error", "policy rejection", "violates our policy",
-		"security policies", "due to policy", "content policy"),
+		"security policies", "due to policy", "content policy", "illegal attachment"),
 		.reason = R(POLICYVIOLATION), .scope = S(MESSAGE) },
 	{ .name = "status-x.6", .status = "*.6.*", .reason = R(CONTENTERROR), .scope = S(MESSAGE) },
+	/*
+	 * Refused at MAIL FROM, at the greeting or at HELO: about us, not the
+	 * address (after the message rows: a size refused at MAIL FROM's SIZE=
+	 * is about the message).
+	 */
+	{ .name = "stage-mail", .cmds = CMD(MAIL), .reason = R(REJECTED), .scope = S(SENDER) },
+	{ .name = "stage-connect", .cmds = CMD(CONN) | CMD(HELO), .reason = R(BLOCKED), .scope = S(SENDER) },
 
 	/* -- 4. an existing mailbox that cannot take mail now: soft ---------- */
 	/*

@@ -183,6 +183,10 @@ int text_find_reply(const char *s, char *out);
 enum classify_cmd text_find_command(const char *s);
 /* Same on text already lowercased. */
 enum classify_cmd text_find_command_lower(const char *lower);
+/* The stage in a Sendmail-style ">>> command" / "<<< reply" transcript
+ * (lowercased text) of the failure about addr (lowercase; NULL: the first
+ * failure); CLASSIFY_CMD_NONE when there is no transcript. */
+enum classify_cmd text_transcript_command(const char *lower, const char *addr);
 
 /* Case-insensitive ASCII substring search; NULL if absent. */
 const char *text_casestr(const char *hay, const char *needle);

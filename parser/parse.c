@@ -636,6 +636,16 @@ finish_rcpt(struct msg *m, struct report_rcpt *rc)
 		}
 		g_free(lower);
 	}
+	/* the notification's transcript of the session that failed for it */
+	if (rc->smtp_command == NULL && rc != &m->r->unnamed && m->lower != NULL) {
+		enum classify_cmd c = text_transcript_command(m->lower, rc->recipient);
+
+		if (c == CLASSIFY_CMD_NONE && m->r->rcpts->len == 1)
+			c = text_transcript_command(m->lower, NULL);
+
+		if (c != CLASSIFY_CMD_NONE)
+			rc->smtp_command = g_strdup(classify_cmd_name(c));
+	}
 	{
 		const char *ctx = g_hash_table_lookup(m->context, rc);
 		char *whole = NULL;

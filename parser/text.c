@@ -526,10 +526,11 @@ text_find_reply(const char *s, char *out)
 }
 
 /*
- * The stage an MTA names in its text: Postfix "(in reply to RCPT TO
+ * The stage an MTA names in its text: a Sendmail-style transcript first
+ * (text_transcript_command), then phrases: Postfix "(in reply to RCPT TO
  * command)", Exim "SMTP error from remote mail server after RCPT TO:",
- * qmail-style "did not like our RCPT TO", Sendmail "... while talking to",
- * and a few more.  The first phrase found wins.
+ * qmail "does not like recipient", Oracle "Remote SMTP server has rejected
+ * address", and a few more.  The first phrase found wins.
  */
 enum classify_cmd
 text_find_command(const char *s)
@@ -557,6 +558,8 @@ text_find_command_lower(const char *lower)
 		{ "after rcpt command", CLASSIFY_CMD_RCPT },
 		{ "does not like recipient", CLASSIFY_CMD_RCPT },
 		{ "[rcpt_to]", CLASSIFY_CMD_RCPT },
+		{ "remote smtp server has rejected address", CLASSIFY_CMD_RCPT },
+		{ "rcpt to:<", CLASSIFY_CMD_RCPT },
 		{ "in reply to end of data", CLASSIFY_CMD_DATA },
 		{ "after end of data", CLASSIFY_CMD_DATA },
 		{ "in reply to data", CLASSIFY_CMD_DATA },
@@ -585,8 +588,10 @@ text_find_command_lower(const char *lower)
 		{ "after connection", CLASSIFY_CMD_CONN },
 	};
 	const char *best = NULL;
-	enum classify_cmd cmd = CLASSIFY_CMD_NONE;
+	enum classify_cmd cmd = text_transcript_command(lower, NULL);
 
+	if (cmd != CLASSIFY_CMD_NONE)
+		return cmd;
 	for (size_t i = 0; i < G_N_ELEMENTS(phrases); i++) {
 		const char *at = strstr(lower, phrases[i].phrase);
 
@@ -596,6 +601,92 @@ text_find_command_lower(const char *lower)
 		}
 	}
 	return cmd;
+}
+
+/* The command of a transcript line ("mail from:<x>", "rcpt to:<x>"...). */
+static enum classify_cmd
+transcript_cmd(const char *p)
+{
+	if (g_str_has_prefix(p, "rcpt"))
+		return CLASSIFY_CMD_RCPT;
+	if (g_str_has_prefix(p, "data") || g_str_has_prefix(p, "bdat") || p[0] == '.')
+		return CLASSIFY_CMD_DATA;
+	if (g_str_has_prefix(p, "mail"))
+		return CLASSIFY_CMD_MAIL;
+	if (g_str_has_prefix(p, "helo") || g_str_has_prefix(p, "ehlo") ||
+	    g_str_has_prefix(p, "lhlo") || g_str_has_prefix(p, "starttls"))
+		return CLASSIFY_CMD_HELO;
+	return CLASSIFY_CMD_NONE;
+}
+
+/*
+ * The stage of a failure in a Sendmail-style transcript (lowercased text):
+ *
+ *     ... while talking to mx.example.org.:
+ *     >>> MAIL From:<news@example.net> SIZE=1234
+ *     >>> RCPT To:<reader@example.org>
+ *     >>> DATA
+ *     <<< 250 2.1.0 Ok
+ *     <<< 550 5.1.1 <reader@example.org>... User unknown
+ *
+ * Commands are queued as sent and each final reply line ("<<< NNN ", not
+ * "NNN-") answers the oldest one, so pipelined transcripts read right.  The
+ * stage is the command answered by the first 4xx/5xx reply about addr (the
+ * reply names it, or it answers "RCPT To:<addr>"); with addr NULL, the
+ * first 4xx/5xx reply's.  A "... while talking to" line starts a new
+ * conversation.  CLASSIFY_CMD_NONE: no transcript, or none about addr.
+ */
+enum classify_cmd
+text_transcript_command(const char *lower, const char *addr)
+{
+	enum { QMAX = 16 };
+	struct { enum classify_cmd cmd; int about; } q[QMAX];
+	unsigned head = 0, tail = 0;
+	enum classify_cmd first = CLASSIFY_CMD_NONE;
+	const char *p = strstr(lower, ">>> ");
+
+	if (p == NULL || strstr(p, "<<< ") == NULL)
+		return CLASSIFY_CMD_NONE;
+	/* from the start of the line of the first command */
+	while (p > lower && p[-1] != '\n')
+		p--;
+	for (; *p != '\0'; p = strchr(p, '\n') != NULL ? strchr(p, '\n') + 1 : p + strlen(p)) {
+		const char *e = strchr(p, '\n'), *l = p;
+		size_t n = e != NULL ? (size_t)(e - p) : strlen(p);
+
+		while (l < p + n && (*l == ' ' || *l == '\t' || *l == '>') && !g_str_has_prefix(l, ">>> "))
+			l++;
+		if (g_str_has_prefix(l, "... while talking to") || g_str_has_prefix(l, "while talking to")) {
+			head = tail = 0;
+		} else if (g_str_has_prefix(l, ">>> ")) {
+			if (tail - head < QMAX) {
+				q[tail % QMAX].cmd = transcript_cmd(l + 4);
+				q[tail % QMAX].about = addr != NULL && g_strstr_len(l, (gssize)(p + n - l), addr) != NULL;
+				tail++;
+			}
+		} else if (g_str_has_prefix(l, "<<< ") && g_ascii_isdigit(l[4]) && g_ascii_isdigit(l[5]) &&
+			   g_ascii_isdigit(l[6]) && l[7] != '-') {
+			enum classify_cmd c = CLASSIFY_CMD_NONE;
+			int about = 0;
+
+			if (head < tail) {
+				c = q[head % QMAX].cmd;
+				about = q[head % QMAX].about;
+				head++;
+			}
+			if (l[4] != '4' && l[4] != '5')
+				continue;
+			if (addr != NULL && g_strstr_len(l, (gssize)(p + n - l), addr) != NULL)
+				about = 1;
+			if (about && c != CLASSIFY_CMD_NONE)
+				return c;
+			if (first == CLASSIFY_CMD_NONE)
+				first = c;
+		}
+		if (e == NULL)
+			break;
+	}
+	return addr == NULL ? first : CLASSIFY_CMD_NONE;
 }
 
 const char *

@@ -174,6 +174,14 @@ test_commands(void)
 		{ "192.0.2.1 does not like recipient.", CLASSIFY_CMD_RCPT },
 		{ "Remote host said: 501 Sender address rejected [MAIL_FROM]", CLASSIFY_CMD_MAIL },
 		{ "550 5.1.1 user unknown", CLASSIFY_CMD_NONE },
+		{ "Reason: Remote SMTP server has rejected address", CLASSIFY_CMD_RCPT },
+		/* a pipelined Sendmail transcript: replies answer commands in order */
+		{ "... while talking to mx.b.c.:\n>>> MAIL From:<s@a.b> SIZE=10\n>>> RCPT To:<a@b.c>\n"
+		  ">>> DATA\n<<< 250 2.1.0 ok\n<<< 550 5.1.1 <a@b.c>... User unknown\n"
+		  "<<< 503 5.5.1 no valid recipients", CLASSIFY_CMD_RCPT },
+		{ "... while talking to mx.b.c.:\n>>> DATA\n<<< 550 Unknown user a@b.c\n"
+		  "554 5.0.0 Service unavailable", CLASSIFY_CMD_DATA },
+		{ ">>> MAIL From:<s@a.b>\n<<< 501-5.1.8 bad\n<<< 501 5.1.8 sender domain", CLASSIFY_CMD_MAIL },
 	};
 
 	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -182,6 +190,15 @@ test_commands(void)
 		if (got != cases[i].want)
 			g_error("\"%s\": got %s want %s", cases[i].in, classify_cmd_name(got),
 				classify_cmd_name(cases[i].want));
+	}
+	/* the stage of the failure about one recipient of several */
+	{
+		const char *t = "while talking to mx1.b.c:\n>>> mail from:<s@a.b>\n<<< 501 no access\n"
+				"while talking to mx2.d.e:\n>>> rcpt to:<x@d.e>\n<<< 550 <x@d.e>... user unknown\n";
+
+		g_assert_cmpint(text_transcript_command(t, "x@d.e"), ==, CLASSIFY_CMD_RCPT);
+		g_assert_cmpint(text_transcript_command(t, "y@b.c"), ==, CLASSIFY_CMD_NONE);
+		g_assert_cmpint(text_transcript_command(t, NULL), ==, CLASSIFY_CMD_MAIL);
 	}
 }
 
