@@ -155,7 +155,8 @@ prose_note_end(const struct msg *m)
 
 /*
  * "Name: value" with a one-word name: a header of the original message
- * quoted in the notification (To:, From:, Message-ID:...).  Headings that
+ * quoted in the notification (To:, From:, Message-ID:...), or of a bounce
+ * forwarded with "> " quoting.  Headings that
  * name the recipient are not (rcpt_fields).
  */
 static int
@@ -164,7 +165,8 @@ header_like(const struct msg *m, const char *line, const char *eol)
 	const char *p = line;
 	size_t n;
 
-	while (p < eol && (*p == ' ' || *p == '\t'))
+	/* also behind the "> " of a forwarded (quoted) notification */
+	while (p < eol && (*p == ' ' || *p == '\t' || *p == '>'))
 		p++;
 	line = p;
 	while (p < eol && (g_ascii_isalnum(*p) || *p == '-' || *p == '_'))

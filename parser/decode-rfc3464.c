@@ -178,7 +178,12 @@ rcpt_block(struct msg *m, const GPtrArray *f, unsigned index)
 		if (prose == NULL && rc->final_recipient != NULL)
 			prose = prose_diag_for_addr(m, rc->final_recipient);
 		if (prose != NULL && rc->smtp_command == NULL) {
-			enum classify_cmd c = text_find_command(prose);
+			/* a transcript's pairing of replies and commands first */
+			enum classify_cmd c = m->lower != NULL ?
+				text_transcript_command(m->lower, rc->recipient) : CLASSIFY_CMD_NONE;
+
+			if (c == CLASSIFY_CMD_NONE)
+				c = text_find_command(prose);
 
 			/* Postfix names the stage on the final recipient's lines */
 			if (c == CLASSIFY_CMD_NONE && rc->final_recipient != NULL) {

@@ -7,8 +7,10 @@
  *
  * Signals: Auto-Submitted: auto-replied (RFC 3834 5.1), the headers of
  * common responders (X-Autoreply, X-Autorespond, Precedence: auto_reply,
- * Apple's X-Apple-Action: VACATION), and the subject prefixes mail clients
- * put on them ("Automatic reply:", "Out of Office", "Auto:"...).  Bounces
+ * Apple's X-Apple-Action: VACATION), the subject prefixes mail clients
+ * put on them ("Automatic reply:", "Out of Office", "Auto:", "Abwesenheit",
+ * "Ausente", "Réponse automatique"... in many languages), and failing all
+ * these, the opening words of an absence notice ("I am out of the office").  Bounces
  * carry Auto-Submitted too (Exim, Gmail), so a message that looks like a
  * bounce (a mailer daemon's From, X-Failed-Recipients, a delivery report,
  * a non-delivery subject) is never an auto-reply.
@@ -28,8 +30,30 @@ static const char *const reply_subjects[] = {
 	"vacation", "away from", "away until", "abwesenheit", "automatische antwort",
 	"r\xc3\xa9ponse automatique", "respuesta autom\xc3\xa1tica", "risposta automatica",
 	"automatisch antwoord", "\xe8\x87\xaa\xe5\x8b\x95\xe5\xbf\x9c\xe7\xad\x94",
-	"\xe4\xb8\x8d\xe5\x9c\xa8", NULL
+	"\xe4\xb8\x8d\xe5\x9c\xa8",
+	/* Outlook's and webmail's words in other languages (accents as sent or dropped) */
+	"absence", "ausente", "abwesend", "afwezig", "fuori ufficio", "hors du bureau",
+	"automatiska atbilde", "autom\xc4\x81tisk\xc4\x81 atbilde",       /* lv */
+	"automatiskt svar", "automatisk svar", "automaattinen vastaus",      /* sv, da/no, fi */
+	"resposta autom\xc3\xa1tica", "resposta automatica",                /* pt */
+	"odpowied\xc5\xba automatyczna", "automatick\xc3\xa1 odpov\xc4\x9b\xc4\x8f", /* pl, cs */
+	"automatikus v\xc3\xa1lasz", "otomatik yan\xc4\xb1t",                /* hu, tr */
+	"\xd0\xb0\xd0\xb2\xd1\x82\xd0\xbe\xd0\xbc\xd0\xb0\xd1\x82\xd0\xb8\xd1\x87\xd0\xb5\xd1\x81\xd0\xba\xd0\xb8\xd0\xb9 \xd0\xbe\xd1\x82\xd0\xb2\xd0\xb5\xd1\x82", /* ru */
+	NULL
 };
+
+/*
+ * The first words of an absence notice, for replies that carry neither a
+ * header nor a telling subject: read in the first lines of the text only.
+ */
+static const char *const reply_openings[] = {
+	"i am out of office", "i am out of the office", "i'm out of the office",
+	"i am currently out of the office", "i will be out of the office", "i am away from the office",
+	"i am on vacation", "i am on holiday", "i am on annual leave", "thank you for your email. i am out",
+	"je suis absent", "ich bin abwesend", "ich bin nicht im b\xc3\xbcro", "estoy ausente",
+	"estoy fuera de la oficina", "sono fuori ufficio", "ik ben afwezig", NULL
+};
+#define OPENING_BYTES 400
 
 /* Bounce evidence that rules an auto-reply out. */
 static const char *const bounce_words[] = {
@@ -62,6 +86,14 @@ is_autoreply(const struct msg *m)
 	for (const char *const *s = reply_subjects; *s; s++)
 		if (strstr(m->lsubject, *s) != NULL)
 			return 1;
+	if (m->lower != NULL) {
+		char head[OPENING_BYTES + 1];
+
+		g_strlcpy(head, m->lower, sizeof(head));
+		for (const char *const *o = reply_openings; *o; o++)
+			if (strstr(head, *o) != NULL)
+				return 1;
+	}
 	return 0;
 }
 

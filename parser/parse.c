@@ -626,6 +626,13 @@ finish_rcpt(struct msg *m, struct report_rcpt *rc)
 		}
 		if (rc->replycode[0] == '\0')
 			text_find_reply(rc->diagnostic, rc->replycode);
+		/* the notification's transcript of the session that failed for it */
+		if (rc->smtp_command == NULL && rc != &m->r->unnamed && m->lower != NULL) {
+			enum classify_cmd c = text_transcript_command(m->lower, rc->recipient);
+
+			if (c != CLASSIFY_CMD_NONE)
+				rc->smtp_command = g_strdup(classify_cmd_name(c));
+		}
 		if (rc->smtp_command == NULL) {
 			enum classify_cmd c;
 
@@ -636,12 +643,10 @@ finish_rcpt(struct msg *m, struct report_rcpt *rc)
 		}
 		g_free(lower);
 	}
-	/* the notification's transcript of the session that failed for it */
-	if (rc->smtp_command == NULL && rc != &m->r->unnamed && m->lower != NULL) {
-		enum classify_cmd c = text_transcript_command(m->lower, rc->recipient);
-
-		if (c == CLASSIFY_CMD_NONE && m->r->rcpts->len == 1)
-			c = text_transcript_command(m->lower, NULL);
+	/* a single recipient: the transcript's first failure is about it */
+	if (rc->smtp_command == NULL && rc != &m->r->unnamed && m->lower != NULL &&
+	    m->r->rcpts->len == 1) {
+		enum classify_cmd c = text_transcript_command(m->lower, NULL);
 
 		if (c != CLASSIFY_CMD_NONE)
 			rc->smtp_command = g_strdup(classify_cmd_name(c));
