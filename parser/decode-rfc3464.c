@@ -30,6 +30,7 @@
 static char *strip_type(const char *v);
 static int has_rcpt_fields(const GPtrArray *f);
 static void rcpt_block(struct msg *m, const GPtrArray *f, unsigned index);
+static void rcpt_blocks(struct msg *m, const GPtrArray *f, unsigned *index);
 static char *nth_failed_recipient(const struct msg *m, unsigned index);
 static int line_is(const char *p, const char *name);
 static void dsn_from_text(struct msg *m);
@@ -276,6 +277,38 @@ dsn_from_text(struct msg *m)
 	msg_warn(m, "delivery-status fields found in the text, not in a MIME part");
 }
 
+/*
+ * One block of fields may hold several recipients when the MTA left out the
+ * blank lines between them (AOL, some Exchange versions): a Final-Recipient
+ * when the block already has one, or an Original-Recipient after a
+ * Final-Recipient and an Action, starts the next recipient's block.
+ */
+static void
+rcpt_blocks(struct msg *m, const GPtrArray *f, unsigned *index)
+{
+	GPtrArray *sub = g_ptr_array_new();   /* borrowed fields of f */
+	int final = 0, action = 0;
+
+	for (guint i = 0; i < f->len; i++) {
+		const struct field *fl = g_ptr_array_index(f, i);
+		int is_final = g_ascii_strcasecmp(fl->name, "Final-Recipient") == 0;
+
+		if ((is_final && final) ||
+		    (g_ascii_strcasecmp(fl->name, "Original-Recipient") == 0 && final && action)) {
+			if (has_rcpt_fields(sub))
+				rcpt_block(m, sub, (*index)++);
+			g_ptr_array_set_size(sub, 0);
+			final = action = 0;
+		}
+		final |= is_final;
+		action |= g_ascii_strcasecmp(fl->name, "Action") == 0;
+		g_ptr_array_add(sub, (gpointer)fl);
+	}
+	if (has_rcpt_fields(sub))
+		rcpt_block(m, sub, (*index)++);
+	g_ptr_array_free(sub, TRUE);
+}
+
 int
 decode_rfc3464(struct msg *m)
 {
@@ -304,13 +337,13 @@ decode_rfc3464(struct msg *m)
 			orig_id = a;
 		}
 		if (has_rcpt_fields(f))
-			rcpt_block(m, f, index++);
+			rcpt_blocks(m, f, &index);
 		while (pos < end) {
 			g_ptr_array_set_size(f, 0);
 			if (fields_parse(&pos, end, f, DSN_FIELDS_MAX) == 0)
 				continue;
 			if (has_rcpt_fields(f))
-				rcpt_block(m, f, index++);
+				rcpt_blocks(m, f, &index);
 		}
 		g_ptr_array_free(f, TRUE);
 	}

@@ -277,6 +277,11 @@ addr_parse(const char *s, size_t len)
 	}
 	if (l == at)
 		return NULL;
+	/* an X.400 / Exchange address-type prefix: "dda:SMTP=user@example.org" */
+	if (at - l > 5 && g_ascii_strncasecmp(l, "smtp=", 5) == 0)
+		l += 5;
+	else if (at - l > 7 && g_ascii_strncasecmp(l, "rfc822=", 7) == 0)
+		l += 7;
 	/* domain: a name or an address literal */
 	r = at + 1;
 	if (*r == '[') {

@@ -28,6 +28,8 @@ test_addr_parse(void)
 		{ "rfc822;neko..nyaan@example.org", "\"neko..nyaan\"@example.org" },  /* canonical */
 		{ "\"plain\"@example.org", "plain@example.org" },                     /* canonical */
 		{ "user@[192.0.2.1]", "user@[192.0.2.1]" },
+		{ "rfc822; dda:SMTP=Jane@Example.org", "jane@example.org" },       /* X.400 prefix */
+		{ "X400; RFC822=jane@example.org", "jane@example.org" },
 		{ "rfc822;|/usr/bin/procmail", NULL },
 		{ "rfc822; /var/mail/user", NULL },
 		{ "no address here", NULL },
