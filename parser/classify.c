@@ -75,7 +75,9 @@
 	"is not a valid recipient", "unknown recipient or mailbox unavailable", "user invalid", \
 	"address unknown", "unknown e-mail address", "unknown email address", "user not known", \
 	"recipient name is not recognized", "not listed in domino directory", \
-	"not listed in public name & address book", "no such local user", "unknown account"
+	"not listed in public name & address book", "no such local user", "unknown account", \
+	"unknown local-part", "was not found in the recipient's e-mail system", \
+	"e-mail address was not found", "email address was not found"
 
 /*
  * Japanese mobile carriers and the MVNOs on their networks: their "550
@@ -382,7 +384,7 @@ static const struct classify_rule rules[] = {
 		.reason = R(HOSTUNKNOWN), .scope = S(DOMAIN), .flags = HARD },
 	{ .name = "notaccept", .text = TEXT("does not accept mail", "doesn't receive email",
 		"does not receive email", "null mx", "couldn't find a mail exchanger", "no mx record",
-		"accepts no mail", "not accept mail"),
+		"accepts no mail", "not accept mail", "indicated no smtp service"),
 		.reason = R(NOTACCEPT), .scope = S(DOMAIN), .flags = HARD },
 	/* RFC 3463 x.4.4 unable to route: no MX and no address for the domain */
 	{ .name = "status-x.4.4", .status = "*.4.4", .reason = R(HOSTUNKNOWN), .scope = S(DOMAIN), .flags = HARD },
@@ -406,6 +408,9 @@ static const struct classify_rule rules[] = {
 	 * us (its notice says which it may be, in the sender's language).
 	 */
 	{ .name = "googlegroups-refused", .mta = "googlegroups",
+		.reason = R(REJECTED), .scope = S(ADDRESS) },
+	/* a mailing-list manager refusing our post (we are not a member): soft */
+	{ .name = "listmanager-refused", .mta = "listmanager",
 		.reason = R(REJECTED), .scope = S(ADDRESS) },
 
 	/* -- 6. expiry, network, the remote system: soft --------------------- */

@@ -52,12 +52,24 @@ static const char *const generic_ends[] = {
 	NULL
 };
 
+/* What a list manager says when it refuses a post from a non-member. */
+#define LIST_REFUSALS ANY("you are not a member", "is not a member of", "not a member of this", \
+	"not allowed to post", "only members", "members only", "posting is restricted to", \
+	"you are not subscribed", "non-member submission", "not on the list of members")
+
 const struct mta_sig mta_table[] = {
 	/* Google */
 	{ .name = "googlegroups", .from = ANY("mailer-daemon@googlemail.com", "mailer-daemon@google.com"),
 	  .text = ANY("google groups", "google \xe3\x82\xb0\xe3\x83\xab\xe3\x83\xbc\xe3\x83\x97", "groups.google.com") },
 	{ .name = "gmail", .from = ANY("mailer-daemon@googlemail.com", "mailer-daemon@google.com",
 		"mailer-daemon@gmail.com") },
+	/*
+	 * Mailing-list managers (FML, Mailman, Majordomo, LISTSERV, Sympa...)
+	 * refusing a post from a non-member: the list address refuses us.
+	 */
+	{ .name = "listmanager", .header = "X-ML-Name", .text = LIST_REFUSALS },
+	{ .name = "listmanager", .from = ANY("-request@", "-admin@", "-owner@", "owner-", "majordomo@",
+		"listserv@", "sympa@", "fml@"), .text = LIST_REFUSALS },
 	/* Microsoft */
 	{ .name = "exchange2003", .header = "X-Mailer", .header_value = ANY("internet mail service",
 		"microsoft exchange server internet mail connector") },
