@@ -245,7 +245,8 @@ static const struct classify_rule rules[] = {
 		.reason = R(SPEEDING), .scope = S(ADDRESS) },
 	/* the recipient's own choice to refuse us: the mailbox exists */
 	{ .name = "recipient-preferences", .text = TEXT("recipient preferences",
-		"recipient's preferences", "recipients preferences"),
+		"recipient's preferences", "recipients preferences", "not accepting mail from this sender",
+		"recipient has blocked", "has chosen to block"),
 		.reason = R(FILTERED), .scope = S(ADDRESS) },
 
 	/* -- 5. the address or its domain is dead: hard when permanent ------ */
