@@ -527,7 +527,7 @@ lmtp_ingest_done(struct writer_job *job)
 	    job->rc == 0 ? "stored" : "failed",
 	    log_escape(t->mail_from, strlen(t->mail_from), from, sizeof(from)),
 	    log_escape(r0, strlen(r0), rcpt, sizeof(rcpt)), t->rcpts->len, t->size, t->data->len,
-	    t->truncated, ing->report->decoder, ing->report->rcpts->len,
+	    t->truncated, report_decoder_name(ing->report->decoder), ing->report->rcpts->len,
 	    ing->verp[0] ? log_escape(ing->verp, strlen(ing->verp), verp, sizeof(verp)) : "-",
 	    job->bounce.duplicate_r, job->batch,
 	    (double)(g_get_monotonic_time() - ing->t0) / 1000.0,

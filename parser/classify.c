@@ -52,6 +52,7 @@
 #define TEXT(...) ((const char *const[]){ __VA_ARGS__, NULL })
 #define CMD(c) CLASSIFY_CMD_BIT(CLASSIFY_CMD_##c)
 
+#define D(x) REPORT_DECODER_##x
 #define R(x) REPORT_REASON_##x
 #define S(x) REPORT_SCOPE_##x
 #define HARD CLASSIFY_HARD
@@ -89,10 +90,10 @@
 
 static const struct classify_rule rules[] = {
 	/* -- 0. what the format itself says --------------------------------- */
-	{ .name = "arf-complaint", .decoder = "arf", .reason = R(FEEDBACK), .scope = S(NONE) },
-	{ .name = "ses-complaint", .decoder = "amazonses", .category = "complaint",
+	{ .name = "arf-complaint", .decoder = D(ARF), .reason = R(FEEDBACK), .scope = S(NONE) },
+	{ .name = "ses-complaint", .decoder = D(SES), .category = "complaint",
 		.reason = R(FEEDBACK), .scope = S(NONE) },
-	{ .name = "rfc3834-autoreply", .decoder = "rfc3834", .reason = R(VACATION), .scope = S(NONE) },
+	{ .name = "rfc3834-autoreply", .decoder = D(RFC3834), .reason = R(VACATION), .scope = S(NONE) },
 
 	/* -- 1. delivery reports --------------------------------------------- */
 	{ .name = "delivered", .action = "delivered", .reason = R(DELIVERED), .scope = S(NONE) },
@@ -661,7 +662,7 @@ domain_listed(const char *const *domains, const char *host)
 int
 classify_rule_matches(const struct classify_rule *row, const struct classify_input *in)
 {
-	if (row->decoder != NULL && (in->decoder == NULL || strcmp(row->decoder, in->decoder) != 0))
+	if (row->decoder != REPORT_DECODER_NONE && row->decoder != in->decoder)
 		return 0;
 	if (row->mta != NULL && (in->mta == NULL || strcmp(row->mta, in->mta) != 0))
 		return 0;

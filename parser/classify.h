@@ -40,7 +40,8 @@ enum classify_cmd {
 
 /*
  * One row.  Every non-NULL / non-zero condition must hold:
- *  - decoder: the report came from this decoder ("arf", "rfc3834"...);
+ *  - decoder: the report came from this decoder (REPORT_DECODER_ARF...;
+ *    REPORT_DECODER_NONE, the default, means any);
  *  - mta:     the bounce was written by this MTA (parser/mta.c): its own
  *    phrasing, trusted only in its own bounces;
  *  - category: substring of the reporting MTA's own verdict
@@ -60,7 +61,7 @@ enum classify_cmd {
  */
 struct classify_rule {
 	const char *name;
-	const char *decoder;
+	enum report_decoder decoder;
 	const char *mta;
 	const char *category;
 	const char *action;
@@ -76,7 +77,7 @@ struct classify_rule {
 
 /* What a row is matched against (all strings lowercase where text). */
 struct classify_input {
-	const char *decoder;      /* report->decoder */
+	enum report_decoder decoder; /* report->decoder */
 	const char *mta;          /* report->mta, or NULL */
 	const char *category;     /* report_rcpt.category, "" when none */
 	const char *action;       /* "" when none */

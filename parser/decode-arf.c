@@ -110,6 +110,5 @@ decode_arf(struct msg *m)
 	}
 	if (f != NULL)
 		g_ptr_array_free(f, TRUE);
-	r->decoder = "arf";
 	return 1;
 }

@@ -762,7 +762,6 @@ decode_prose(struct msg *m)
 		m->r->unnamed.action = g_strdup(action);
 		m->r->unnamed.diagnostic = diag_whole(m, n->text, n->cands);
 	}
-	m->r->decoder = "prose";
 	g_ptr_array_free(cands, TRUE);
 	return 1;
 }

@@ -111,7 +111,6 @@ decode_rfc3834(struct msg *m)
 	    (from == NULL || strchr(from, '@') == NULL))
 		from = v;
 	addr = from != NULL ? addr_parse(from, strlen(from)) : NULL;
-	m->r->decoder = "rfc3834";
 	if (addr == NULL) {
 		m->unnamed = 1;
 		msg_set_text(m, &m->r->unnamed.diagnostic, m->text->str, m->text->len);

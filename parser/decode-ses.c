@@ -160,7 +160,6 @@ decode_ses(struct msg *m)
 		m->r->orig_sender = addr_parse(src, strlen(src));
 	json_free(inner);
 	json_free(root);
-	m->r->decoder = "amazonses";
 	if (m->r->rcpts->len == before)
 		m->unnamed = 1;
 	return 1;

@@ -82,13 +82,13 @@ struct msg {
 
 /*
  * A decoder: returns 1 when it recognised the message and filled m->r
- * (recipients, unnamed verdict, decoder name), 0 when the message is not
- * its kind (and m->r is untouched).
+ * (recipients, unnamed verdict), 0 when the message is not its kind (and
+ * m->r is untouched).  The driver then sets m->r->decoder to the row's id.
  */
 typedef int (*decoder_fn)(struct msg *m);
 
 struct decoder {
-	const char *name;
+	enum report_decoder id;
 	decoder_fn fn;
 };
 

@@ -36,11 +36,11 @@
 #define HEADERS_MAX 512
 
 const struct decoder decoder_table[] = {
-	{ "arf", decode_arf },
-	{ "amazonses", decode_ses },
-	{ "rfc3464", decode_rfc3464 },
-	{ "rfc3834", decode_rfc3834 },
-	{ "prose", decode_prose },
+	{ REPORT_DECODER_ARF, decode_arf },
+	{ REPORT_DECODER_SES, decode_ses },
+	{ REPORT_DECODER_RFC3464, decode_rfc3464 },
+	{ REPORT_DECODER_RFC3834, decode_rfc3834 },
+	{ REPORT_DECODER_PROSE, decode_prose },
 };
 const unsigned decoder_count = G_N_ELEMENTS(decoder_table);
 
@@ -657,7 +657,7 @@ finish_rcpt(struct msg *m, struct report_rcpt *rc)
 
 		/* a single recipient the text does not name: the text is about it */
 		if (ctx == NULL && rc != &m->r->unnamed && m->r->rcpts->len == 1 &&
-		    strcmp(m->r->decoder, "rfc3464") == 0 && m->text->len > 0 &&
+		    m->r->decoder == REPORT_DECODER_RFC3464 && m->text->len > 0 &&
 		    strstr(m->lower, rc->recipient) == NULL)
 			ctx = whole = prose_whole(m);
 		classify_rcpt(rc, m->r, ctx);
@@ -909,8 +909,7 @@ report_parse(const char *buf, size_t len, const struct report_limits *lim)
 	/* 4. the first decoder that recognises the message fills the report */
 	for (unsigned i = 0; i < decoder_count; i++) {
 		if (decoder_table[i].fn(&m)) {
-			if (strcmp(r->decoder, "none") == 0)
-				r->decoder = decoder_table[i].name;
+			r->decoder = decoder_table[i].id;
 			break;
 		}
 	}
@@ -930,7 +929,7 @@ report_parse(const char *buf, size_t len, const struct report_limits *lim)
 
 	/* GMime's own account of what was wrong, for a message that needed help */
 	if (lim->gmime_warnings == REPORT_GMIME_WARNINGS_ON_TROUBLE &&
-	    (m.trouble || strcmp(r->decoder, "none") == 0)) {
+	    (m.trouble || r->decoder == REPORT_DECODER_NONE)) {
 		GMimeMessage *again = gmime_parse(&m, stream, 1);
 
 		if (again != NULL)

@@ -159,7 +159,7 @@ emit(struct out *o, const char *file, unsigned msgno, const struct report *r,
 	g_string_append(b, ", \"rule\": ");
 	cmd_json_string(b, v->rule);
 	g_string_append(b, ", \"decoder\": ");
-	cmd_json_string(b, r->decoder);
+	cmd_json_string(b, report_decoder_name(r->decoder));
 	g_string_append(b, ", \"mta\": ");
 	cmd_json_string(b, r->mta);
 	g_string_append(b, ", \"reporting_mta\": ");

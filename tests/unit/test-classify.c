@@ -31,7 +31,7 @@ witness(const struct classify_rule *row, struct classify_input *in, char *status
 	char *text, size_t textsz)
 {
 	memset(in, 0, sizeof(*in));
-	in->decoder = row->decoder != NULL ? row->decoder : "rfc3464";
+	in->decoder = row->decoder != REPORT_DECODER_NONE ? row->decoder : REPORT_DECODER_RFC3464;
 	in->mta = row->mta;
 	in->category = row->category != NULL ? row->category : "";
 	in->action = row->action != NULL ? row->action : "failed";
@@ -166,7 +166,7 @@ test_invariants(void)
 	{
 		const struct classify_rule *last = &rules[n - 1];
 
-		g_assert_null(last->decoder);
+		g_assert_cmpint(last->decoder, ==, REPORT_DECODER_NONE);
 		g_assert_null(last->mta);
 		g_assert_null(last->category);
 		g_assert_null(last->action);
@@ -274,7 +274,7 @@ test_cases(void)
 		char domain[64];
 
 		memset(&in, 0, sizeof(in));
-		in.decoder = "rfc3464";
+		in.decoder = REPORT_DECODER_RFC3464;
 		in.category = "";
 		in.action = cases[i].action;
 		in.status = cases[i].status;
