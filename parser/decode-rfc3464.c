@@ -174,10 +174,10 @@ rcpt_block(struct msg *m, const GPtrArray *f, unsigned index)
 		 * the block has none, and the SMTP stage, which Postfix writes only
 		 * there ("(in reply to RCPT TO command)").
 		 */
-		char *prose = prose_diag_for_addr(m, rc->recipient);
+		char *prose = note_diag_for_addr(m, rc->recipient);
 
 		if (prose == NULL && rc->final_recipient != NULL)
-			prose = prose_diag_for_addr(m, rc->final_recipient);
+			prose = note_diag_for_addr(m, rc->final_recipient);
 		if (prose != NULL && rc->smtp_command == NULL) {
 			/* a transcript's pairing of replies and commands first */
 			enum classify_cmd c = m->lower != NULL ?
@@ -188,7 +188,7 @@ rcpt_block(struct msg *m, const GPtrArray *f, unsigned index)
 
 			/* Postfix names the stage on the final recipient's lines */
 			if (c == CLASSIFY_CMD_NONE && rc->final_recipient != NULL) {
-				char *fp = prose_diag_for_addr(m, rc->final_recipient);
+				char *fp = note_diag_for_addr(m, rc->final_recipient);
 
 				if (fp != NULL)
 					c = text_find_command(fp);
@@ -355,7 +355,7 @@ decode_rfc3464(struct msg *m)
 	if (m->mta != NULL && (m->mta->flags & MTA_TEXT_ORCPT) && m->r->rcpts->len == 1) {
 		/* the MTA's text holds the address as the sender wrote it: its ORCPT */
 		struct report_rcpt *rc = g_ptr_array_index(m->r->rcpts, 0);
-		char *o = rc->final_recipient == NULL ? prose_single_recipient(m) : NULL;
+		char *o = rc->final_recipient == NULL ? note_single_recipient(m) : NULL;
 
 		if (o != NULL && strcmp(o, rc->recipient) != 0) {
 			rc->final_recipient = rc->recipient;

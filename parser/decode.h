@@ -128,20 +128,55 @@ int decode_rfc3464(struct msg *m);
 int decode_rfc3834(struct msg *m);
 int decode_ses(struct msg *m);
 int decode_prose(struct msg *m);
-/* The notification's own lines about addr, or NULL (decode-prose.c). */
-char *prose_diag_for_addr(struct msg *m, const char *addr);
-/* The whole notification text, squeezed and bounded, or NULL. */
-char *prose_whole(struct msg *m);
+
+/* -- note.c: the notification text, shared by the decoders --------------- */
+
+/* Candidate recipient addresses looked at in one notification. */
+#define NOTE_CANDIDATES_MAX 2000
+
+/* One address of the notification. */
+struct note_cand {
+	char *addr;
+	size_t line;              /* offset of its line in the notification */
+	int alone;                /* the line is just the address ("<a@b>:") */
+	int own;                  /* one of our own addresses (To:, From:...) */
+};
+
+/*
+ * The notification of m, computed once per message (note_get): its text
+ * and lowercased text up to the returned message, our own addresses and
+ * every candidate address in it.
+ */
+struct note {
+	char *text, *lower;
+	GPtrArray *own;           /* of char * */
+	GPtrArray *cands;         /* of struct note_cand *, in order */
+};
+
+/* m's notification, built on first use; borrowed until report_parse() returns. */
+struct note *note_get(struct msg *m);
+/* Frees the cached notification; NULL is a no-op. */
+void note_free(struct note *n);
+/* Frees a struct note_cand (a GDestroyNotify). */
+void note_cand_free(gpointer p);
+/* Is addr in list (of char *)?  1 / 0. */
+int note_in_list(const GPtrArray *list, const char *addr);
+/* addr's own lines in n (caller frees), or NULL. */
+char *note_diag_for(const struct msg *m, const struct note *n, const char *addr);
+/* The whole of n minus headings and the lines of cands' addresses (caller frees). */
+char *note_diag_whole(const struct msg *m, const struct note *n, const GPtrArray *cands);
+/* The notification's own lines about addr, or NULL (caller frees). */
+char *note_diag_for_addr(struct msg *m, const char *addr);
+/* The whole notification text, squeezed and bounded, or NULL (caller frees). */
+char *note_whole(struct msg *m);
 /*
  * Offset in m->text (and m->lower) where the notification ends and the
  * returned message begins: its introducing line ("----- Unsent message
  * follows -----"...) or its first header line; the text's length if none.
  */
-size_t prose_note_end(const struct msg *m);
-/* The only address the notification names (not ours), or NULL. */
-char *prose_single_recipient(struct msg *m);
-/* Frees the cached notification; NULL is a no-op. */
-void note_free(struct note *n);
+size_t note_end(const struct msg *m);
+/* The only address the notification names (not ours), or NULL (caller frees). */
+char *note_single_recipient(struct msg *m);
 
 /* The table, in the order tried (parse.c). */
 extern const struct decoder decoder_table[];

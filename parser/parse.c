@@ -659,7 +659,7 @@ finish_rcpt(struct msg *m, struct report_rcpt *rc)
 		if (ctx == NULL && rc != &m->r->unnamed && m->r->rcpts->len == 1 &&
 		    m->r->decoder == REPORT_DECODER_RFC3464 && m->text->len > 0 &&
 		    strstr(m->lower, rc->recipient) == NULL)
-			ctx = whole = prose_whole(m);
+			ctx = whole = note_whole(m);
 		classify_rcpt(rc, m->r, ctx);
 		g_free(whole);
 	}
@@ -699,7 +699,7 @@ infer_recipient(struct msg *m)
 		return;
 	if (fields == NULL) {
 		/* a returned message quoted in the text, after the notification */
-		size_t at = prose_note_end(m);
+		size_t at = note_end(m);
 		const char *pos = m->text->str + at;
 
 		if (at >= m->text->len)
