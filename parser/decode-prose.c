@@ -59,7 +59,7 @@ static const char *const delay_phrases[] = {
 static int
 looks_like_bounce(const struct msg *m)
 {
-	if (m->mta != NULL || msg_header(m, "X-Failed-Recipients") != NULL)
+	if (m->mta != NULL || parser_msg_header(m, "X-Failed-Recipients") != NULL)
 		return 1;
 	for (const char *const *p = daemon_from; *p; p++)
 		if (strstr(m->lfrom, *p) != NULL)
@@ -102,10 +102,10 @@ pick_recipients(const struct msg *m, const char *lnote, const GPtrArray *own, GP
 		const char *v = xfr, *s, *e = xfr + strlen(xfr);
 		size_t len;
 
-		while (xl->len < NOTE_CANDIDATES_MAX && addr_find(v, e, &s, &len)) {
-			char *a = addr_parse(s, len);
+		while (xl->len < NOTE_CANDIDATES_MAX && parser_addr_find(v, e, &s, &len)) {
+			char *a = parser_addr_parse(s, len);
 
-			if (a != NULL && !note_in_list(xl, a))
+			if (a != NULL && !parser_note_in_list(xl, a))
 				g_ptr_array_add(xl, a);
 			else
 				g_free(a);
@@ -116,7 +116,7 @@ pick_recipients(const struct msg *m, const char *lnote, const GPtrArray *own, GP
 		for (guint i = 0; i < cands->len; i++) {
 			struct note_cand *c = g_ptr_array_index(cands, i);
 
-			if ((step == 0 && xl->len > 0 && note_in_list(xl, c->addr)) ||
+			if ((step == 0 && xl->len > 0 && parser_note_in_list(xl, c->addr)) ||
 			    (step == 1 && !c->own) ||
 			    (step == 3 && c->own && c->alone))
 				g_ptr_array_add(keep, c);
@@ -160,7 +160,7 @@ pick_recipients(const struct msg *m, const char *lnote, const GPtrArray *own, GP
 }
 
 int
-decode_prose(struct msg *m)
+parser_decode_prose(struct msg *m)
 {
 	struct note *n;
 	GPtrArray *cands;
@@ -169,10 +169,10 @@ decode_prose(struct msg *m)
 
 	if (!looks_like_bounce(m))
 		return 0;
-	n = note_get(m);
+	n = parser_note_get(m);
 	action = prose_action(n->lower);
 	/* a working copy: pick_recipients() rewrites it */
-	cands = g_ptr_array_new_with_free_func(note_cand_free);
+	cands = g_ptr_array_new_with_free_func(parser_note_cand_free);
 	for (guint i = 0; i < n->cands->len; i++) {
 		const struct note_cand *c = g_ptr_array_index(n->cands, i);
 		struct note_cand *d = g_new(struct note_cand, 1);
@@ -181,7 +181,7 @@ decode_prose(struct msg *m)
 		d->addr = g_strdup(c->addr);
 		g_ptr_array_add(cands, d);
 	}
-	pick_recipients(m, n->lower, n->own, cands, msg_header(m, "X-Failed-Recipients"));
+	pick_recipients(m, n->lower, n->own, cands, parser_msg_header(m, "X-Failed-Recipients"));
 
 	for (guint i = 0; i < cands->len; i++) {
 		struct note_cand *c = g_ptr_array_index(cands, i);
@@ -189,10 +189,10 @@ decode_prose(struct msg *m)
 		char *diag = NULL;
 
 		if (m->mta == NULL || !(m->mta->flags & MTA_DIAG_WHOLE))
-			diag = note_diag_for(m, n, c->addr);
+			diag = parser_note_diag_for(m, n, c->addr);
 		if (diag == NULL)
-			diag = note_diag_whole(m, n, n->cands);
-		rc = msg_add_rcpt(m, g_strdup(c->addr));
+			diag = parser_note_diag_whole(m, n, n->cands);
+		rc = parser_msg_add_rcpt(m, g_strdup(c->addr));
 		if (rc == NULL) {
 			g_free(diag);
 			break;
@@ -209,7 +209,7 @@ decode_prose(struct msg *m)
 		/* a bounce that lost its recipient: keep the verdict for VERP */
 		m->unnamed = 1;
 		m->r->unnamed.action = g_strdup(action);
-		m->r->unnamed.diagnostic = note_diag_whole(m, n, n->cands);
+		m->r->unnamed.diagnostic = parser_note_diag_whole(m, n, n->cands);
 	}
 	g_ptr_array_free(cands, TRUE);
 	return 1;

@@ -66,22 +66,22 @@ is_autoreply(const struct msg *m)
 {
 	const char *v;
 
-	if (m->dsn->len > 0 || m->feedback->len > 0 || msg_header(m, "X-Failed-Recipients") != NULL)
+	if (m->dsn->len > 0 || m->feedback->len > 0 || parser_msg_header(m, "X-Failed-Recipients") != NULL)
 		return 0;
 	for (const char *const *w = bounce_words; *w; w++)
 		if (strstr(m->lfrom, *w) != NULL || strstr(m->lsubject, *w) != NULL)
 			return 0;
-	v = msg_header(m, "Auto-Submitted");
-	if (v != NULL && text_casestr(v, "auto-replied") != NULL)
+	v = parser_msg_header(m, "Auto-Submitted");
+	if (v != NULL && parser_text_casestr(v, "auto-replied") != NULL)
 		return 1;
 	for (const char *const *h = responder_headers; *h; h++)
-		if (msg_header(m, *h) != NULL)
+		if (parser_msg_header(m, *h) != NULL)
 			return 1;
-	v = msg_header(m, "X-Apple-Action");
-	if (v != NULL && text_casestr(v, "vacation") != NULL)
+	v = parser_msg_header(m, "X-Apple-Action");
+	if (v != NULL && parser_text_casestr(v, "vacation") != NULL)
 		return 1;
-	v = msg_header(m, "Precedence");
-	if (v != NULL && text_casestr(v, "auto_reply") != NULL)
+	v = parser_msg_header(m, "Precedence");
+	if (v != NULL && parser_text_casestr(v, "auto_reply") != NULL)
 		return 1;
 	for (const char *const *s = reply_subjects; *s; s++)
 		if (strstr(m->lsubject, *s) != NULL)
@@ -98,7 +98,7 @@ is_autoreply(const struct msg *m)
 }
 
 int
-decode_rfc3834(struct msg *m)
+parser_decode_rfc3834(struct msg *m)
 {
 	const char *from = m->from, *v;
 	char *addr;
@@ -107,16 +107,16 @@ decode_rfc3834(struct msg *m)
 	if (!is_autoreply(m))
 		return 0;
 	/* the responder answers from its own address; Reply-To is not it */
-	if ((v = msg_header(m, "Return-Path")) != NULL && strchr(v, '@') != NULL &&
+	if ((v = parser_msg_header(m, "Return-Path")) != NULL && strchr(v, '@') != NULL &&
 	    (from == NULL || strchr(from, '@') == NULL))
 		from = v;
-	addr = from != NULL ? addr_parse(from, strlen(from)) : NULL;
+	addr = from != NULL ? parser_addr_parse(from, strlen(from)) : NULL;
 	if (addr == NULL) {
 		m->unnamed = 1;
-		msg_set_text(m, &m->r->unnamed.diagnostic, m->text->str, m->text->len);
+		parser_msg_set_text(m, &m->r->unnamed.diagnostic, m->text->str, m->text->len);
 		return 1;
 	}
-	rc = msg_add_rcpt(m, addr);
+	rc = parser_msg_add_rcpt(m, addr);
 	if (rc != NULL && rc->diagnostic == NULL) {
 		/* the first paragraph of the reply */
 		const char *s = m->text->str, *e;
@@ -126,7 +126,7 @@ decode_rfc3834(struct msg *m)
 		e = strstr(s, "\n\n");
 		if (e != NULL && e - s < 40 && strstr(e + 2, "\n\n") != NULL)
 			e = strstr(e + 2, "\n\n");   /* a one-line salutation first */
-		msg_set_text(m, &rc->diagnostic, s, e != NULL ? (size_t)(e - s) : strlen(s));
+		parser_msg_set_text(m, &rc->diagnostic, s, e != NULL ? (size_t)(e - s) : strlen(s));
 	}
 	return 1;
 }

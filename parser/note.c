@@ -39,7 +39,7 @@ static const char *const rcpt_fields[] = {
 };
 
 void
-note_cand_free(gpointer p)
+parser_note_cand_free(gpointer p)
 {
 	struct note_cand *c = p;
 
@@ -53,13 +53,13 @@ note_cand_free(gpointer p)
  * "Return-Path:" at column 0: prose never starts a line with them).
  */
 size_t
-note_end(const struct msg *m)
+parser_note_end(const struct msg *m)
 {
 	const char *lower = m->lower;
 	size_t len = MIN(strlen(lower), NOTE_MAX);
 	size_t end = len;
 	const char *const *ends = m->mta != NULL && m->mta->ends != NULL ? m->mta->ends :
-		mta_generic_ends();
+		parser_mta_generic_ends();
 
 	for (const char *const *e = ends; *e; e++) {
 		const char *at = lower[end] == '\0' ? strstr(lower, *e) : memmem(lower, end, *e, strlen(*e));
@@ -160,15 +160,15 @@ own_addresses(const struct msg *m, GPtrArray *own)
 	static const char *const names[] = { "To", "From", "Return-Path", "Reply-To", "Sender" };
 
 	for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
-		const char *v = msg_header(m, names[i]);
+		const char *v = parser_msg_header(m, names[i]);
 		const char *s, *end;
 		size_t len;
 
 		if (v == NULL)
 			continue;
 		end = v + strlen(v);
-		while (addr_find(v, end, &s, &len)) {
-			char *a = addr_parse(s, len);
+		while (parser_addr_find(v, end, &s, &len)) {
+			char *a = parser_addr_parse(s, len);
 
 			if (a != NULL)
 				g_ptr_array_add(own, a);
@@ -176,10 +176,10 @@ own_addresses(const struct msg *m, GPtrArray *own)
 		}
 	}
 	if (m->orig != NULL) {
-		const char *v = fields_get(m->orig, "From");
+		const char *v = parser_fields_get(m->orig, "From");
 
 		if (v != NULL) {
-			char *a = addr_parse(v, strlen(v));
+			char *a = parser_addr_parse(v, strlen(v));
 
 			if (a != NULL)
 				g_ptr_array_add(own, a);
@@ -188,7 +188,7 @@ own_addresses(const struct msg *m, GPtrArray *own)
 }
 
 int
-note_in_list(const GPtrArray *list, const char *addr)
+parser_note_in_list(const GPtrArray *list, const char *addr)
 {
 	for (guint i = 0; i < list->len; i++) {
 		const char *s = g_ptr_array_index(list, i);
@@ -236,7 +236,7 @@ has_code(const char *s, size_t len)
 {
 	char *t = g_strndup(s, len);
 	char st[16], rp[4];
-	int yes = text_find_status(t, st) || text_find_reply(t, rp);
+	int yes = parser_text_find_status(t, st) || parser_text_find_reply(t, rp);
 
 	g_free(t);
 	return yes;
@@ -364,8 +364,8 @@ diag_for(const struct msg *m, const char *note, const char *lnote, const GPtrArr
 		}
 		from = at + alen;
 	}
-	text_join_smtp_lines(d->str);
-	out = text_squeeze(d->str, strlen(d->str), m->lim->max_field);
+	parser_text_join_smtp_lines(d->str);
+	out = parser_text_squeeze(d->str, strlen(d->str), m->lim->max_field);
 	g_string_free(d, TRUE);
 	/* nothing but punctuation left: no diagnostic of its own */
 	for (const char *q = out; *q; q++)
@@ -398,8 +398,8 @@ diag_whole(const struct msg *m, const char *note, const GPtrArray *cands)
 		}
 		p = *eol ? eol + 1 : eol;
 	}
-	text_join_smtp_lines(d->str);
-	out = text_squeeze(d->str, strlen(d->str), m->lim->max_field);
+	parser_text_join_smtp_lines(d->str);
+	out = parser_text_squeeze(d->str, strlen(d->str), m->lim->max_field);
 	g_string_free(d, TRUE);
 	if (out[0] == '\0') {
 		g_free(out);
@@ -452,8 +452,8 @@ scan_candidates(const struct msg *m, const char *note, const GPtrArray *own, GPt
 			eol = p + strlen(p);
 		if (!header_like(m, p, eol)) {
 			v = p;
-			while (addr_find(v, eol, &s, &len)) {
-				char *a = addr_parse(s, len);
+			while (parser_addr_find(v, eol, &s, &len)) {
+				char *a = parser_addr_parse(s, len);
 				const char *after = s + len;
 				struct note_cand *c;
 
@@ -468,19 +468,19 @@ scan_candidates(const struct msg *m, const char *note, const GPtrArray *own, GPt
 				 * ("a@b <c@d>"), the tail of "x@y@z".
 				 */
 				if (sender_context(note, s)) {
-					if (!note_in_list(shunned, a))
+					if (!parser_note_in_list(shunned, a))
 						g_ptr_array_add(shunned, g_strdup(a));
 					g_free(a);
 					continue;
 				}
 				if (after < eol && *after == '<' && (s == note || s[-1] != '<')) {
 					const char *gt = memchr(after, '>', (size_t)(eol - after));
-					char *inner = gt != NULL ? addr_parse(after, (size_t)(gt - after + 1)) : NULL;
+					char *inner = gt != NULL ? parser_addr_parse(after, (size_t)(gt - after + 1)) : NULL;
 					int other = inner != NULL && strcmp(inner, a) != 0;
 
 					g_free(inner);
 					if (other) {
-						if (!note_in_list(shunned, a))
+						if (!parser_note_in_list(shunned, a))
 							g_ptr_array_add(shunned, g_strdup(a));
 						g_free(a);
 						continue;
@@ -494,7 +494,7 @@ scan_candidates(const struct msg *m, const char *note, const GPtrArray *own, GPt
 				c->addr = a;
 				c->line = (size_t)(p - note);
 				c->alone = line_alone(p, eol, s, len);
-				c->own = note_in_list(own, a);
+				c->own = parser_note_in_list(own, a);
 				g_ptr_array_add(cands, c);
 			}
 		}
@@ -503,7 +503,7 @@ scan_candidates(const struct msg *m, const char *note, const GPtrArray *own, GPt
 	for (guint i = 0; i < cands->len; ) {
 		struct note_cand *c = g_ptr_array_index(cands, i);
 
-		if (note_in_list(shunned, c->addr))
+		if (parser_note_in_list(shunned, c->addr))
 			g_ptr_array_remove_index(cands, i);
 		else
 			i++;
@@ -513,7 +513,7 @@ scan_candidates(const struct msg *m, const char *note, const GPtrArray *own, GPt
 
 
 struct note *
-note_get(struct msg *m)
+parser_note_get(struct msg *m)
 {
 	struct note *n;
 	size_t end;
@@ -521,11 +521,11 @@ note_get(struct msg *m)
 	if (m->note != NULL)
 		return m->note;
 	n = g_new0(struct note, 1);
-	end = note_end(m);
+	end = parser_note_end(m);
 	n->text = g_strndup(m->text->str, end);
 	n->lower = g_strndup(m->lower, end);
 	n->own = g_ptr_array_new_with_free_func(g_free);
-	n->cands = g_ptr_array_new_with_free_func(note_cand_free);
+	n->cands = g_ptr_array_new_with_free_func(parser_note_cand_free);
 	own_addresses(m, n->own);
 	scan_candidates(m, n->text, n->own, n->cands);
 	m->note = n;
@@ -533,7 +533,7 @@ note_get(struct msg *m)
 }
 
 void
-note_free(struct note *n)
+parser_note_free(struct note *n)
 {
 	if (n == NULL)
 		return;
@@ -549,9 +549,9 @@ note_free(struct note *n)
  * delivery-status part without Diagnostic-Code), or NULL.
  */
 char *
-note_diag_for_addr(struct msg *m, const char *addr)
+parser_note_diag_for_addr(struct msg *m, const char *addr)
 {
-	struct note *n = note_get(m);
+	struct note *n = parser_note_get(m);
 
 	if (strstr(n->lower, addr) == NULL)
 		return NULL;
@@ -560,17 +560,17 @@ note_diag_for_addr(struct msg *m, const char *addr)
 
 /* The whole notification, for a report whose only recipient it does not name. */
 char *
-note_whole(struct msg *m)
+parser_note_whole(struct msg *m)
 {
-	struct note *n = note_get(m);
+	struct note *n = parser_note_get(m);
 
 	return diag_whole(m, n->text, NULL);
 }
 
 char *
-note_single_recipient(struct msg *m)
+parser_note_single_recipient(struct msg *m)
 {
-	struct note *n = note_get(m);
+	struct note *n = parser_note_get(m);
 	const char *out = NULL;
 	int count = 0;
 
@@ -587,14 +587,14 @@ note_single_recipient(struct msg *m)
 
 /* addr's own lines in the notification n, or NULL (for decode-prose.c). */
 char *
-note_diag_for(const struct msg *m, const struct note *n, const char *addr)
+parser_note_diag_for(const struct msg *m, const struct note *n, const char *addr)
 {
 	return diag_for(m, n->text, n->lower, n->cands, addr);
 }
 
 /* The whole notification minus headings and the lines of cands' addresses. */
 char *
-note_diag_whole(const struct msg *m, const struct note *n, const GPtrArray *cands)
+parser_note_diag_whole(const struct msg *m, const struct note *n, const GPtrArray *cands)
 {
 	return diag_whole(m, n->text, cands);
 }

@@ -15,7 +15,7 @@
 
 /* Longest addr-spec we accept: the store's limit (report.h). */
 #define ADDR_MAX REPORT_ADDR_MAX
-/* Longest header field value kept by fields_parse(). */
+/* Longest header field value kept by parser_fields_parse(). */
 #define FIELD_VALUE_MAX (16u * 1024)
 
 static int status_at(const char *s, const char *start, char *out);
@@ -29,7 +29,7 @@ static size_t letter_before(const char *start, const char *p);
 static int scan_char(int c);
 
 void
-field_free(gpointer p)
+parser_field_free(gpointer p)
 {
 	struct field *f = p;
 
@@ -46,7 +46,7 @@ field_free(gpointer p)
  * MTAs write free text into delivery-status parts).
  */
 unsigned
-fields_parse(const char **pos, const char *end, GPtrArray *out, unsigned max)
+parser_fields_parse(const char **pos, const char *end, GPtrArray *out, unsigned max)
 {
 	const char *p = *pos;
 	struct field *cur = NULL;
@@ -129,7 +129,7 @@ fields_parse(const char **pos, const char *end, GPtrArray *out, unsigned max)
 }
 
 const char *
-fields_get(const GPtrArray *fields, const char *name)
+parser_fields_get(const GPtrArray *fields, const char *name)
 {
 	if (fields == NULL)
 		return NULL;
@@ -143,7 +143,7 @@ fields_get(const GPtrArray *fields, const char *name)
 }
 
 const char *
-msg_header(const struct msg *m, const char *name)
+parser_msg_header(const struct msg *m, const char *name)
 {
 	char first = g_ascii_tolower(name[0]);
 
@@ -159,7 +159,7 @@ msg_header(const struct msg *m, const char *name)
 }
 
 int
-addr_char(int c)
+parser_addr_char(int c)
 {
 	return g_ascii_isalnum(c) || (c != 0 && strchr(".!#$%&'*+-/=?^_`{|}~", c) != NULL) ||
 		(c & 0x80);
@@ -218,7 +218,7 @@ domain_char(int c)
 }
 
 char *
-addr_parse(const char *s, size_t len)
+parser_addr_parse(const char *s, size_t len)
 {
 	const char *end = s + len, *at, *lt, *gt, *l, *r;
 	char *out;
@@ -272,7 +272,7 @@ addr_parse(const char *s, size_t len)
 		l--;
 	} else {
 		/* ' and ` are atext (o'brien@...): all of the run is the local part */
-		while (l > s && addr_char((unsigned char)l[-1]))
+		while (l > s && parser_addr_char((unsigned char)l[-1]))
 			l--;
 	}
 	if (l == at)
@@ -321,7 +321,7 @@ dot_atom(const char *s, size_t len)
 		if (s[i] == '.') {
 			if (s[i + 1] == '.')
 				return 0;
-		} else if (!addr_char((unsigned char)s[i]) || s[i] == '"') {
+		} else if (!parser_addr_char((unsigned char)s[i]) || s[i] == '"') {
 			return 0;
 		}
 	}
@@ -360,7 +360,7 @@ addr_canonical(const char *local, size_t llen, const char *domain, size_t dlen)
 }
 
 int
-addr_find(const char *s, const char *end, const char **start_r, size_t *len_r)
+parser_addr_find(const char *s, const char *end, const char **start_r, size_t *len_r)
 {
 	const char *p = s;
 
@@ -465,7 +465,7 @@ status_at(const char *s, const char *start, char *out)
 
 /* The first failure code (4.x.x, 5.x.x) wins over success codes before it. */
 int
-text_find_status(const char *s, char *out)
+parser_text_find_status(const char *s, char *out)
 {
 	char first[16] = "";
 	int have = 0;
@@ -506,7 +506,7 @@ reply_at(const char *s, const char *start)
 
 /* As for statuses: the first 4xx/5xx reply wins over 2xx/3xx ones before it. */
 int
-text_find_reply(const char *s, char *out)
+parser_text_find_reply(const char *s, char *out)
 {
 	char first[4] = "";
 	int have = 0;
@@ -532,23 +532,23 @@ text_find_reply(const char *s, char *out)
 
 /*
  * The stage an MTA names in its text: a Sendmail-style transcript first
- * (text_transcript_command), then phrases: Postfix "(in reply to RCPT TO
+ * (parser_text_transcript_command), then phrases: Postfix "(in reply to RCPT TO
  * command)", Exim "SMTP error from remote mail server after RCPT TO:",
  * qmail "does not like recipient", Oracle "Remote SMTP server has rejected
  * address", and a few more.  The first phrase found wins.
  */
 enum classify_cmd
-text_find_command(const char *s)
+parser_text_find_command(const char *s)
 {
 	char *lower = g_ascii_strdown(s, -1);
-	enum classify_cmd c = text_find_command_lower(lower);
+	enum classify_cmd c = parser_text_find_command_lower(lower);
 
 	g_free(lower);
 	return c;
 }
 
 enum classify_cmd
-text_find_command_lower(const char *lower)
+parser_text_find_command_lower(const char *lower)
 {
 	static const struct {
 		const char *phrase;
@@ -593,7 +593,7 @@ text_find_command_lower(const char *lower)
 		{ "after connection", CLASSIFY_CMD_CONN },
 	};
 	const char *best = NULL;
-	enum classify_cmd cmd = text_transcript_command(lower, NULL);
+	enum classify_cmd cmd = parser_text_transcript_command(lower, NULL);
 
 	if (cmd != CLASSIFY_CMD_NONE)
 		return cmd;
@@ -642,7 +642,7 @@ transcript_cmd(const char *p)
  * conversation.  CLASSIFY_CMD_NONE: no transcript, or none about addr.
  */
 enum classify_cmd
-text_transcript_command(const char *lower, const char *addr)
+parser_text_transcript_command(const char *lower, const char *addr)
 {
 	enum { QMAX = 16 };
 	struct { enum classify_cmd cmd; int about; } q[QMAX];
@@ -695,7 +695,7 @@ text_transcript_command(const char *lower, const char *addr)
 }
 
 const char *
-text_casestr(const char *hay, const char *needle)
+parser_text_casestr(const char *hay, const char *needle)
 {
 	size_t n = strlen(needle);
 	unsigned char first;
@@ -712,7 +712,7 @@ text_casestr(const char *hay, const char *needle)
 }
 
 char *
-text_squeeze(const char *s, size_t len, size_t max)
+parser_text_squeeze(const char *s, size_t len, size_t max)
 {
 	GString *out = g_string_sized_new(MIN(len, max) + 1);
 	int space = 0;
@@ -753,7 +753,7 @@ text_squeeze(const char *s, size_t len, size_t max)
  * and drop the repeats so the text reads as one sentence.
  */
 void
-text_join_smtp_lines(char *s)
+parser_text_join_smtp_lines(char *s)
 {
 	char code[4] = "", status[16] = "", pat[24];
 	char *w = s;
@@ -828,7 +828,7 @@ text_join_smtp_lines(char *s)
 }
 
 void
-text_from_html(const char *s, size_t len, GString *out)
+parser_text_from_html(const char *s, size_t len, GString *out)
 {
 	const char *end = s + len;
 	const char *p = s;
