@@ -78,7 +78,8 @@
 	"recipient name is not recognized", "not listed in domino directory", \
 	"not listed in public name & address book", "no such local user", "unknown account", \
 	"unknown local-part", "was not found in the recipient's e-mail system", \
-	"e-mail address was not found", "email address was not found"
+	"e-mail address was not found", "email address was not found", "wasn't found at", \
+	"no such address", "account not found"
 
 /*
  * Japanese mobile carriers and the MVNOs on their networks: their "550
