@@ -122,7 +122,10 @@ sender_context(const char *note, const char *at)
 {
 	static const char *const words[] = { "from", "sender", "sent by", "mail from",
 		"envelope-from", "return-path", "generated from", "contact", "send mail to",
-		"write to", "questions to" };
+		"write to", "questions to",
+		/* help text: who to ask, never a failed recipient */
+		"us at", "report this to", "report it to", "please email",
+		"send an email to", "administrator at", "postmaster at", "helpdesk at", "support at" };
 	const char *start = at;
 	char buf[48];
 	size_t n;
