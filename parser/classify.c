@@ -79,7 +79,11 @@
 	"not listed in public name & address book", "no such local user", "unknown account", \
 	"unknown local-part", "was not found in the recipient's e-mail system", \
 	"e-mail address was not found", "email address was not found", "wasn't found at", \
-	"no such address", "account not found"
+	"no such address", "account not found", "invalid receiver address", "not a valid user", \
+	"user is unknown", "mailbox unknown", "address not recognized", "recipient not recognized", \
+	/* the same in the languages of localised bounces (de, fr, es, it) */ \
+	"benutzer unbekannt", "empf\xc3\xa4nger unbekannt", "utilisateur inconnu", \
+	"destinataire inconnu", "adresse inexistante", "usuario desconocido", "utente sconosciuto"
 
 /*
  * Japanese mobile carriers and the MVNOs on their networks: their "550
