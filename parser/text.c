@@ -17,6 +17,15 @@
 #define ADDR_MAX REPORT_ADDR_MAX
 /* Longest header field value kept by parser_fields_parse(). */
 #define FIELD_VALUE_MAX (16u * 1024)
+/* Commands, and replies, read in one round of a session transcript. */
+#define TRANSCRIPT_ROUND_MAX 16
+
+/* One exchange of a transcript: the commands sent, then the replies. */
+struct transcript_round {
+	unsigned ncmds, nreplies;
+	struct { enum classify_cmd cmd; int about; } cmds[TRANSCRIPT_ROUND_MAX];
+	struct { int failed; int about; } replies[TRANSCRIPT_ROUND_MAX];
+};
 
 static int status_at(const char *s, const char *start, char *out);
 static int dot_atom(const char *s, size_t len);
@@ -27,6 +36,8 @@ static int domain_ok(const char *d, size_t len);
 static size_t letter_at(const char *p, const char *end);
 static size_t letter_before(const char *start, const char *p);
 static int scan_char(int c);
+static enum classify_cmd transcript_cmd(const char *p);
+static enum classify_cmd transcript_resolve(const struct transcript_round *t, int want_any);
 
 void
 parser_field_free(gpointer p)
@@ -634,20 +645,45 @@ transcript_cmd(const char *p)
  *     <<< 250 2.1.0 Ok
  *     <<< 550 5.1.1 <reader@example.org>... User unknown
  *
- * Commands are queued as sent and each final reply line ("<<< NNN ", not
- * "NNN-") answers the oldest one, so pipelined transcripts read right.  The
- * stage is the command answered by the first 4xx/5xx reply about addr (the
- * reply names it, or it answers "RCPT To:<addr>"); with addr NULL, the
- * first 4xx/5xx reply's.  A "... while talking to" line starts a new
+ * Commands are queued as sent and the final reply lines ("<<< NNN ", not
+ * "NNN-") answer them in order, so pipelined transcripts read right (see
+ * transcript_resolve for the commands Sendmail leaves out).  The stage is
+ * the command answered by the first 4xx/5xx reply about addr (the reply
+ * names it, or it answers "RCPT To:<addr>"); with addr NULL, the first
+ * 4xx/5xx reply's.  A "... while talking to" line starts a new
  * conversation.  CLASSIFY_CMD_NONE: no transcript, or none about addr.
  */
+/*
+ * Pairs a round's replies with its commands and returns the stage of its
+ * first failure about addr (any failure when addr is NULL), or NONE.  More
+ * replies than commands: Sendmail shows only the last command of a
+ * pipelined group (">>> DATA"), so the replies before those of the shown
+ * commands answer the RCPT TO commands it left out.
+ */
+static enum classify_cmd
+transcript_resolve(const struct transcript_round *t, int want_any)
+{
+	unsigned surplus = t->nreplies > t->ncmds ? t->nreplies - t->ncmds : 0;
+
+	for (unsigned i = 0; i < t->nreplies; i++) {
+		enum classify_cmd c = CLASSIFY_CMD_RCPT;
+		int about = t->replies[i].about;
+
+		if (i >= surplus) {
+			c = t->cmds[i - surplus].cmd;
+			about |= t->cmds[i - surplus].about;
+		}
+		if (t->replies[i].failed && c != CLASSIFY_CMD_NONE && (want_any || about))
+			return c;
+	}
+	return CLASSIFY_CMD_NONE;
+}
+
 enum classify_cmd
 parser_text_transcript_command(const char *lower, const char *addr)
 {
-	enum { QMAX = 16 };
-	struct { enum classify_cmd cmd; int about; } q[QMAX];
-	unsigned head = 0, tail = 0;
-	enum classify_cmd first = CLASSIFY_CMD_NONE;
+	struct transcript_round t = { 0 };
+	enum classify_cmd c;
 	const char *p = strstr(lower, ">>> ");
 
 	if (p == NULL || strstr(p, "<<< ") == NULL)
@@ -655,43 +691,38 @@ parser_text_transcript_command(const char *lower, const char *addr)
 	/* from the start of the line of the first command */
 	while (p > lower && p[-1] != '\n')
 		p--;
-	for (; *p != '\0'; p = strchr(p, '\n') != NULL ? strchr(p, '\n') + 1 : p + strlen(p)) {
+	for (;;) {
 		const char *e = strchr(p, '\n'), *l = p;
 		size_t n = e != NULL ? (size_t)(e - p) : strlen(p);
+		int cmd, talk, reply;
 
 		while (l < p + n && (*l == ' ' || *l == '\t' || *l == '>') && !g_str_has_prefix(l, ">>> "))
 			l++;
-		if (g_str_has_prefix(l, "... while talking to") || g_str_has_prefix(l, "while talking to")) {
-			head = tail = 0;
-		} else if (g_str_has_prefix(l, ">>> ")) {
-			if (tail - head < QMAX) {
-				q[tail % QMAX].cmd = transcript_cmd(l + 4);
-				q[tail % QMAX].about = addr != NULL && g_strstr_len(l, (gssize)(p + n - l), addr) != NULL;
-				tail++;
-			}
-		} else if (g_str_has_prefix(l, "<<< ") && g_ascii_isdigit(l[4]) && g_ascii_isdigit(l[5]) &&
-			   g_ascii_isdigit(l[6]) && l[7] != '-') {
-			enum classify_cmd c = CLASSIFY_CMD_NONE;
-			int about = 0;
-
-			if (head < tail) {
-				c = q[head % QMAX].cmd;
-				about = q[head % QMAX].about;
-				head++;
-			}
-			if (l[4] != '4' && l[4] != '5')
-				continue;
-			if (addr != NULL && g_strstr_len(l, (gssize)(p + n - l), addr) != NULL)
-				about = 1;
-			if (about && c != CLASSIFY_CMD_NONE)
+		talk = g_str_has_prefix(l, "... while talking to") || g_str_has_prefix(l, "while talking to");
+		cmd = g_str_has_prefix(l, ">>> ");
+		reply = g_str_has_prefix(l, "<<< ") && g_ascii_isdigit(l[4]) && g_ascii_isdigit(l[5]) &&
+			g_ascii_isdigit(l[6]) && l[7] != '-';
+		/* a new conversation, or commands after replies: the round is complete */
+		if (talk || (cmd && t.nreplies > 0)) {
+			if ((c = transcript_resolve(&t, addr == NULL)) != CLASSIFY_CMD_NONE)
 				return c;
-			if (first == CLASSIFY_CMD_NONE)
-				first = c;
+			t.ncmds = t.nreplies = 0;
+		}
+		if (cmd && t.ncmds < TRANSCRIPT_ROUND_MAX) {
+			t.cmds[t.ncmds].cmd = transcript_cmd(l + 4);
+			t.cmds[t.ncmds].about = addr != NULL && g_strstr_len(l, (gssize)(p + n - l), addr) != NULL;
+			t.ncmds++;
+		} else if (reply && t.nreplies < TRANSCRIPT_ROUND_MAX) {
+			t.replies[t.nreplies].failed = l[4] == '4' || l[4] == '5';
+			t.replies[t.nreplies].about = addr != NULL &&
+				g_strstr_len(l, (gssize)(p + n - l), addr) != NULL;
+			t.nreplies++;
 		}
 		if (e == NULL)
 			break;
+		p = e + 1;
 	}
-	return addr == NULL ? first : CLASSIFY_CMD_NONE;
+	return transcript_resolve(&t, addr == NULL);
 }
 
 const char *

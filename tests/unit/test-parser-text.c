@@ -184,6 +184,10 @@ test_commands(void)
 		{ "... while talking to mx.b.c.:\n>>> DATA\n<<< 550 Unknown user a@b.c\n"
 		  "554 5.0.0 Service unavailable", CLASSIFY_CMD_DATA },
 		{ ">>> MAIL From:<s@a.b>\n<<< 501-5.1.8 bad\n<<< 501 5.1.8 sender domain", CLASSIFY_CMD_MAIL },
+		/* Sendmail shows only ">>> DATA" of a pipelined group: the replies
+		 * before DATA's own (503) answer the RCPT TO commands left out */
+		{ "... while talking to mx.b.c.:\n>>> DATA\n<<< 550 5.1.1 <a@b.c>... User unknown\n"
+		  "<<< 503 5.0.0 Need RCPT (recipient)", CLASSIFY_CMD_RCPT },
 	};
 
 	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -201,6 +205,13 @@ test_commands(void)
 		g_assert_cmpint(parser_text_transcript_command(t, "x@d.e"), ==, CLASSIFY_CMD_RCPT);
 		g_assert_cmpint(parser_text_transcript_command(t, "y@b.c"), ==, CLASSIFY_CMD_NONE);
 		g_assert_cmpint(parser_text_transcript_command(t, NULL), ==, CLASSIFY_CMD_MAIL);
+	}
+	{
+		const char *t = "... while talking to mx.b.c.:\n>>> data\n<<< 550 5.2.1 <x@b.c>... user unknown\n"
+				"<<< 550 5.1.1 <y@b.c>... user unknown\n<<< 503 5.0.0 need rcpt (recipient)\n";
+
+		g_assert_cmpint(parser_text_transcript_command(t, "x@b.c"), ==, CLASSIFY_CMD_RCPT);
+		g_assert_cmpint(parser_text_transcript_command(t, "y@b.c"), ==, CLASSIFY_CMD_RCPT);
 	}
 }
 
