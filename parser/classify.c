@@ -164,6 +164,12 @@ static const struct classify_rule rules[] = {
 		"sender is not allowed", "sender denied", "address that has been blacklisted",
 		"send mail as"),
 		.reason = R(REJECTED), .scope = S(SENDER) },
+	/*
+	 * The answer names our envelope sender, not the recipient ("550 5.7.1
+	 * <news@example.net>... Access denied"): it is about us, whatever the
+	 * status says.
+	 */
+	{ .name = "names-sender", .names_sender = 1, .reason = R(REJECTED), .scope = S(SENDER) },
 	{ .name = "status-x.1.7", .status = "*.1.7", .reason = R(REJECTED), .scope = S(SENDER) },
 	{ .name = "status-x.1.8", .status = "*.1.8", .reason = R(REJECTED), .scope = S(SENDER) },
 	{ .name = "status-x.7.27", .status = "*.7.27", .reason = R(REJECTED), .scope = S(SENDER) },
@@ -482,6 +488,7 @@ static int grams_allow(const struct pgram *g, const unsigned char *grams);
 static gpointer grams_init(gpointer unused);
 static int permanent(const struct classify_input *in);
 static int domain_listed(const char *const *domains, const char *host);
+static int names_sender(const struct report_rcpt *rc, const struct report *r);
 
 static const char *const cmd_names[CLASSIFY_CMD_COUNT] = {
 	[CLASSIFY_CMD_NONE] = "",
@@ -664,6 +671,27 @@ domain_listed(const char *const *domains, const char *host)
 	return 0;
 }
 
+/*
+ * Does rc's own diagnostic name the original message's sender in angle
+ * brackets and not the recipient?  Then the answer is about the sender.
+ */
+static int
+names_sender(const struct report_rcpt *rc, const struct report *r)
+{
+	char *diag, *bracketed;
+	int named;
+
+	if (rc->diagnostic == NULL || r->orig_sender == NULL || rc->recipient == NULL ||
+	    strcmp(r->orig_sender, rc->recipient) == 0)
+		return 0;
+	diag = g_ascii_strdown(rc->diagnostic, -1);
+	bracketed = g_strconcat("<", r->orig_sender, ">", NULL);
+	named = strstr(diag, bracketed) != NULL && strstr(diag, rc->recipient) == NULL;
+	g_free(bracketed);
+	g_free(diag);
+	return named;
+}
+
 int
 classify_rule_matches(const struct classify_rule *row, const struct classify_input *in)
 {
@@ -680,6 +708,8 @@ classify_rule_matches(const struct classify_rule *row, const struct classify_inp
 	if (row->reply != NULL && !reply_match(row->reply, in->reply))
 		return 0;
 	if (row->cmds != 0 && (row->cmds & CLASSIFY_CMD_BIT(in->cmd)) == 0)
+		return 0;
+	if (row->names_sender && !in->names_sender)
 		return 0;
 	if (row->domains != NULL && !domain_listed(row->domains, in->domain) &&
 	    !domain_listed(row->domains, in->rhost))
@@ -784,6 +814,7 @@ classify_rcpt(struct report_rcpt *rc, const struct report *r, const char *contex
 	if (rhost != NULL)
 		g_strstrip(rhost);
 	in.rhost = rhost != NULL ? rhost : "";
+	in.names_sender = names_sender(rc, r);
 	classify_grams(in.text, grams);
 	in.grams = grams;
 	row = classify_input_rule(&in);

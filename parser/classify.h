@@ -57,7 +57,9 @@ enum classify_cmd {
  *    matches any run of characters;
  *  - domains: NULL-terminated list of lowercase domains: the recipient's
  *    domain or the remote MTA's host name is one of them or a subdomain
- *    of one (who answered, for rows about one operator's habits).
+ *    of one (who answered, for rows about one operator's habits);
+ *  - names_sender: 1 when the diagnostic must name our envelope sender
+ *    ("<news@example.net>... Access denied") and not the recipient.
  */
 struct classify_rule {
 	const char *name;
@@ -70,6 +72,7 @@ struct classify_rule {
 	unsigned cmds;
 	const char *const *text;
 	const char *const *domains;
+	int names_sender;
 	enum report_reason reason;
 	enum report_scope scope;
 	unsigned flags;
@@ -87,6 +90,7 @@ struct classify_input {
 	const char *text;         /* lowercased diagnostic, "" when none */
 	const char *domain;       /* the recipient's domain (lowercase), "" when none */
 	const char *rhost;        /* the remote MTA's host name (lowercase), "" when none */
+	int names_sender;         /* the diagnostic names <orig_sender>, not the recipient */
 	/* optional: bigrams present in text (classify_grams()), or NULL */
 	const unsigned char *grams;
 };
@@ -97,10 +101,10 @@ void classify_grams(const char *text, unsigned char grams[CLASSIFY_GRAMS_BYTES])
 
 /*
  * Classifies one recipient of r: sets rc->class, reason, scope and rule from
- * the first matching row.  r->decoder and r->mta, rc->recipient, status,
- * replycode, action, smtp_command, remote_mta, category and diagnostic are
- * read; context (may be NULL) is more text about the recipient, matched
- * with the diagnostic.
+ * the first matching row.  r->decoder, r->mta and r->orig_sender,
+ * rc->recipient, status, replycode, action, smtp_command, remote_mta,
+ * category and diagnostic are read; context (may be NULL) is more text
+ * about the recipient, matched with the diagnostic.
  * Never fails: the table ends with a catch-all row.
  */
 void classify_rcpt(struct report_rcpt *rc, const struct report *r, const char *context);

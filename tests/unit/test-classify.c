@@ -78,6 +78,7 @@ witness(const struct classify_rule *row, struct classify_input *in, char *status
 	in->text = text;
 	in->grams = NULL;
 	in->domain = row->domains != NULL ? row->domains[0] : "example.org";
+	in->names_sender = row->names_sender;
 	in->rhost = "";
 }
 
