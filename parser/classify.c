@@ -21,15 +21,16 @@
  *      rate, refusing us by its own preferences): scope address, soft, even
  *      under an x.1.1 status;
  *   5. the address or domain is dead: hard when permanent.  In this order:
- *      the RFC 3463 address statuses (x.1.1, x.1.2, x.1.3, x.1.6, x.1.10,
- *      RFC 5321 556 for a null MX); the one exception to "user unknown is
- *      hard", Japanese mobile carriers (docomo, au/ezweb, SoftBank and
- *      their MVNOs), whose "550 User unknown" after DATA is the recipient's
- *      own sender filter (soft); then a plain statement that the user or
- *      mailbox does not exist, which is hard WHATEVER the SMTP stage (at RCPT
- *      TO, after DATA, or not said); the MTAs' own phrases, trusted in their
- *      own bounces; dead domains (no such host, unrouteable mail domain,
- *      null MX);
+ *      the one exception to "user unknown is hard", Japanese mobile
+ *      carriers (docomo, au/ezweb, SoftBank and their MVNOs), whose "550
+ *      User unknown" after DATA is the recipient's own sender filter (soft,
+ *      even under an x.1.1 a relay added); the RFC 3463 address statuses
+ *      (x.1.1, x.1.2, x.1.3, x.1.6, x.1.10, RFC 7505's 556 for a null MX);
+ *      a user unknown under an x.2.0 mailbox status (conflicting: soft);
+ *      then a plain statement that the user or mailbox does not exist,
+ *      which is hard WHATEVER the SMTP stage (at RCPT TO, after DATA, or not
+ *      said); the MTAs' own phrases, trusted in their own bounces; dead
+ *      domains (no such host, unrouteable mail domain, null MX);
  *   6. expiry, network, remote system trouble: soft;
  *   7. fall-backs on the status / reply code alone, then a catch-all.
  *
@@ -267,6 +268,15 @@ static const struct classify_rule rules[] = {
 		"not our user", "user not local", "no longer available"),
 		.reason = R(HASMOVED), .scope = S(ADDRESS), .flags = HARD },
 	{ .name = "status-x.1.6", .status = "*.1.6", .reason = R(HASMOVED), .scope = S(ADDRESS), .flags = HARD },
+	/*
+	 * The one exception to "a plain user unknown is hard": a Japanese mobile
+	 * carrier (recipient domain or answering host) saying it after DATA.
+	 * First of the section: RCPT TO was accepted, so the stage outranks an
+	 * x.1.1 status a relaying MTA puts on the carrier's answer.
+	 */
+	{ .name = "jp-mobile-filter", .cmds = CMD(DATA), .domains = TEXT(JP_MOBILE_DOMAINS),
+		.text = TEXT(USER_UNKNOWN_PHRASES),
+		.reason = R(FILTERED), .scope = S(MESSAGE) },
 	/* RFC 3463 x.1.1 bad destination mailbox, x.1.3 bad mailbox syntax */
 	{ .name = "status-x.1.1", .status = "*.1.1", .reason = R(USERUNKNOWN), .scope = S(ADDRESS), .flags = HARD },
 	{ .name = "status-x.1.3", .status = "*.1.3", .reason = R(USERUNKNOWN), .scope = S(ADDRESS), .flags = HARD },
@@ -299,13 +309,6 @@ static const struct classify_rule rules[] = {
 		"doesn't have a ymail.com account", "doesn't have a rocketmail.com account",
 		"doesn't have an aol.com account", "doesn't have a yahoo.co"),
 		.reason = R(USERUNKNOWN), .scope = S(ADDRESS), .flags = HARD },
-	/*
-	 * The one exception to "a plain user unknown is hard": a Japanese mobile
-	 * carrier (recipient domain or answering host) saying it after DATA.
-	 */
-	{ .name = "jp-mobile-filter", .cmds = CMD(DATA), .domains = TEXT(JP_MOBILE_DOMAINS),
-		.text = TEXT(USER_UNKNOWN_PHRASES),
-		.reason = R(FILTERED), .scope = S(MESSAGE) },
 	/*
 	 * KDDI au / ezweb answer their content filter's rejections with
 	 * "550 : User unknown" (the address left out), after DATA even when

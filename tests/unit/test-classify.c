@@ -241,6 +241,7 @@ test_cases(void)
 		/* ... except a Japanese mobile carrier after DATA: its sender filter */
 		{ "failed", "5.0.0", "550", "DATA", "550 <a@docomo.ne.jp>: user unknown", "soft", "filtered", "message" },
 		{ "failed", "5.0.0", "550", "RCPT", "550 <a@docomo.ne.jp>: user unknown", "hard", "userunknown", "address" },
+		{ "failed", "5.1.1", "550", "DATA", "550 5.1.1 <a@ezweb.ne.jp>: user unknown", "soft", "filtered", "message" },
 		/* conflicting evidence: not hard */
 		{ "failed", "5.2.0", "550", "", "550 unknown user a@b.c", "soft", "filtered", "address" },
 		{ "failed", "5.1.1", "550", "RCPT", "550 5.1.1 a@b.c has sent to too many recipients this hour",
