@@ -564,7 +564,7 @@ lmtp_ingest_done(struct writer_job *job)
 	    job->rc == 0 ? "stored" : "failed",
 	    lmtp_log_addr(d, t->mail_from, from, sizeof(from)),
 	    lmtp_log_addr(d, r0, rcpt, sizeof(rcpt)), t->rcpts->len, t->size, t->data->len,
-	    t->truncated, ing->report->decoder, ing->report->rcpts->len,
+	    t->truncated, report_decoder_name(ing->report->decoder), ing->report->rcpts->len,
 	    ing->verp[0] ? lmtp_log_addr(d, ing->verp, verp, sizeof(verp)) : "-",
 	    ing->verp_many ? " verp_ambiguous=1" : "", job->bounce.duplicate_r, job->batch,
 	    (double)(g_get_monotonic_time() - ing->t0) / 1000.0,

@@ -297,7 +297,7 @@ reparse(struct store *s, int64_t id, GHashTable *targets)
 	if ((st = store_stmt(s, STMT_REEVAL_BOUNCE_UPD)) == NULL)
 		goto fail;
 	sqlite3_bind_int64(st, 1, id);
-	store_bind_text(st, 2, r->decoder);
+	store_bind_text(st, 2, report_decoder_name(r->decoder));
 	store_bind_text(st, 3, r->reporting_mta);
 	store_bind_text(st, 4, r->orig_message_id);
 	store_bind_text(st, 5, r->orig_sender);

@@ -892,7 +892,7 @@ ingest_one(struct store *s, struct store_bounce *b, time_t now, GArray *changes)
 	sqlite3_bind_int64(st, 2, at);
 	store_bind_text(st, 3, b->envelope_rcpt);
 	store_bind_text(st, 4, b->verp_rcpt);
-	store_bind_text(st, 5, r != NULL ? r->decoder : NULL);
+	store_bind_text(st, 5, r != NULL ? report_decoder_name(r->decoder) : NULL);
 	store_bind_text(st, 6, r != NULL ? r->reporting_mta : NULL);
 	store_bind_text(st, 7, r != NULL ? r->orig_message_id : NULL);
 	store_bind_text(st, 8, r != NULL ? r->orig_sender : NULL);
