@@ -133,7 +133,7 @@ report_for(const char *rcpt)
 	struct report *r = report_new();
 	struct report_rcpt *rc = report_rcpt_new(rcpt);
 
-	r->decoder = "rfc3464";
+	r->decoder = REPORT_DECODER_RFC3464;
 	rc->class = REPORT_CLASS_HARD;
 	rc->reason = REPORT_REASON_USERUNKNOWN;
 	rc->scope = REPORT_SCOPE_ADDRESS;

@@ -131,6 +131,7 @@ void admin_stats(struct admin_conn *c, const struct admin_args *a);
 void admin_metrics(struct admin_conn *c, const struct admin_args *a);
 void admin_incidents(struct admin_conn *c, const struct admin_args *a);
 void admin_audit(struct admin_conn *c, const struct admin_args *a);
+void admin_alerts(struct admin_conn *c, const struct admin_args *a);
 /* The output drained below the low watermark: send the next rows. */
 void admin_stream_more(struct admin_conn *c);
 /* Drops a stream in progress (the connection is closing). */

@@ -20,6 +20,7 @@
 
 #include "admin-int.h"
 #include "admin.h"
+#include "alert.h"
 #include "build-config.h"
 #include "daemon.h"
 #include "metrics.h"
@@ -519,6 +520,51 @@ admin_incidents(struct admin_conn *c, const struct admin_args *a)
 	} else {
 		for (guint i = 0; i < out->len; i++)
 			admin_put_incident(bufferevent_get_output(c->bev), g_ptr_array_index(out, i));
+		admin_reply(c, "OK count=%u", out->len);
+	}
+	g_ptr_array_free(out, TRUE);
+}
+
+/*
+ * ALERTS [limit=N] [test=1]: the deliveries of the N newest alert events
+ * (default 20), newest first, one line per event and sink; test=1 queues a
+ * test event to every sink instead and answers its id.
+ */
+void
+admin_alerts(struct admin_conn *c, const struct admin_args *a)
+{
+	struct daemon *d = c->srv->d;
+	const char *lim = admin_arg(a, "limit"), *test = admin_arg(a, "test");
+	int64_t limit = 20;
+	GPtrArray *out;
+
+	if (test != NULL && strcmp(test, "0") != 0) {
+		char id[17];
+
+		alerts_test(d->alerts, id);
+		admin_reply(c, "OK id=%s", id[0] != '\0' ? id : "-");
+		return;
+	}
+	if (lim != NULL && admin_parse_count(lim, 1, 1000, &limit) < 0) {
+		admin_reply(c, "ERR usage limit takes a number from 1 to 1000");
+		return;
+	}
+	out = g_ptr_array_new_with_free_func((GDestroyNotify)(void (*)(void))store_alert_free);
+	if (store_alert_recent(d->ro, (unsigned)limit, out) < 0) {
+		admin_reply_store_error(c, d->ro);
+	} else {
+		for (guint i = 0; i < out->len; i++) {
+			const struct store_alert *al = out->pdata[i];
+			char subject[ADMIN_FIELD], error[ADMIN_FIELD], at[32], next[32];
+
+			admin_reply(c, "+ type=alert id=%s kind=%s subject=%s at=%s incident=%"
+			    G_GINT64_FORMAT " sink=%s state=%s attempts=%u next=%s error=%s", al->id,
+			    al->kind, ADMIN_F(al->subject, subject), util_iso8601_format(al->at, at),
+			    al->incident_id, al->sink != NULL ? al->sink : "-",
+			    al->sink != NULL ? store_alert_state_name(al->state) : "-", al->attempts,
+			    al->sink != NULL && al->state == STORE_ALERT_PENDING ?
+			    util_iso8601_format(al->next_at, next) : "-", ADMIN_F(al->error, error));
+		}
 		admin_reply(c, "OK count=%u", out->len);
 	}
 	g_ptr_array_free(out, TRUE);

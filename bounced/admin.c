@@ -49,6 +49,7 @@ static const char *const raw_keys[] = { "bounce", NULL };
 static const char *const stats_keys[] = { "from", "to", "domains", NULL };
 static const char *const incidents_keys[] = { "all", NULL };
 static const char *const audit_keys[] = { "target", "after", "limit", NULL };
+static const char *const alerts_keys[] = { "limit", "test", NULL };
 static const char *const suppress_keys[] = { "target", "reason", "until", "note", "cause",
     "status", "since", NULL };
 static const char *const unsuppress_keys[] = { "target", "note", NULL };
@@ -67,6 +68,7 @@ const struct admin_verb admin_verbs[] = {
 	{ "METRICS",    no_keys,         0,                   admin_metrics },
 	{ "INCIDENTS",  incidents_keys,  ADMIN_NEEDS_READER,  admin_incidents },
 	{ "AUDIT",      audit_keys,      ADMIN_NEEDS_READER,  admin_audit },
+	{ "ALERTS",     alerts_keys,     ADMIN_NEEDS_READER,  admin_alerts },
 	/* changes: writer jobs (ERR store unavailable when there is no writer yet) */
 	{ "SUPPRESS",   suppress_keys,   0,                   admin_suppress },
 	{ "UNSUPPRESS", unsuppress_keys, 0,                   admin_unsuppress },

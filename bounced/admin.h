@@ -77,6 +77,10 @@
  *                                  -> + type=audit id= at= actor= action= target= cause=
  *                                       reason= status= since= until= note= ...;
  *                                     OK count=N [next=ID]
+ *   ALERTS [limit=N]               -> + type=alert id= kind= subject= at= incident= sink=
+ *                                       state= attempts= next= error= (newest first, one per
+ *                                       event and sink; sink=- when none); OK count=N
+ *   ALERTS test=1                  -> OK id=ID  (a test event queued for every sink)
  *   PURGE                          -> OK purged=N   (raw bounces past raw_retention)
  *   QUIT                           -> OK bye
  *

@@ -151,6 +151,23 @@ static const struct cfg_key cfg_keys[] = {
 	{ "metrics.http", CFG_STRING, OFF(metrics.http), NULL, 0, 0 },
 	{ "metrics.allow_non_loopback", CFG_BOOL, OFF(metrics.allow_non_loopback), "false", 0, 0 },
 
+	/* alerts (issue 17; bounced/alert.h) */
+	{ "alerts.max_per_hour", CFG_UINT, OFF(alerts.max_per_hour), "60", 1, 100000 },
+	{ "alerts.incident_grew", CFG_UINT, OFF(alerts.incident_grew), "100", 2, 1000000 },
+	{ "alerts.surge.threshold", CFG_UINT, OFF(alerts.surge_threshold), "50", 2, 10000000 },
+	{ "alerts.surge.window", CFG_DURATION, OFF(alerts.surge_window), "1h", 60, 7 * 86400 },
+	{ "alerts.webhook.url", CFG_WORD, OFF(alerts.webhook_url), NULL, 0, 0 },
+	{ "alerts.webhook.secret_file", CFG_PATH, OFF(alerts.webhook_secret_file), NULL, 0, 0 },
+	{ "alerts.webhook.ca_file", CFG_PATH, OFF(alerts.webhook_ca_file), NULL, 0, 0 },
+	{ "alerts.webhook.timeout", CFG_SECONDS, OFF(alerts.webhook_timeout), "10", 1, 300 },
+	{ "alerts.webhook.retry_min", CFG_SECONDS, OFF(alerts.webhook_retry_min), "5", 1, 3600 },
+	{ "alerts.webhook.retry_max", CFG_SECONDS, OFF(alerts.webhook_retry_max), "600", 1,
+	    86400 },
+	{ "alerts.mail.to", CFG_WORD, OFF(alerts.mail_to), NULL, 0, 0 },
+	{ "alerts.mail.from", CFG_STRING, OFF(alerts.mail_from), NULL, 0, 0 },
+	{ "alerts.mail.sendmail", CFG_PATH, OFF(alerts.mail_sendmail), "/usr/sbin/sendmail", 0, 0 },
+	{ "alerts.mail.max_per_hour", CFG_UINT, OFF(alerts.mail_max_per_hour), "10", 1, 10000 },
+
 	/* policy: the defaults are store_policy_default()'s */
 	{ "policy.soft.threshold", CFG_UINT, OFF(policy.soft_threshold), NULL, 1, 1000 },
 	{ "policy.soft.min_span", CFG_DURATION, OFF(policy.soft_min_span), NULL, 0, 366 * 86400 },
@@ -158,7 +175,11 @@ static const struct cfg_key cfg_keys[] = {
 	{ "policy.delivered_resets", CFG_BOOL, OFF(policy.delivered_resets), NULL, 0, 0 },
 	{ "policy.expiry.*", CFG_EXPIRY, 0, NULL, 0, 0 },
 	{ "policy.raw_retention", CFG_TTL, OFF(policy.raw_retention), NULL, 3600, INT64_MAX },
-	{ "policy.incident_quiet", CFG_DURATION, OFF(policy.incident_quiet), NULL, 60,
+	{ "policy.incident_quiet", CFG_DURATION, OFF(policy.incident_quiet), NULL, 1,
+	    366 * 86400 },
+	{ "policy.incident_min_messages", CFG_UINT, OFF(policy.incident_min_messages), NULL, 1,
+	    1000 },
+	{ "policy.incident_window", CFG_DURATION, OFF(policy.incident_window), NULL, 60,
 	    366 * 86400 },
 	{ "policy.provider_groups.*", CFG_GROUP_LIST, 0, NULL, 0, 0 },
 };
@@ -813,6 +834,25 @@ cfg_finish(struct cfg_loader *l)
 		return cfg_fail_at(l, "logsource.type", "\"%s\" is not none, file or journal",
 		    c->logsource.type);
 	}
+	if (c->alerts.webhook_url != NULL) {
+		if (!g_str_has_prefix(c->alerts.webhook_url, "http://") &&
+		    !g_str_has_prefix(c->alerts.webhook_url, "https://"))
+			return cfg_fail_at(l, "alerts.webhook.url", "%s is not an http:// or https:// "
+			    "URL", c->alerts.webhook_url);
+		if (c->alerts.webhook_secret_file == NULL)
+			return cfg_fail_at(l, "alerts.webhook.url", "needs alerts.webhook.secret_file "
+			    "(the key of the signature)");
+	}
+	if (c->alerts.webhook_retry_min > c->alerts.webhook_retry_max)
+		return cfg_fail_at(l, "alerts.webhook.retry_min", "%u is above retry_max %u",
+		    c->alerts.webhook_retry_min, c->alerts.webhook_retry_max);
+	if (c->alerts.mail_to != NULL && (strchr(c->alerts.mail_to, '@') == NULL ||
+	    c->alerts.mail_to[0] == '-'))
+		return cfg_fail_at(l, "alerts.mail.to", "%s is not an address", c->alerts.mail_to);
+	if (c->alerts.mail_from != NULL && (strpbrk(c->alerts.mail_from, " \t\r\n") != NULL ||
+	    c->alerts.mail_from[0] == '-'))
+		return cfg_fail_at(l, "alerts.mail.from", "%s is not an address", c->alerts.mail_from);
+
 	if (c->metrics.http != NULL) {
 		char err[256];
 		int loopback;

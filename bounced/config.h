@@ -100,6 +100,23 @@ struct config {
 		unsigned http_port;
 	} metrics;
 
+	/* alerts (issue 17): every sink is optional */
+	struct {
+		unsigned max_per_hour;  /* new events per hour; the excess waits */
+		unsigned incident_grew; /* an event when an incident's failures pass N, 10N, ... */
+		unsigned surge_threshold; /* hard (or complaint) recipients of one sender ... */
+		int64_t surge_window;   /* ... within this long: a surge event */
+		char *webhook_url;      /* http:// or https://, or NULL: no webhook */
+		char *webhook_secret_file; /* HMAC-SHA256 key of the signature header */
+		char *webhook_ca_file;  /* CA certificates to trust, or NULL: the system's */
+		unsigned webhook_timeout; /* seconds for one POST */
+		unsigned webhook_retry_min, webhook_retry_max; /* back-off bounds, seconds */
+		char *mail_to;          /* the admin address, or NULL: no mail */
+		char *mail_from;        /* envelope sender; NULL or "" = the null sender <> */
+		char *mail_sendmail;    /* the sendmail program */
+		unsigned mail_max_per_hour;
+	} alerts;
+
 	struct store_policy policy;
 
 	/* private: storage the policy points into */

@@ -57,6 +57,7 @@ struct daemon {
 	struct metrics *metrics;        /* counters, gauges, histograms (metrics.h): LMTP
 	                                   messages are counted there only */
 	struct metrics_http *metrics_http; /* GET /metrics, when metrics.http is set */
+	struct alerts *alerts;          /* events pushed to people (alert.h) */
 };
 
 /* Applies a commit's changes to the index (writer_apply_fn). */

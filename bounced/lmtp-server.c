@@ -34,6 +34,7 @@
 #include <glib.h>
 
 #include "bounds.h"
+#include "alert.h"
 #include "daemon.h"
 #include "lmtp-server.h"
 #include "lmtp.h"
@@ -563,7 +564,7 @@ lmtp_ingest_done(struct writer_job *job)
 	    job->rc == 0 ? "stored" : "failed",
 	    lmtp_log_addr(d, t->mail_from, from, sizeof(from)),
 	    lmtp_log_addr(d, r0, rcpt, sizeof(rcpt)), t->rcpts->len, t->size, t->data->len,
-	    t->truncated, ing->report->decoder, ing->report->rcpts->len,
+	    t->truncated, report_decoder_name(ing->report->decoder), ing->report->rcpts->len,
 	    ing->verp[0] ? lmtp_log_addr(d, ing->verp, verp, sizeof(verp)) : "-",
 	    ing->verp_many ? " verp_ambiguous=1" : "", job->bounce.duplicate_r, job->batch,
 	    (double)(g_get_monotonic_time() - ing->t0) / 1000.0,
@@ -572,6 +573,8 @@ lmtp_ingest_done(struct writer_job *job)
 	    job->rc < 0 ? " error=\"" : "",
 	    job->rc < 0 ? log_escape(job->err, strlen(job->err), err, sizeof(err)) : "",
 	    job->rc < 0 ? "\"" : "");
+	if (job->rc < 0)
+		alert_health(d->alerts, ALERT_HEALTH_TEMPFAIL, "lmtp", job->err);
 	if (job->rc == 0) {
 		lmtp_log_decisions(ing->srv, ing);
 		for (guint i = 0; i < ing->report->warnings->len && i < 5; i++) {

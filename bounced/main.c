@@ -40,6 +40,7 @@
 #include <gmime/gmime.h>
 
 #include "admin.h"
+#include "alert.h"
 #include "build-config.h"
 #include "config.h"
 #include "daemon.h"
@@ -113,11 +114,18 @@ daemon_apply_changes(const GArray *changes, void *ud)
 		log_error("event=index_apply_failed changes=%u", changes->len);
 }
 
-/* The writer's commit durations go to the metrics (writer_commit_fn). */
+/*
+ * The writer's commit durations go to the metrics (writer_commit_fn), and a
+ * commit of bounces may have opened an incident: the alerts look now.
+ */
 static void
 main_on_commit(unsigned bounces, unsigned failed, int64_t usec, void *ud)
 {
-	metrics_commit(ud, bounces, failed, usec);
+	struct daemon *d = ud;
+
+	metrics_commit(d->metrics, bounces, failed, usec);
+	if (bounces > failed)
+		alerts_kick(d->alerts);
 }
 
 static void
@@ -459,6 +467,9 @@ main(int argc, char **argv)
 	}
 	m->reader_timer = event_new(d->base, -1, EV_PERSIST, main_reader_check, m);
 	event_add(m->reader_timer, &reader_tv);
+	d->alerts = alerts_new(d, err);
+	if (d->alerts == NULL)
+		fatalx("event=startup_failed error=\"%s\"", err);
 	/* Postfix's log: read once the store is open (it holds the position) */
 	d->logsrc = logsrc_new(d);
 
@@ -493,6 +504,7 @@ main(int argc, char **argv)
 	store_close(d->ro);
 	d->ro = NULL;
 	writer_free(d->writer);
+	alerts_free(d->alerts);         /* after the writer: its last jobs' done() */
 	store_index_free(d->idx);
 	metrics_lmtp_messages(d->metrics, &stored, &duplicates, &failed);
 	metrics_free(d->metrics);
@@ -561,7 +573,7 @@ main_state(struct main_ctx *m, char err[512])
 		if (d->writer == NULL)
 			fatalx("event=startup_failed error=\"cannot start the writer thread\"");
 		writer_set_commit_delay(d->writer, d->cfg->store.commit_delay_us);
-		writer_set_commit_hook(d->writer, main_on_commit, d->metrics);
+		writer_set_commit_hook(d->writer, main_on_commit, d);
 		m->rsc.secret_len = m->secret_len;
 		m->rsc.readonly = 1;
 		d->idx = store_index_new(m->secret, m->secret_len);
@@ -664,6 +676,7 @@ main_reader_check(evutil_socket_t fd, short what, void *arg)
 	if (main_reader(m, err) < 0) {
 		if (!m->reader_failing)
 			log_error("event=store_unavailable store=%s error=\"%s\"", m->rsc.path, err);
+		alert_health(d->alerts, ALERT_HEALTH_STORE, "store", err);
 		m->reader_failing = 1;
 		return;
 	}

@@ -368,6 +368,9 @@ metrics_render(const struct metrics *m, const struct metrics_snapshot *s, GStrin
 	    "Requests on the metrics HTTP endpoint (this one included).");
 	g_string_append_printf(out, "bounced_metrics_http_requests_total %" G_GUINT64_FORMAT "\n",
 	    U64(m->http_requests));
+
+	if (s->render_more != NULL)
+		s->render_more(s->render_more_ud, out);
 }
 
 /* ---- HTTP ---------------------------------------------------------------- */

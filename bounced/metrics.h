@@ -77,6 +77,9 @@ struct metrics_snapshot {
 	unsigned lmtp_sessions, query_connections, socketmap_connections;
 	uint64_t queries, queries_suppressed, query_errors;
 	uint64_t socketmap_requests, socketmap_found;
+	/* more families rendered by their owner (the alerts', alert.h), or NULL */
+	void (*render_more)(const void *ud, GString *out);
+	const void *render_more_ud;
 };
 
 struct metrics *metrics_new(void);

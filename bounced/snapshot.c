@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "alert.h"
 #include "build-config.h"
 #include "daemon.h"
 #include "lmtp-server.h"
@@ -14,6 +15,13 @@
 #include "snapshot.h"
 #include "store.h"
 #include "writer.h"
+
+/* The alerts' families (alert.h) on /metrics and in METRICS. */
+static void
+snapshot_render_alerts(const void *ud, GString *out)
+{
+	alerts_metrics(ud, out);
+}
 
 void
 snapshot_collect(const struct daemon *d, struct metrics_snapshot *s)
@@ -41,6 +49,8 @@ snapshot_collect(const struct daemon *d, struct metrics_snapshot *s)
 	s->query_errors = d->qctx.errors;
 	s->socketmap_requests = d->sctx.requests;
 	s->socketmap_found = d->sctx.found;
+	s->render_more = snapshot_render_alerts;
+	s->render_more_ud = d->alerts;
 }
 
 void

@@ -36,7 +36,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r = report_parse((const char *)data, size, &lim);
 	if (r == NULL)
 		__builtin_trap();
-	n += touch(r->decoder) + touch(r->mta) + touch(r->reporting_mta) +
+	n += touch(report_decoder_name(r->decoder)) + touch(r->mta) + touch(r->reporting_mta) +
 		touch(r->orig_message_id) + touch(r->orig_sender) + touch(r->feedback_type) +
 		touch(r->subject);
 	for (unsigned i = 0; i < r->rcpts->len; i++) {

@@ -5,30 +5,46 @@
  * diagnostic text, the decoder) into a reason, a scope and a class.
  *
  * The table is read top to bottom; the first row whose conditions all hold
- * decides.  The order encodes precedence:
+ * decides.  The order is the order of evidence, strongest first:
  *
+ *   0. the format itself (ARF complaint, RFC 3834 auto-reply, SES JSON);
  *   1. delivery reports (2.x.x, Action delivered/relayed/expanded);
  *   2. failures that are about US (our IP, our domain, our authentication,
- *      our sending rate, the MAIL FROM stage): scope sender, never hard.
- *      They come first because remote servers often dress them up in
- *      recipient words ("550 5.1.1 ... blocked using Spamhaus");
+ *      our sending rate, our HELO name, our envelope sender): scope sender,
+ *      never hard.  They come first because remote servers
+ *      often dress them up in recipient words ("550 5.1.1 ... blocked using
+ *      Spamhaus", "5.1.1 ... has sent to too many recipients");
  *   3. failures about THIS MESSAGE (size, content, spam, virus, policy):
- *      scope message, never hard;
- *   4. soft states of an existing mailbox (full, disabled, over rate):
- *      scope address, soft;
- *   5. the address or domain is dead (unknown user, moved, no such
- *      domain, null MX): hard when permanent.  A "user unknown" is hard
- *      only with corroboration: an RFC 3463 address status (x.1.1...),
- *      the reply to RCPT TO, or the MTA's own phrase for its own mailbox
- *      lookup (rows tied to a decoder).  Said after DATA - when RCPT TO was
- *      accepted - it is a content filter's answer; said with no status and
- *      no stage it cannot be told from one: both are "filtered", soft;
+ *      scope message, never hard; then any refusal at MAIL FROM, HELO or
+ *      the greeting, before a recipient was named: scope sender;
+ *   4. soft states of an existing mailbox (full, disabled or suspended, over
+ *      rate, refusing us by its own preferences): scope address, soft, even
+ *      under an x.1.1 status;
+ *   5. the address or domain is dead: hard when permanent.  In this order:
+ *      the one exception to "user unknown is hard", Japanese mobile
+ *      carriers (docomo, au/ezweb, SoftBank and their MVNOs), whose "550
+ *      User unknown" after DATA is the recipient's own sender filter (soft,
+ *      even under an x.1.1 a relay added); the RFC 3463 address statuses
+ *      (x.1.1, x.1.2, x.1.3, x.1.6, x.1.10, RFC 7505's 556 for a null MX);
+ *      a user unknown under an x.2.0 mailbox status (conflicting: soft);
+ *      then a plain statement that the user or mailbox does not exist,
+ *      which is hard WHATEVER the SMTP stage (at RCPT TO, after DATA, or not
+ *      said); the MTAs' own phrases, trusted in their own bounces; dead
+ *      domains (no such host, unrouteable mail domain, null MX);
  *   6. expiry, network, remote system trouble: soft;
  *   7. fall-backs on the status / reply code alone, then a catch-all.
  *
+ * The SMTP stage comes from the DSN or from wherever the MTA wrote it
+ * (Postfix "(in reply to RCPT TO command)", Exim "after RCPT TO:", Sendmail
+ * transcripts ">>> RCPT To:<x>" / "<<< 550 ...", qmail "does not like
+ * recipient"...; parser/text.c): a refusal at the greeting, HELO or MAIL
+ * FROM is never about the recipient.
+ *
  * Hard precision matters most: a false "hard" suppresses a good address
- * forever, so every hard row asks for a permanent failure and the rows
- * above it take away everything that is not the address's fault.
+ * forever, so every hard row asks for a permanent failure (5.x.x, or 5xx,
+ * or Action failed; never a delay) and the rows above it take away
+ * everything that is not the address's fault: when the evidence conflicts,
+ * an earlier soft row wins.
  */
 #include <string.h>
 
@@ -38,6 +54,7 @@
 #define TEXT(...) ((const char *const[]){ __VA_ARGS__, NULL })
 #define CMD(c) CLASSIFY_CMD_BIT(CLASSIFY_CMD_##c)
 
+#define D(x) REPORT_DECODER_##x
 #define R(x) REPORT_REASON_##x
 #define S(x) REPORT_SCOPE_##x
 #define HARD CLASSIFY_HARD
@@ -55,17 +72,35 @@
 	"address couldn't be found", "address not found", "unknown address", \
 	"recipnotfound", "recipientnotfound", "user unknown in", "is not a known user", \
 	"addressee unknown", "no such account", "user doesn't have a", \
-	"unknown local part", "not our customer", "invalid address", \
+	"unknown local part", "not our customer", \
 	"bad destination mailbox", "user not listed", \
 	"unknown or invalid recipient", "recipient does not exist", \
-	"is not a valid recipient", "unknown recipient or mailbox unavailable", "user invalid"
+	"is not a valid recipient", "unknown recipient or mailbox unavailable", "user invalid", \
+	"address unknown", "unknown e-mail address", "unknown email address", "user not known", \
+	"recipient name is not recognized", "not listed in domino directory", \
+	"not listed in public name & address book", "no such local user", "unknown account", \
+	"unknown local-part", "was not found in the recipient's e-mail system", \
+	"e-mail address was not found", "email address was not found", "wasn't found at", \
+	"no such address", "account not found", "invalid receiver address", "not a valid user", \
+	"user is unknown", "mailbox unknown", "address not recognized", "recipient not recognized", \
+	/* the same in the languages of localised bounces (de, fr, es, it) */ \
+	"benutzer unbekannt", "empf\xc3\xa4nger unbekannt", "utilisateur inconnu", \
+	"destinataire inconnu", "adresse inexistante", "usuario desconocido", "utente sconosciuto"
+
+/*
+ * Japanese mobile carriers and the MVNOs on their networks: their "550
+ * User unknown" after DATA is the recipient's own sender filter.
+ */
+#define JP_MOBILE_DOMAINS \
+	"docomo.ne.jp", "ezweb.ne.jp", "au.com", "softbank.ne.jp", "i.softbank.jp", \
+	"vodafone.ne.jp", "disney.ne.jp", "ymobile.ne.jp", "uqmobile.jp"
 
 static const struct classify_rule rules[] = {
 	/* -- 0. what the format itself says --------------------------------- */
-	{ .name = "arf-complaint", .decoder = "arf", .reason = R(FEEDBACK), .scope = S(NONE) },
-	{ .name = "ses-complaint", .decoder = "amazonses", .category = "complaint",
+	{ .name = "arf-complaint", .decoder = D(ARF), .reason = R(FEEDBACK), .scope = S(NONE) },
+	{ .name = "ses-complaint", .decoder = D(SES), .category = "complaint",
 		.reason = R(FEEDBACK), .scope = S(NONE) },
-	{ .name = "rfc3834-autoreply", .decoder = "rfc3834", .reason = R(VACATION), .scope = S(NONE) },
+	{ .name = "rfc3834-autoreply", .decoder = D(RFC3834), .reason = R(VACATION), .scope = S(NONE) },
 
 	/* -- 1. delivery reports --------------------------------------------- */
 	{ .name = "delivered", .action = "delivered", .reason = R(DELIVERED), .scope = S(NONE) },
@@ -113,7 +148,8 @@ static const struct classify_rule rules[] = {
 		.reason = R(TOOMANYCONN), .scope = S(SENDER) },
 	{ .name = "ratelimited", .text = TEXT("rate limit", "ratelimit", "rate-limit", "too many messages",
 		"sending rate", "throttl", "relay quota", "try again later: too many", "sending too fast",
-		"exceeded the rate", "temporarily deferred due to", "message rate"),
+		"exceeded the rate", "temporarily deferred due to", "message rate",
+		"sent to too many recipients", "too many recipients this hour"),
 		.reason = R(RATELIMITED), .scope = S(SENDER) },
 	/* SMTP authentication or TLS required of us; RFC 3463 x.7.5-x.7.7 */
 	{ .name = "securityerror", .text = TEXT("authentication required", "smtp authentication",
@@ -130,6 +166,12 @@ static const struct classify_rule rules[] = {
 		"sender is not allowed", "sender denied", "address that has been blacklisted",
 		"send mail as"),
 		.reason = R(REJECTED), .scope = S(SENDER) },
+	/*
+	 * The answer names our envelope sender, not the recipient ("550 5.7.1
+	 * <news@example.net>... Access denied"): it is about us, whatever the
+	 * status says.
+	 */
+	{ .name = "names-sender", .names_sender = 1, .reason = R(REJECTED), .scope = S(SENDER) },
 	{ .name = "status-x.1.7", .status = "*.1.7", .reason = R(REJECTED), .scope = S(SENDER) },
 	{ .name = "status-x.1.8", .status = "*.1.8", .reason = R(REJECTED), .scope = S(SENDER) },
 	{ .name = "status-x.7.27", .status = "*.7.27", .reason = R(REJECTED), .scope = S(SENDER) },
@@ -138,9 +180,14 @@ static const struct classify_rule rules[] = {
 		"system full", "mail system full", "out of disk space", "no space left"),
 		.reason = R(SYSTEMFULL), .scope = S(DOMAIN) },
 	{ .name = "status-x.3.1", .status = "*.3.1", .reason = R(SYSTEMFULL), .scope = S(DOMAIN) },
-	/* refused at MAIL FROM, at the greeting or at HELO: about us, not the address */
-	{ .name = "stage-mail", .cmds = CMD(MAIL), .reason = R(REJECTED), .scope = S(SENDER) },
-	{ .name = "stage-connect", .cmds = CMD(CONN) | CMD(HELO), .reason = R(BLOCKED), .scope = S(SENDER) },
+	/*
+	 * Our HELO name refused (Postfix smtpd_helo_restrictions answer at RCPT
+	 * TO by default, "Helo command rejected: Invalid domain name"): about
+	 * us, whatever the stage and the words that follow.
+	 */
+	{ .name = "helo-rejected", .text = TEXT("helo command rejected", "ehlo command rejected",
+		"invalid helo", "bad helo", "helo name rejected", "your helo"),
+		.reason = R(BLOCKED), .scope = S(SENDER) },
 	/* the remote does not relay for the recipient's domain: its MX setup or our route */
 	{ .name = "norelaying", .text = TEXT("relay access denied", "relaying denied", "relay denied",
 		"not permitted to relay", "relay not permitted", "unable to relay", "relaying not allowed",
@@ -173,9 +220,16 @@ static const struct classify_rule rules[] = {
 		.reason = R(CONTENTERROR), .scope = S(MESSAGE) },
 	{ .name = "policyviolation", .text = TEXT("policy violation", "policy reasons", "denied by policy",
 		"local policy", "header error", "policy rejection", "violates our policy",
-		"security policies", "due to policy", "content policy"),
+		"security policies", "due to policy", "content policy", "illegal attachment"),
 		.reason = R(POLICYVIOLATION), .scope = S(MESSAGE) },
 	{ .name = "status-x.6", .status = "*.6.*", .reason = R(CONTENTERROR), .scope = S(MESSAGE) },
+	/*
+	 * Refused at MAIL FROM, at the greeting or at HELO: about us, not the
+	 * address (after the message rows: a size refused at MAIL FROM's SIZE=
+	 * is about the message).
+	 */
+	{ .name = "stage-mail", .cmds = CMD(MAIL), .reason = R(REJECTED), .scope = S(SENDER) },
+	{ .name = "stage-connect", .cmds = CMD(CONN) | CMD(HELO), .reason = R(BLOCKED), .scope = S(SENDER) },
 
 	/* -- 4. an existing mailbox that cannot take mail now: soft ---------- */
 	/*
@@ -203,6 +257,11 @@ static const struct classify_rule rules[] = {
 	{ .name = "status-x.7.13", .status = "*.7.13", .reason = R(SUSPEND), .scope = S(ADDRESS) },
 	{ .name = "speeding", .text = TEXT("receiving mail at a rate", "receiving mail too fast"),
 		.reason = R(SPEEDING), .scope = S(ADDRESS) },
+	/* the recipient's own choice to refuse us: the mailbox exists */
+	{ .name = "recipient-preferences", .text = TEXT("recipient preferences",
+		"recipient's preferences", "recipients preferences", "not accepting mail from this sender",
+		"recipient has blocked", "has chosen to block"),
+		.reason = R(FILTERED), .scope = S(ADDRESS) },
 
 	/* -- 5. the address or its domain is dead: hard when permanent ------ */
 	/* RFC 3463 x.1.6 "destination mailbox has moved", RFC 5321 551 "user not local" */
@@ -210,6 +269,15 @@ static const struct classify_rule rules[] = {
 		"not our user", "user not local", "no longer available"),
 		.reason = R(HASMOVED), .scope = S(ADDRESS), .flags = HARD },
 	{ .name = "status-x.1.6", .status = "*.1.6", .reason = R(HASMOVED), .scope = S(ADDRESS), .flags = HARD },
+	/*
+	 * The one exception to "a plain user unknown is hard": a Japanese mobile
+	 * carrier (recipient domain or answering host) saying it after DATA.
+	 * First of the section: RCPT TO was accepted, so the stage outranks an
+	 * x.1.1 status a relaying MTA puts on the carrier's answer.
+	 */
+	{ .name = "jp-mobile-filter", .cmds = CMD(DATA), .domains = TEXT(JP_MOBILE_DOMAINS),
+		.text = TEXT(USER_UNKNOWN_PHRASES),
+		.reason = R(FILTERED), .scope = S(MESSAGE) },
 	/* RFC 3463 x.1.1 bad destination mailbox, x.1.3 bad mailbox syntax */
 	{ .name = "status-x.1.1", .status = "*.1.1", .reason = R(USERUNKNOWN), .scope = S(ADDRESS), .flags = HARD },
 	{ .name = "status-x.1.3", .status = "*.1.3", .reason = R(USERUNKNOWN), .scope = S(ADDRESS), .flags = HARD },
@@ -224,6 +292,8 @@ static const struct classify_rule rules[] = {
 	/* RFC 3463 x.1.2 bad destination system; RFC 7505 x.1.10 null MX */
 	{ .name = "status-x.1.2", .status = "*.1.2", .reason = R(HOSTUNKNOWN), .scope = S(DOMAIN), .flags = HARD },
 	{ .name = "status-x.1.10", .status = "*.1.10", .reason = R(NOTACCEPT), .scope = S(DOMAIN), .flags = HARD },
+	/* RFC 7505 section 3: 556 for a domain that publishes a null MX */
+	{ .name = "reply-556", .reply = "556", .reason = R(NOTACCEPT), .scope = S(DOMAIN), .flags = HARD },
 	/*
 	 * Microsoft 365 directory-based edge blocking answers an unknown
 	 * recipient with "550 5.4.1 Recipient address rejected: Access denied".
@@ -240,9 +310,6 @@ static const struct classify_rule rules[] = {
 		"doesn't have a ymail.com account", "doesn't have a rocketmail.com account",
 		"doesn't have an aol.com account", "doesn't have a yahoo.co"),
 		.reason = R(USERUNKNOWN), .scope = S(ADDRESS), .flags = HARD },
-	/* said after DATA: RCPT TO was accepted, so a content filter speaks */
-	{ .name = "userunknown-after-data", .cmds = CMD(DATA), .text = TEXT(USER_UNKNOWN_PHRASES),
-		.reason = R(FILTERED), .scope = S(MESSAGE) },
 	/*
 	 * KDDI au / ezweb answer their content filter's rejections with
 	 * "550 : User unknown" (the address left out), after DATA even when
@@ -262,7 +329,8 @@ static const struct classify_rule rules[] = {
 	{ .name = "userunknown-x.1.0", .status = "*.1.0", .text = TEXT(USER_UNKNOWN_PHRASES),
 		.reason = R(USERUNKNOWN), .scope = S(ADDRESS), .flags = HARD },
 	/* Postfix's reject_unverified_recipient / unlisted answers, at RCPT, no reason given */
-	{ .name = "recipient-rejected-rcpt", .cmds = CMD(RCPT), .text = TEXT("recipient address rejected."),
+	{ .name = "recipient-rejected-rcpt", .cmds = CMD(RCPT), .text = TEXT("recipient address rejected.",
+		"recipient not ok"),
 		.reason = R(USERUNKNOWN), .scope = S(ADDRESS), .flags = HARD },
 	/*
 	 * Exchange Online's x.1.351 "Remote server returned unknown recipient":
@@ -296,6 +364,16 @@ static const struct classify_rule rules[] = {
 		.reason = R(USERUNKNOWN), .scope = S(ADDRESS), .flags = HARD },
 	{ .name = "hotmail-mailbox-unavailable", .mta = "outlook", .text = TEXT("mailbox unavailable"),
 		.reason = R(USERUNKNOWN), .scope = S(ADDRESS), .flags = HARD },
+	/*
+	 * Microsoft's consumer mail (Outlook.com, Hotmail, Live, MSN) answers a
+	 * mailbox that does not exist with RFC 5321's own 550 text, whoever
+	 * relays the answer and whatever status the relay adds.
+	 */
+	{ .name = "microsoft-mailbox-unavailable", .reply = "550",
+		.domains = TEXT("outlook.com", "hotmail.com", "live.com", "msn.com", "hotmail.co.uk",
+		"hotmail.fr", "live.fr", "outlook.fr"),
+		.text = TEXT("requested action not taken: mailbox unavailable"),
+		.reason = R(USERUNKNOWN), .scope = S(ADDRESS), .flags = HARD },
 	{ .name = "mcafee-unknown-user", .mta = "mcafee", .text = TEXT(USER_UNKNOWN_PHRASES),
 		.reason = R(USERUNKNOWN), .scope = S(ADDRESS), .flags = HARD },
 	{ .name = "yahoo-unknown-user", .mta = "yahoo", .text = TEXT(USER_UNKNOWN_PHRASES),
@@ -309,30 +387,47 @@ static const struct classify_rule rules[] = {
 	/* a DNS answer "try again" is a temporary failure, not a dead domain */
 	{ .name = "dns-tempfail", .text = TEXT("host not found, try again",
 		"temporary failure in name resolution", "servfail", "dns lookup timed out",
-		"temporary lookup failure", "dns temporary failure"),
+		"temporary lookup failure", "dns temporary failure",
+		"malformed or unexpected name server reply"),
 		.reason = R(NETWORKERROR), .scope = S(DOMAIN) },
 	{ .name = "hostunknown", .text = TEXT("host unknown", "unknown host", "domain does not exist",
 		"domain doesn't exist", "no such domain", "domain not found", "domain name not found",
 		"host or domain name not found", "couldn't find any host named", "illegal host/domain",
 		"invalid domain", "unrouteable address", "unroutable address", "domain is not reachable",
 		"host not found", "no such host", "domain couldn't be found", "unknown domain",
-		"domain is invalid", "nonexistentdomain", "non-existent domain"),
+		"domain is invalid", "nonexistentdomain", "non-existent domain",
+		"unrouteable mail domain", "unroutable mail domain", "find any host by that name",
+		"no valid mx", "no mx or a record", "domain has no mx"),
 		.reason = R(HOSTUNKNOWN), .scope = S(DOMAIN), .flags = HARD },
 	{ .name = "notaccept", .text = TEXT("does not accept mail", "doesn't receive email",
 		"does not receive email", "null mx", "couldn't find a mail exchanger", "no mx record",
-		"accepts no mail", "not accept mail", "malformed or unexpected name server reply"),
+		"accepts no mail", "not accept mail", "indicated no smtp service"),
 		.reason = R(NOTACCEPT), .scope = S(DOMAIN), .flags = HARD },
 	/* RFC 3463 x.4.4 unable to route: no MX and no address for the domain */
 	{ .name = "status-x.4.4", .status = "*.4.4", .reason = R(HOSTUNKNOWN), .scope = S(DOMAIN), .flags = HARD },
-	/* a "user unknown" nobody corroborates: could be a filter's answer */
-	{ .name = "userunknown-unconfirmed", .text = TEXT(USER_UNKNOWN_PHRASES),
+	/*
+	 * "User unknown" under an RFC 3463 x.2.0 status (other mailbox status:
+	 * the mailbox is there): conflicting evidence, so not hard.  Sendmail
+	 * writes it for the Japanese carriers' filter answers.
+	 */
+	{ .name = "userunknown-x.2.0", .status = "*.2.0", .text = TEXT(USER_UNKNOWN_PHRASES),
 		.reason = R(FILTERED), .scope = S(ADDRESS) },
+	/*
+	 * A plain statement that the user or mailbox does not exist: hard
+	 * whatever the stage (the rows above took away the sender's, the
+	 * message's and the mailbox's soft states, and the Japanese carriers).
+	 */
+	{ .name = "userunknown", .text = TEXT(USER_UNKNOWN_PHRASES),
+		.reason = R(USERUNKNOWN), .scope = S(ADDRESS), .flags = HARD },
 
 	/*
 	 * Google Groups: the group does not exist or does not take posts from
 	 * us (its notice says which it may be, in the sender's language).
 	 */
 	{ .name = "googlegroups-refused", .mta = "googlegroups",
+		.reason = R(REJECTED), .scope = S(ADDRESS) },
+	/* a mailing-list manager refusing our post (we are not a member): soft */
+	{ .name = "listmanager-refused", .mta = "listmanager",
 		.reason = R(REJECTED), .scope = S(ADDRESS) },
 
 	/* -- 6. expiry, network, the remote system: soft --------------------- */
@@ -396,6 +491,8 @@ struct pgram;
 static int grams_allow(const struct pgram *g, const unsigned char *grams);
 static gpointer grams_init(gpointer unused);
 static int permanent(const struct classify_input *in);
+static int domain_listed(const char *const *domains, const char *host);
+static int names_sender(const struct report_rcpt *rc, const struct report *r);
 
 static const char *const cmd_names[CLASSIFY_CMD_COUNT] = {
 	[CLASSIFY_CMD_NONE] = "",
@@ -568,10 +665,50 @@ text_match(const char *pat, const char *text)
 	return text_match(star + 1, at + n);
 }
 
+/* Is host one of domains, or a subdomain of one?  1 / 0. */
+static int
+domain_listed(const char *const *domains, const char *host)
+{
+	size_t hl;
+
+	if (host == NULL)
+		return 0;
+	hl = strlen(host);
+	for (const char *const *d = domains; *d != NULL; d++) {
+		size_t dl = strlen(*d);
+
+		if (hl == dl ? memcmp(host, *d, dl) == 0 :
+		    hl > dl && host[hl - dl - 1] == '.' && memcmp(host + hl - dl, *d, dl) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Does rc's own diagnostic name the original message's sender in angle
+ * brackets and not the recipient?  Then the answer is about the sender.
+ */
+static int
+names_sender(const struct report_rcpt *rc, const struct report *r)
+{
+	char *diag, *bracketed;
+	int named;
+
+	if (rc->diagnostic == NULL || r->orig_sender == NULL || rc->recipient == NULL ||
+	    strcmp(r->orig_sender, rc->recipient) == 0)
+		return 0;
+	diag = g_ascii_strdown(rc->diagnostic, -1);
+	bracketed = g_strconcat("<", r->orig_sender, ">", NULL);
+	named = strstr(diag, bracketed) != NULL && strstr(diag, rc->recipient) == NULL;
+	g_free(bracketed);
+	g_free(diag);
+	return named;
+}
+
 int
 classify_rule_matches(const struct classify_rule *row, const struct classify_input *in)
 {
-	if (row->decoder != NULL && (in->decoder == NULL || strcmp(row->decoder, in->decoder) != 0))
+	if (row->decoder != REPORT_DECODER_NONE && row->decoder != in->decoder)
 		return 0;
 	if (row->mta != NULL && (in->mta == NULL || strcmp(row->mta, in->mta) != 0))
 		return 0;
@@ -584,6 +721,11 @@ classify_rule_matches(const struct classify_rule *row, const struct classify_inp
 	if (row->reply != NULL && !reply_match(row->reply, in->reply))
 		return 0;
 	if (row->cmds != 0 && (row->cmds & CLASSIFY_CMD_BIT(in->cmd)) == 0)
+		return 0;
+	if (row->names_sender && !in->names_sender)
+		return 0;
+	if (row->domains != NULL && !domain_listed(row->domains, in->domain) &&
+	    !domain_listed(row->domains, in->rhost))
 		return 0;
 	if (row->text != NULL) {
 		const char *const *t;
@@ -658,7 +800,7 @@ classify_rcpt(struct report_rcpt *rc, const struct report *r, const char *contex
 	const struct classify_rule *row;
 	const struct provider_row *prow;
 	unsigned char grams[CLASSIFY_GRAMS_BYTES];
-	char *lower;
+	char *lower, *rhost;
 
 	if (context != NULL) {
 		char *both = g_strconcat(rc->diagnostic != NULL ? rc->diagnostic : "", "\n", context, NULL);
@@ -677,6 +819,16 @@ classify_rcpt(struct report_rcpt *rc, const struct report *r, const char *contex
 	in.reply = rc->replycode;
 	in.cmd = classify_cmd_from_name(rc->smtp_command);
 	in.text = lower != NULL ? lower : "";
+	{
+		const char *at = rc->recipient != NULL ? strrchr(rc->recipient, '@') : NULL;
+
+		in.domain = at != NULL ? at + 1 : "";
+	}
+	rhost = rc->remote_mta != NULL ? g_ascii_strdown(rc->remote_mta, -1) : NULL;
+	if (rhost != NULL)
+		g_strstrip(rhost);
+	in.rhost = rhost != NULL ? rhost : "";
+	in.names_sender = names_sender(rc, r);
 	classify_grams(in.text, grams);
 	in.grams = grams;
 	/* the providers' own codes first (providers.c), then the generic rules */
@@ -686,5 +838,6 @@ classify_rcpt(struct report_rcpt *rc, const struct report *r, const char *contex
 	rc->reason = row->reason;
 	rc->scope = row->scope;
 	rc->rule = row->name;
+	g_free(rhost);
 	g_free(lower);
 }

@@ -40,7 +40,8 @@ enum classify_cmd {
 
 /*
  * One row.  Every non-NULL / non-zero condition must hold:
- *  - decoder: the report came from this decoder ("arf", "rfc3834"...);
+ *  - decoder: the report came from this decoder (REPORT_DECODER_ARF...;
+ *    REPORT_DECODER_NONE, the default, means any);
  *  - mta:     the bounce was written by this MTA (parser/mta.c): its own
  *    phrasing, trusted only in its own bounces;
  *  - category: substring of the reporting MTA's own verdict
@@ -53,11 +54,16 @@ enum classify_cmd {
  *    or not; CLASSIFY_CMD_BIT(CLASSIFY_CMD_NONE) matches "not said";
  *  - text:    NULL-terminated list of lowercase patterns, any of which
  *    must occur in the diagnostic text (lowercased); '*' inside a pattern
- *    matches any run of characters.
+ *    matches any run of characters;
+ *  - domains: NULL-terminated list of lowercase domains: the recipient's
+ *    domain or the remote MTA's host name is one of them or a subdomain
+ *    of one (who answered, for rows about one operator's habits);
+ *  - names_sender: 1 when the diagnostic must name our envelope sender
+ *    ("<news@example.net>... Access denied") and not the recipient.
  */
 struct classify_rule {
 	const char *name;
-	const char *decoder;
+	enum report_decoder decoder;
 	const char *mta;
 	const char *category;
 	const char *action;
@@ -65,6 +71,8 @@ struct classify_rule {
 	const char *reply;
 	unsigned cmds;
 	const char *const *text;
+	const char *const *domains;
+	int names_sender;
 	enum report_reason reason;
 	enum report_scope scope;
 	unsigned flags;
@@ -72,7 +80,7 @@ struct classify_rule {
 
 /* What a row is matched against (all strings lowercase where text). */
 struct classify_input {
-	const char *decoder;      /* report->decoder */
+	enum report_decoder decoder; /* report->decoder */
 	const char *mta;          /* report->mta, or NULL */
 	const char *category;     /* report_rcpt.category, "" when none */
 	const char *action;       /* "" when none */
@@ -80,6 +88,9 @@ struct classify_input {
 	const char *reply;        /* "" when none */
 	enum classify_cmd cmd;
 	const char *text;         /* lowercased diagnostic, "" when none */
+	const char *domain;       /* the recipient's domain (lowercase), "" when none */
+	const char *rhost;        /* the remote MTA's host name (lowercase), "" when none */
+	int names_sender;         /* the diagnostic names <orig_sender>, not the recipient */
 	/* optional: bigrams present in text (classify_grams()), or NULL */
 	const unsigned char *grams;
 };
@@ -93,9 +104,10 @@ int classify_grams_may_hold(const unsigned char grams[CLASSIFY_GRAMS_BYTES], con
 
 /*
  * Classifies one recipient of r: sets rc->class, reason, scope and rule from
- * the first matching row.  r->decoder and r->mta, rc->status, replycode,
- * action, smtp_command, category and diagnostic are read; context (may be
- * NULL) is more text about the recipient, matched with the diagnostic.
+ * the first matching row.  r->decoder, r->mta and r->orig_sender,
+ * rc->recipient, status, replycode, action, smtp_command, remote_mta,
+ * category and diagnostic are read; context (may be NULL) is more text
+ * about the recipient, matched with the diagnostic.
  * Never fails: the table ends with a catch-all row.
  */
 void classify_rcpt(struct report_rcpt *rc, const struct report *r, const char *context);

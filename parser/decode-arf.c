@@ -27,12 +27,12 @@ static char *first_paragraph(const struct msg *m);
 static void
 add_complaint(struct msg *m, const char *v, const char *diag)
 {
-	char *a = addr_parse(v, strlen(v));
+	char *a = parser_addr_parse(v, strlen(v));
 	struct report_rcpt *rc;
 
 	if (a == NULL)
 		return;
-	rc = msg_add_rcpt(m, a);
+	rc = parser_msg_add_rcpt(m, a);
 	if (rc != NULL && rc->diagnostic == NULL && diag != NULL)
 		rc->diagnostic = g_strdup(diag);
 }
@@ -50,11 +50,11 @@ first_paragraph(const struct msg *m)
 		e = s + strlen(s);
 	if (e == s)
 		return NULL;
-	return text_squeeze(s, (size_t)(e - s), m->lim->max_field);
+	return parser_text_squeeze(s, (size_t)(e - s), m->lim->max_field);
 }
 
 int
-decode_arf(struct msg *m)
+parser_decode_arf(struct msg *m)
 {
 	struct report *r = m->r;
 	GPtrArray *f = NULL;
@@ -66,12 +66,12 @@ decode_arf(struct msg *m)
 		const GString *body = g_ptr_array_index(m->feedback, 0);
 		const char *pos = body->str;
 
-		f = g_ptr_array_new_with_free_func(field_free);
-		fields_parse(&pos, body->str + body->len, f, ARF_FIELDS_MAX);
-		type = fields_get(f, "Feedback-Type");
+		f = g_ptr_array_new_with_free_func(parser_field_free);
+		parser_fields_parse(&pos, body->str + body->len, f, ARF_FIELDS_MAX);
+		type = parser_fields_get(f, "Feedback-Type");
 		if (type == NULL)
 			type = "abuse";
-	} else if ((v = fields_get(m->orig, "X-HmXmrOriginalRecipient")) != NULL ||
+	} else if ((v = parser_fields_get(m->orig, "X-HmXmrOriginalRecipient")) != NULL ||
 		   strstr(m->lsubject, "complaint about message from") != NULL) {
 		type = "abuse";     /* Microsoft JMRP */
 	} else if (strstr(m->lower, "apple mail sent this email to unsubscribe") != NULL) {
@@ -90,18 +90,18 @@ decode_arf(struct msg *m)
 				add_complaint(m, fd->value, diag);
 		}
 	}
-	if (r->rcpts->len == before && (v = fields_get(m->orig, "X-HmXmrOriginalRecipient")) != NULL)
+	if (r->rcpts->len == before && (v = parser_fields_get(m->orig, "X-HmXmrOriginalRecipient")) != NULL)
 		add_complaint(m, v, diag);
 	if (r->rcpts->len == before && strcmp(type, "opt-out") == 0 && m->from[0] != '\0')
 		add_complaint(m, m->from, diag);   /* the unsubscribing recipient wrote it */
-	if (r->rcpts->len == before && (v = fields_get(m->orig, "To")) != NULL &&
+	if (r->rcpts->len == before && (v = parser_fields_get(m->orig, "To")) != NULL &&
 	    strchr(v, ',') == NULL)
 		add_complaint(m, v, diag);
 
 	r->feedback_type = g_ascii_strdown(type, -1);
 	g_strstrip(r->feedback_type);
-	if (f != NULL && r->orig_sender == NULL && (v = fields_get(f, "Original-Mail-From")) != NULL)
-		r->orig_sender = addr_parse(v, strlen(v));
+	if (f != NULL && r->orig_sender == NULL && (v = parser_fields_get(f, "Original-Mail-From")) != NULL)
+		r->orig_sender = parser_addr_parse(v, strlen(v));
 	if (r->rcpts->len == before) {
 		m->unnamed = 1;
 		r->unnamed.diagnostic = diag;
@@ -110,6 +110,5 @@ decode_arf(struct msg *m)
 	}
 	if (f != NULL)
 		g_ptr_array_free(f, TRUE);
-	r->decoder = "arf";
 	return 1;
 }

@@ -4,7 +4,8 @@
  * Sendmail v5 transcripts, Exchange 2003, Notes, Gmail, Yahoo, the
  * appliances...), with no machine-readable delivery-status part.
  *
- * One engine for all of them, because they share a shape: an introduction
+ * One engine for all of them (on the notification as note.c reads it),
+ * because they share a shape: an introduction
  * ("I'm afraid I wasn't able to deliver your message to the following
  * addresses"), then each failed recipient followed (or preceded) by the
  * remote server's answer, then a line introducing the returned message.
@@ -26,38 +27,10 @@
 
 #include "decode.h"
 
-/* Candidate recipients looked at in one notification. */
-#define CANDIDATES_MAX 2000
-/* Bytes of notification text read (the rest is returned message, noise). */
-#define NOTE_MAX (64u * 1024)
-
-struct cand {
-	char *addr;
-	size_t line;              /* offset of its line in the notification */
-	int alone;                /* the line is just the address ("<a@b>:") */
-	int own;                  /* one of our own addresses (To:, From:...) */
-};
-
 static int looks_like_bounce(const struct msg *m);
-static int header_like(const struct msg *m, const char *line, const char *eol);
-static int sender_context(const char *note, const char *at);
-static void own_addresses(const struct msg *m, GPtrArray *own);
-static int in_list(const GPtrArray *list, const char *addr);
-static char *diag_for(const struct msg *m, const char *note, const char *lnote,
-	const GPtrArray *cands, const char *addr);
-static size_t diag_block(const struct msg *m, const char *note, size_t line,
-	const GPtrArray *cands, const char *addr, GString *d);
-static int has_code(const char *s, size_t len);
-static int line_alone(const char *p, const char *eol, const char *a, size_t n);
-static int code_line(const char *p, const char *eol);
-static char *diag_whole(const struct msg *m, const char *note, const GPtrArray *cands);
 static const char *prose_action(const char *lower_note);
-static void cand_free(gpointer p);
-static void scan_candidates(const struct msg *m, const char *note, const GPtrArray *own,
-	GPtrArray *cands);
 static void pick_recipients(const struct msg *m, const char *lnote, const GPtrArray *own,
 	GPtrArray *cands, const char *xfr);
-static int cand_index(const GPtrArray *cands, const char *addr);
 
 /* From: local parts and display names of the mailer daemons. */
 static const char *const daemon_from[] = {
@@ -76,14 +49,6 @@ static const char *const bounce_subjects[] = {
 	"message delivery has failed", "delivery status", NULL
 };
 
-/* Lines whose heading names the recipient ("Original-Recipient: rfc822;x"). */
-static const char *const rcpt_fields[] = {
-	"original-recipient", "final-recipient", "recipient", "x-failed-recipients",
-	"address", "to-address", "rcpt",
-	"in", "out",      /* Postfix/Sendmail session transcripts: " In:  RCPT TO:<a@b>" */
-	NULL
-};
-
 /* Text saying the report is only a delay warning. */
 static const char *const delay_phrases[] = {
 	"has been delayed", "will be retried", "warning message only", "delivery delayed",
@@ -91,19 +56,10 @@ static const char *const delay_phrases[] = {
 	"message will be retried", NULL
 };
 
-static void
-cand_free(gpointer p)
-{
-	struct cand *c = p;
-
-	g_free(c->addr);
-	g_free(c);
-}
-
 static int
 looks_like_bounce(const struct msg *m)
 {
-	if (m->mta != NULL || msg_header(m, "X-Failed-Recipients") != NULL)
+	if (m->mta != NULL || parser_msg_header(m, "X-Failed-Recipients") != NULL)
 		return 1;
 	for (const char *const *p = daemon_from; *p; p++)
 		if (strstr(m->lfrom, *p) != NULL)
@@ -112,365 +68,6 @@ looks_like_bounce(const struct msg *m)
 		if (strstr(m->lsubject, *p) != NULL)
 			return 1;
 	return 0;
-}
-
-/*
- * Where the notification ends: the first line introducing the returned
- * message, or a line that starts a header block ("Received:",
- * "Return-Path:" at column 0: prose never starts a line with them).
- */
-size_t
-prose_note_end(const struct msg *m)
-{
-	const char *lower = m->lower;
-	size_t len = MIN(strlen(lower), NOTE_MAX);
-	size_t end = len;
-	const char *const *ends = m->mta != NULL && m->mta->ends != NULL ? m->mta->ends :
-		mta_generic_ends();
-
-	for (const char *const *e = ends; *e; e++) {
-		const char *at = lower[end] == '\0' ? strstr(lower, *e) : memmem(lower, end, *e, strlen(*e));
-
-		if (at != NULL && (size_t)(at - lower) < end) {
-			while (at > lower && at[-1] != '\n')
-				at--;
-			end = (size_t)(at - lower);
-		}
-	}
-	for (const char *p = lower; p != NULL && (size_t)(p - lower) < end; ) {
-		if (strchr("rdfo", *p) != NULL && *p != '\0' && (strncmp(p, "received: ", 10) == 0 || strncmp(p, "return-path: ", 13) == 0 ||
-		    strncmp(p, "return-path:<", 13) == 0 || strncmp(p, "dkim-signature: ", 16) == 0 ||
-		    strncmp(p, "reporting-mta:", 14) == 0 || strncmp(p, "final-recipient:", 16) == 0 ||
-		    strncmp(p, "original-recipient:", 19) == 0 ||
-		    strncmp(p, "original-envelope-id:", 21) == 0)) {
-			end = (size_t)(p - lower);
-			break;
-		}
-		p = strchr(p, '\n');
-		if (p != NULL)
-			p++;
-	}
-	return end;
-}
-
-/*
- * "Name: value" with a one-word name: a header of the original message
- * quoted in the notification (To:, From:, Message-ID:...).  Headings that
- * name the recipient are not (rcpt_fields).
- */
-static int
-header_like(const struct msg *m, const char *line, const char *eol)
-{
-	const char *p = line;
-	size_t n;
-
-	while (p < eol && (*p == ' ' || *p == '\t'))
-		p++;
-	line = p;
-	while (p < eol && (g_ascii_isalnum(*p) || *p == '-' || *p == '_'))
-		p++;
-	if (p == line || p >= eol || *p != ':')
-		return 0;
-	n = (size_t)(p - line);
-	if (n == 2 && m->mta != NULL && (m->mta->flags & MTA_RCPT_TO_LINE) &&
-	    g_ascii_strncasecmp(line, "to", 2) == 0)
-		return 0;
-	for (const char *const *f = rcpt_fields; *f; f++)
-		if (strlen(*f) == n && g_ascii_strncasecmp(line, *f, n) == 0)
-			return 0;
-	return 1;
-}
-
-/* The address follows "from", "sender", "sent by": it is the sender. */
-static int
-sender_context(const char *note, const char *at)
-{
-	static const char *const words[] = { "from", "sender", "sent by", "mail from",
-		"envelope-from", "return-path", "generated from", "contact", "send mail to",
-		"write to", "questions to" };
-	const char *start = at;
-	char buf[48];
-	size_t n;
-	int lines = 0;
-
-	/* up to 40 bytes back, across at most one line break */
-	while (start > note && at - start < 40) {
-		if (start[-1] == '\n' && ++lines > 1)
-			break;
-		start--;
-	}
-	n = MIN((size_t)(at - start), sizeof(buf) - 1);
-	memcpy(buf, at - n, n);
-	buf[n] = '\0';
-	/* trim the punctuation between the word and the address */
-	while (n > 0 && strchr(" \t\n:<\"'([=", buf[n - 1]) != NULL)
-		buf[--n] = '\0';
-	for (size_t i = 0; i < G_N_ELEMENTS(words); i++) {
-		size_t w = strlen(words[i]);
-
-		if (n >= w && g_ascii_strncasecmp(buf + n - w, words[i], w) == 0)
-			return 1;
-	}
-	return 0;
-}
-
-/* Our own addresses in the bounce's headers: never failed recipients. */
-static void
-own_addresses(const struct msg *m, GPtrArray *own)
-{
-	/*
-	 * Not Delivered-To / X-Original-To: some MTAs (DragonFly) write the
-	 * failed recipient there, and ours are the same as To: anyway.
-	 */
-	static const char *const names[] = { "To", "From", "Return-Path", "Reply-To", "Sender" };
-
-	for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
-		const char *v = msg_header(m, names[i]);
-		const char *s, *end;
-		size_t len;
-
-		if (v == NULL)
-			continue;
-		end = v + strlen(v);
-		while (addr_find(v, end, &s, &len)) {
-			char *a = addr_parse(s, len);
-
-			if (a != NULL)
-				g_ptr_array_add(own, a);
-			v = s + len;
-		}
-	}
-	if (m->orig != NULL) {
-		const char *v = fields_get(m->orig, "From");
-
-		if (v != NULL) {
-			char *a = addr_parse(v, strlen(v));
-
-			if (a != NULL)
-				g_ptr_array_add(own, a);
-		}
-	}
-}
-
-static int
-in_list(const GPtrArray *list, const char *addr)
-{
-	for (guint i = 0; i < list->len; i++) {
-		const char *s = g_ptr_array_index(list, i);
-
-		if (strcmp(s, addr) == 0)
-			return 1;
-	}
-	return 0;
-}
-
-/* Does the line [p, eol) mention another candidate than addr? */
-static int
-line_has_other(const char *p, const char *eol, const GPtrArray *cands, const char *addr)
-{
-	/* no '@', no address: the common case, answered without a search */
-	if (cands == NULL || memchr(p, '@', (size_t)(eol - p)) == NULL)
-		return 0;
-	for (guint i = 0; i < cands->len; i++) {
-		const struct cand *c = g_ptr_array_index(cands, i);
-		size_t n = strlen(c->addr);
-
-		if (strcmp(c->addr, addr) == 0)
-			continue;
-		for (const char *q = p; q + n <= eol; q++)
-			if (g_ascii_strncasecmp(q, c->addr, n) == 0)
-				return 1;
-	}
-	return 0;
-}
-
-/* A heading line: "----- The following addresses had errors -----". */
-static int
-heading(const char *p, const char *eol)
-{
-	while (p < eol && (*p == ' ' || *p == '\t'))
-		p++;
-	while (eol > p && (eol[-1] == ' ' || eol[-1] == '\t'))
-		eol--;
-	return eol - p >= 3 && (strchr("-=*_#", *p) != NULL) && (strchr("-=*_#:", eol[-1]) != NULL);
-}
-
-/* Does the text hold an SMTP reply or RFC 3463 status code? */
-static int
-has_code(const char *s, size_t len)
-{
-	char *t = g_strndup(s, len);
-	char st[16], rp[4];
-	int yes = text_find_status(t, st) || text_find_reply(t, rp);
-
-	g_free(t);
-	return yes;
-}
-
-/* Does the line start with an SMTP reply code at column 0 ("550 ...")? */
-static int
-code_line(const char *p, const char *eol)
-{
-	return eol - p >= 4 && g_ascii_isdigit(p[0]) && g_ascii_isdigit(p[1]) &&
-		g_ascii_isdigit(p[2]) && p[3] == ' ';
-}
-
-/*
- * One block about addr, from the line at note + line: that line without
- * the address, then the lines after it until a blank line, a heading,
- * another recipient or (in Sendmail transcripts, where every record is a
- * "550 <a@b>... text" line) the next reply line.  A line that only
- * introduces the address ("There was an error delivering your mail to
- * <a@b>.") is followed by the next paragraph when that one holds a code.
- * Appends to d; returns the offset where the block ended.
- */
-static size_t
-diag_block(const struct msg *m, const char *note, size_t line, const GPtrArray *cands,
-	const char *addr, GString *d)
-{
-	const char *p = note + line;
-	int first = 1, lines = 0, para = 0, coded = 0, sentence = 0;
-
-	while (*p) {
-		const char *eol = strchr(p, '\n');
-		const char *q;
-		int blank = 1;
-
-		if (eol == NULL)
-			eol = p + strlen(p);
-		for (q = p; q < eol; q++)
-			if (*q != ' ' && *q != '\t')
-				blank = 0;
-		if (!first && blank && lines == 1 && !para) {
-			const char *np = p, *pe;
-
-			while (*np == '\n' || *np == ' ' || *np == '\t')
-				np++;
-			pe = strstr(np, "\n\n");
-			if (pe == NULL)
-				pe = np + strlen(np);
-			para = 1;
-			/* "...delivering your mail to <a@b>." is a sentence: its
-			 * reason follows; a bare address line is followed by one only
-			 * when the next paragraph holds a code */
-			if ((sentence || has_code(np, (size_t)(pe - np))) && !heading(np, pe) &&
-			    !line_has_other(np, pe, cands, addr)) {
-				p = np;
-				continue;
-			}
-			break;
-		}
-		if (!first && (blank || heading(p, eol) || line_has_other(p, eol, cands, addr) ||
-		    (coded && code_line(p, eol))))
-			break;
-		if (first) {
-			/* the line minus the address and its <>, quotes, colon */
-			size_t n = strlen(addr);
-			const char *a = NULL;
-
-			coded = code_line(p, eol);
-			for (q = p; q + n <= eol; q++)
-				if (g_ascii_strncasecmp(q, addr, n) == 0) {
-					a = q;
-					break;
-				}
-			if (a != NULL) {
-				const char *b = a, *e = a + n;
-
-				sentence = !line_alone(p, eol, a, n);
-				while (b > p && strchr("<\"'", b[-1]) != NULL)
-					b--;
-				while (e < eol && strchr(">\"':", *e) != NULL)
-					e++;
-				g_string_append_len(d, p, b - p);
-				g_string_append_c(d, ' ');
-				g_string_append_len(d, e, eol - e);
-			} else {
-				g_string_append_len(d, p, eol - p);
-			}
-		} else {
-			g_string_append_c(d, '\n');
-			g_string_append_len(d, p, eol - p);
-		}
-		first = 0;
-		lines++;
-		if (d->len > m->lim->max_field * 4)
-			break;
-		p = *eol ? eol + 1 : eol;
-	}
-	return (size_t)(p - note);
-}
-
-/*
- * Everything the notification says about addr: one block per line that
- * names it (Office 365 names the recipient in its summary and again in
- * "Diagnostic information for administrators").  NULL when it says
- * nothing but the address.
- */
-static char *
-diag_for(const struct msg *m, const char *note, const char *lnote, const GPtrArray *cands,
-	const char *addr)
-{
-	GString *d = g_string_new(NULL);
-	const char *from = lnote, *at;
-	size_t covered = 0, alen = strlen(addr);
-	char *out;
-	int alnum = 0;
-
-	while ((at = strstr(from, addr)) != NULL && d->len < m->lim->max_field * 4) {
-		const char *ls = at;
-
-		while (ls > lnote && ls[-1] != '\n')
-			ls--;
-		if ((size_t)(ls - lnote) >= covered) {
-			if (d->len > 0)
-				g_string_append_c(d, '\n');
-			covered = diag_block(m, note, (size_t)(ls - lnote), cands, addr, d);
-		}
-		from = at + alen;
-	}
-	text_join_smtp_lines(d->str);
-	out = text_squeeze(d->str, strlen(d->str), m->lim->max_field);
-	g_string_free(d, TRUE);
-	/* nothing but punctuation left: no diagnostic of its own */
-	for (const char *q = out; *q; q++)
-		if (g_ascii_isalpha(*q) || ((unsigned char)*q & 0x80))
-			alnum++;
-	if (alnum < 3) {
-		g_free(out);
-		return NULL;
-	}
-	return out;
-}
-
-/* The notification without headings and recipient lines. */
-static char *
-diag_whole(const struct msg *m, const char *note, const GPtrArray *cands)
-{
-	GString *d = g_string_new(NULL);
-	const char *p = note;
-	char *out;
-
-	while (*p && d->len < m->lim->max_field * 4) {
-		const char *eol = strchr(p, '\n');
-
-		if (eol == NULL)
-			eol = p + strlen(p);
-		(void)cands;
-		if (!heading(p, eol)) {
-			g_string_append_len(d, p, eol - p);
-			g_string_append_c(d, '\n');
-		}
-		p = *eol ? eol + 1 : eol;
-	}
-	text_join_smtp_lines(d->str);
-	out = text_squeeze(d->str, strlen(d->str), m->lim->max_field);
-	g_string_free(d, TRUE);
-	if (out[0] == '\0') {
-		g_free(out);
-		return NULL;
-	}
-	return out;
 }
 
 static const char *
@@ -482,109 +79,6 @@ prose_action(const char *lower_note)
 	return "failed";
 }
 
-
-static int
-cand_index(const GPtrArray *cands, const char *addr)
-{
-	for (guint i = 0; i < cands->len; i++) {
-		const struct cand *c = g_ptr_array_index(cands, i);
-
-		if (strcmp(c->addr, addr) == 0)
-			return (int)i;
-	}
-	return -1;
-}
-
-/* Is [p, eol) only the address at [a, a+n) with punctuation around it? */
-static int
-line_alone(const char *p, const char *eol, const char *a, size_t n)
-{
-	for (const char *q = p; q < eol; q++) {
-		if (q >= a && q < a + n)
-			continue;
-		if (strchr(" \t<>\"':;,.*-", *q) == NULL)
-			return 0;
-	}
-	return 1;
-}
-
-/*
- * Every address of the notification, in order, except those on
- * header-like lines and those in a sender context.
- */
-static void
-scan_candidates(const struct msg *m, const char *note, const GPtrArray *own, GPtrArray *cands)
-{
-	GPtrArray *shunned = g_ptr_array_new_with_free_func(g_free);
-	const char *p = note;
-
-	while (*p && cands->len < CANDIDATES_MAX) {
-		const char *eol = strchr(p, '\n');
-		const char *v, *s;
-		size_t len;
-
-		if (eol == NULL)
-			eol = p + strlen(p);
-		if (!header_like(m, p, eol)) {
-			v = p;
-			while (addr_find(v, eol, &s, &len)) {
-				char *a = addr_parse(s, len);
-				const char *after = s + len;
-				struct cand *c;
-
-				v = s + len;
-				if (a == NULL)
-					continue;
-				while (after < eol && (*after == ' ' || *after == '\t'))
-					after++;
-				/*
-				 * Not a recipient: the sender or a contact address (once
-				 * so, always so), a display name that is an address
-				 * ("a@b <c@d>"), the tail of "x@y@z".
-				 */
-				if (sender_context(note, s)) {
-					if (!in_list(shunned, a))
-						g_ptr_array_add(shunned, g_strdup(a));
-					g_free(a);
-					continue;
-				}
-				if (after < eol && *after == '<' && (s == note || s[-1] != '<')) {
-					const char *gt = memchr(after, '>', (size_t)(eol - after));
-					char *inner = gt != NULL ? addr_parse(after, (size_t)(gt - after + 1)) : NULL;
-					int other = inner != NULL && strcmp(inner, a) != 0;
-
-					g_free(inner);
-					if (other) {
-						if (!in_list(shunned, a))
-							g_ptr_array_add(shunned, g_strdup(a));
-						g_free(a);
-						continue;
-					}
-				}
-				if ((s > note && s[-1] == '@') || cand_index(cands, a) >= 0) {
-					g_free(a);
-					continue;
-				}
-				c = g_new0(struct cand, 1);
-				c->addr = a;
-				c->line = (size_t)(p - note);
-				c->alone = line_alone(p, eol, s, len);
-				c->own = in_list(own, a);
-				g_ptr_array_add(cands, c);
-			}
-		}
-		p = *eol ? eol + 1 : eol;
-	}
-	for (guint i = 0; i < cands->len; ) {
-		struct cand *c = g_ptr_array_index(cands, i);
-
-		if (in_list(shunned, c->addr))
-			g_ptr_array_remove_index(cands, i);
-		else
-			i++;
-	}
-	g_ptr_array_free(shunned, TRUE);
-}
 
 /*
  * Which candidates are the failed recipients:
@@ -608,10 +102,10 @@ pick_recipients(const struct msg *m, const char *lnote, const GPtrArray *own, GP
 		const char *v = xfr, *s, *e = xfr + strlen(xfr);
 		size_t len;
 
-		while (xl->len < CANDIDATES_MAX && addr_find(v, e, &s, &len)) {
-			char *a = addr_parse(s, len);
+		while (xl->len < NOTE_CANDIDATES_MAX && parser_addr_find(v, e, &s, &len)) {
+			char *a = parser_addr_parse(s, len);
 
-			if (a != NULL && !in_list(xl, a))
+			if (a != NULL && !parser_note_in_list(xl, a))
 				g_ptr_array_add(xl, a);
 			else
 				g_free(a);
@@ -620,9 +114,9 @@ pick_recipients(const struct msg *m, const char *lnote, const GPtrArray *own, GP
 	}
 	for (step = 0; step < 4 && keep->len == 0; step++) {
 		for (guint i = 0; i < cands->len; i++) {
-			struct cand *c = g_ptr_array_index(cands, i);
+			struct note_cand *c = g_ptr_array_index(cands, i);
 
-			if ((step == 0 && xl->len > 0 && in_list(xl, c->addr)) ||
+			if ((step == 0 && xl->len > 0 && parser_note_in_list(xl, c->addr)) ||
 			    (step == 1 && !c->own) ||
 			    (step == 3 && c->own && c->alone))
 				g_ptr_array_add(keep, c);
@@ -632,7 +126,7 @@ pick_recipients(const struct msg *m, const char *lnote, const GPtrArray *own, GP
 			for (guint i = 0; i < xl->len; i++) {
 				const char *a = g_ptr_array_index(xl, i);
 				const char *at = strstr(lnote, a);
-				struct cand *c = g_new0(struct cand, 1);
+				struct note_cand *c = g_new0(struct note_cand, 1);
 
 				c->addr = g_strdup(a);
 				if (at != NULL) {
@@ -649,7 +143,7 @@ pick_recipients(const struct msg *m, const char *lnote, const GPtrArray *own, GP
 	}
 	/* keep only the chosen ones, in their order */
 	for (guint i = 0; i < cands->len; ) {
-		struct cand *c = g_ptr_array_index(cands, i);
+		struct note_cand *c = g_ptr_array_index(cands, i);
 		int kept = 0;
 
 		for (guint k = 0; k < keep->len; k++)
@@ -665,51 +159,8 @@ pick_recipients(const struct msg *m, const char *lnote, const GPtrArray *own, GP
 	g_ptr_array_free(xl, TRUE);
 }
 
-/*
- * The notification of m, computed once per message: its text and
- * lowercased text up to the returned message, our own addresses and every
- * candidate address in it.
- */
-struct note {
-	char *text, *lower;
-	GPtrArray *own;           /* of char * */
-	GPtrArray *cands;         /* of struct cand *, in order */
-};
-
-static struct note *
-note_get(struct msg *m)
-{
-	struct note *n;
-	size_t end;
-
-	if (m->note != NULL)
-		return m->note;
-	n = g_new0(struct note, 1);
-	end = prose_note_end(m);
-	n->text = g_strndup(m->text->str, end);
-	n->lower = g_strndup(m->lower, end);
-	n->own = g_ptr_array_new_with_free_func(g_free);
-	n->cands = g_ptr_array_new_with_free_func(cand_free);
-	own_addresses(m, n->own);
-	scan_candidates(m, n->text, n->own, n->cands);
-	m->note = n;
-	return n;
-}
-
-void
-note_free(struct note *n)
-{
-	if (n == NULL)
-		return;
-	g_free(n->text);
-	g_free(n->lower);
-	g_ptr_array_free(n->own, TRUE);
-	g_ptr_array_free(n->cands, TRUE);
-	g_free(n);
-}
-
 int
-decode_prose(struct msg *m)
+parser_decode_prose(struct msg *m)
 {
 	struct note *n;
 	GPtrArray *cands;
@@ -718,30 +169,30 @@ decode_prose(struct msg *m)
 
 	if (!looks_like_bounce(m))
 		return 0;
-	n = note_get(m);
+	n = parser_note_get(m);
 	action = prose_action(n->lower);
 	/* a working copy: pick_recipients() rewrites it */
-	cands = g_ptr_array_new_with_free_func(cand_free);
+	cands = g_ptr_array_new_with_free_func(parser_note_cand_free);
 	for (guint i = 0; i < n->cands->len; i++) {
-		const struct cand *c = g_ptr_array_index(n->cands, i);
-		struct cand *d = g_new(struct cand, 1);
+		const struct note_cand *c = g_ptr_array_index(n->cands, i);
+		struct note_cand *d = g_new(struct note_cand, 1);
 
 		*d = *c;
 		d->addr = g_strdup(c->addr);
 		g_ptr_array_add(cands, d);
 	}
-	pick_recipients(m, n->lower, n->own, cands, msg_header(m, "X-Failed-Recipients"));
+	pick_recipients(m, n->lower, n->own, cands, parser_msg_header(m, "X-Failed-Recipients"));
 
 	for (guint i = 0; i < cands->len; i++) {
-		struct cand *c = g_ptr_array_index(cands, i);
+		struct note_cand *c = g_ptr_array_index(cands, i);
 		struct report_rcpt *rc;
 		char *diag = NULL;
 
 		if (m->mta == NULL || !(m->mta->flags & MTA_DIAG_WHOLE))
-			diag = diag_for(m, n->text, n->lower, n->cands, c->addr);
+			diag = parser_note_diag_for(m, n, c->addr);
 		if (diag == NULL)
-			diag = diag_whole(m, n->text, n->cands);
-		rc = msg_add_rcpt(m, g_strdup(c->addr));
+			diag = parser_note_diag_whole(m, n, n->cands);
+		rc = parser_msg_add_rcpt(m, g_strdup(c->addr));
 		if (rc == NULL) {
 			g_free(diag);
 			break;
@@ -758,50 +209,8 @@ decode_prose(struct msg *m)
 		/* a bounce that lost its recipient: keep the verdict for VERP */
 		m->unnamed = 1;
 		m->r->unnamed.action = g_strdup(action);
-		m->r->unnamed.diagnostic = diag_whole(m, n->text, n->cands);
+		m->r->unnamed.diagnostic = parser_note_diag_whole(m, n, n->cands);
 	}
-	m->r->decoder = "prose";
 	g_ptr_array_free(cands, TRUE);
 	return 1;
-}
-
-/*
- * For the other decoders: the notification's own lines about addr (a
- * delivery-status part without Diagnostic-Code), or NULL.
- */
-char *
-prose_diag_for_addr(struct msg *m, const char *addr)
-{
-	struct note *n = note_get(m);
-
-	if (strstr(n->lower, addr) == NULL)
-		return NULL;
-	return diag_for(m, n->text, n->lower, n->cands, addr);
-}
-
-/* The whole notification, for a report whose only recipient it does not name. */
-char *
-prose_whole(struct msg *m)
-{
-	struct note *n = note_get(m);
-
-	return diag_whole(m, n->text, NULL);
-}
-
-char *
-prose_single_recipient(struct msg *m)
-{
-	struct note *n = note_get(m);
-	const char *out = NULL;
-	int count = 0;
-
-	for (guint i = 0; i < n->cands->len; i++) {
-		const struct cand *c = g_ptr_array_index(n->cands, i);
-
-		if (!c->own) {
-			count++;
-			out = c->addr;
-		}
-	}
-	return count == 1 ? g_strdup(out) : NULL;
 }

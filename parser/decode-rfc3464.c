@@ -30,6 +30,7 @@
 static char *strip_type(const char *v);
 static int has_rcpt_fields(const GPtrArray *f);
 static void rcpt_block(struct msg *m, const GPtrArray *f, unsigned index);
+static void rcpt_blocks(struct msg *m, const GPtrArray *f, unsigned *index);
 static char *nth_failed_recipient(const struct msg *m, unsigned index);
 static int line_is(const char *p, const char *name);
 static void dsn_from_text(struct msg *m);
@@ -56,14 +57,14 @@ strip_type(const char *v)
 static int
 has_rcpt_fields(const GPtrArray *f)
 {
-	return fields_get(f, "Final-Recipient") != NULL || fields_get(f, "Original-Recipient") != NULL ||
-		fields_get(f, "X-Actual-Recipient") != NULL;
+	return parser_fields_get(f, "Final-Recipient") != NULL || parser_fields_get(f, "Original-Recipient") != NULL ||
+		parser_fields_get(f, "X-Actual-Recipient") != NULL;
 }
 
 static char *
 nth_failed_recipient(const struct msg *m, unsigned index)
 {
-	const char *v = msg_header(m, "X-Failed-Recipients");
+	const char *v = parser_msg_header(m, "X-Failed-Recipients");
 	const char *s, *end;
 	size_t len;
 	unsigned i = 0;
@@ -71,9 +72,9 @@ nth_failed_recipient(const struct msg *m, unsigned index)
 	if (v == NULL)
 		return NULL;
 	end = v + strlen(v);
-	while (addr_find(v, end, &s, &len)) {
+	while (parser_addr_find(v, end, &s, &len)) {
 		if (i++ == index)
-			return addr_parse(s, len);
+			return parser_addr_parse(s, len);
 		v = s + len;
 	}
 	return NULL;
@@ -82,18 +83,18 @@ nth_failed_recipient(const struct msg *m, unsigned index)
 static void
 rcpt_block(struct msg *m, const GPtrArray *f, unsigned index)
 {
-	const char *orcpt = fields_get(f, "Original-Recipient");
-	const char *frcpt = fields_get(f, "Final-Recipient");
+	const char *orcpt = parser_fields_get(f, "Original-Recipient");
+	const char *frcpt = parser_fields_get(f, "Final-Recipient");
 	const char *v;
 	char *o = NULL, *fin = NULL, *addr;
 	struct report_rcpt *rc;
 
 	if (frcpt == NULL)
-		frcpt = fields_get(f, "X-Actual-Recipient");
+		frcpt = parser_fields_get(f, "X-Actual-Recipient");
 	if (orcpt != NULL)
-		o = addr_parse(orcpt, strlen(orcpt));
+		o = parser_addr_parse(orcpt, strlen(orcpt));
 	if (frcpt != NULL)
-		fin = addr_parse(frcpt, strlen(frcpt));
+		fin = parser_addr_parse(frcpt, strlen(frcpt));
 	if (o == NULL && fin == NULL) {
 		fin = nth_failed_recipient(m, index);
 		if (fin == NULL) {
@@ -101,13 +102,13 @@ rcpt_block(struct msg *m, const GPtrArray *f, unsigned index)
 
 			/* an address no store could hold: said, not silently dropped */
 			if (v0 != NULL && strlen(v0) > REPORT_ADDR_MAX && strchr(v0, '@') != NULL)
-				msg_warn(m, "recipient address of %zu bytes is over the %d-byte limit: "
+				parser_msg_warn(m, "recipient address of %zu bytes is over the %d-byte limit: "
 				    "not recorded", strlen(v0), REPORT_ADDR_MAX);
 			return;
 		}
 	}
 	addr = o != NULL ? o : g_strdup(fin);
-	rc = msg_add_rcpt(m, addr);
+	rc = parser_msg_add_rcpt(m, addr);
 	if (rc == NULL) {
 		g_free(fin);
 		return;
@@ -117,7 +118,7 @@ rcpt_block(struct msg *m, const GPtrArray *f, unsigned index)
 	else
 		g_free(fin);
 
-	if (rc->action == NULL && (v = fields_get(f, "Action")) != NULL) {
+	if (rc->action == NULL && (v = parser_fields_get(f, "Action")) != NULL) {
 		char *a = g_ascii_strdown(v, -1);
 
 		g_strstrip(a);
@@ -127,20 +128,20 @@ rcpt_block(struct msg *m, const GPtrArray *f, unsigned index)
 		else
 			g_free(a);
 	}
-	if (rc->status[0] == '\0' && (v = fields_get(f, "Status")) != NULL) {
+	if (rc->status[0] == '\0' && (v = parser_fields_get(f, "Status")) != NULL) {
 		char st[16];
 
-		if (text_find_status(v, st) && report_status_valid(st))
+		if (parser_text_find_status(v, st) && report_status_valid(st))
 			g_strlcpy(rc->status, st, sizeof(rc->status));
 	}
-	if (rc->remote_mta == NULL && (v = fields_get(f, "Remote-MTA")) != NULL) {
+	if (rc->remote_mta == NULL && (v = parser_fields_get(f, "Remote-MTA")) != NULL) {
 		char *s = strip_type(v);
 
 		if (s != NULL && strlen(s) > m->lim->max_field)
 			s[m->lim->max_field] = '\0';
 		rc->remote_mta = s;
 	}
-	if (rc->diagnostic == NULL && (v = fields_get(f, "Diagnostic-Code")) != NULL) {
+	if (rc->diagnostic == NULL && (v = parser_fields_get(f, "Diagnostic-Code")) != NULL) {
 		const char *semi = strchr(v, ';');
 		const char *text = v;
 
@@ -158,12 +159,12 @@ rcpt_block(struct msg *m, const GPtrArray *f, unsigned index)
 		{
 			char *d = g_strdup(text);
 
-			text_join_smtp_lines(d);
-			msg_set_text(m, &rc->diagnostic, d, strlen(d));
+			parser_text_join_smtp_lines(d);
+			parser_msg_set_text(m, &rc->diagnostic, d, strlen(d));
 			g_free(d);
 		}
 	}
-	if (rc->category == NULL && (v = fields_get(f, "X-PowerMTA-BounceCategory")) != NULL) {
+	if (rc->category == NULL && (v = parser_fields_get(f, "X-PowerMTA-BounceCategory")) != NULL) {
 		rc->category = g_ascii_strdown(v, -1);
 		g_strstrip(rc->category);
 	}
@@ -173,19 +174,24 @@ rcpt_block(struct msg *m, const GPtrArray *f, unsigned index)
 		 * the block has none, and the SMTP stage, which Postfix writes only
 		 * there ("(in reply to RCPT TO command)").
 		 */
-		char *prose = prose_diag_for_addr(m, rc->recipient);
+		char *prose = parser_note_diag_for_addr(m, rc->recipient);
 
 		if (prose == NULL && rc->final_recipient != NULL)
-			prose = prose_diag_for_addr(m, rc->final_recipient);
+			prose = parser_note_diag_for_addr(m, rc->final_recipient);
 		if (prose != NULL && rc->smtp_command == NULL) {
-			enum classify_cmd c = text_find_command(prose);
+			/* a transcript's pairing of replies and commands first */
+			enum classify_cmd c = m->lower != NULL ?
+				parser_text_transcript_command(m->lower, rc->recipient) : CLASSIFY_CMD_NONE;
+
+			if (c == CLASSIFY_CMD_NONE)
+				c = parser_text_find_command(prose);
 
 			/* Postfix names the stage on the final recipient's lines */
 			if (c == CLASSIFY_CMD_NONE && rc->final_recipient != NULL) {
-				char *fp = prose_diag_for_addr(m, rc->final_recipient);
+				char *fp = parser_note_diag_for_addr(m, rc->final_recipient);
 
 				if (fp != NULL)
-					c = text_find_command(fp);
+					c = parser_text_find_command(fp);
 				g_free(fp);
 			}
 			if (c != CLASSIFY_CMD_NONE)
@@ -201,7 +207,7 @@ rcpt_block(struct msg *m, const GPtrArray *f, unsigned index)
 	    (rc->status[0] == '\0' || strcmp(rc->status + 1, ".0.0") == 0)) {
 		char st[16];
 
-		if (text_find_status(rc->diagnostic, st) && report_status_valid(st) &&
+		if (parser_text_find_status(rc->diagnostic, st) && report_status_valid(st) &&
 		    (rc->status[0] == '\0' || st[0] == rc->status[0]))
 			g_strlcpy(rc->status, st, sizeof(rc->status));
 	}
@@ -268,11 +274,43 @@ dsn_from_text(struct msg *m)
 		end++;
 	}
 	g_ptr_array_add(m->dsn, g_string_new_len(start, end - start));
-	msg_warn(m, "delivery-status fields found in the text, not in a MIME part");
+	parser_msg_warn(m, "delivery-status fields found in the text, not in a MIME part");
+}
+
+/*
+ * One block of fields may hold several recipients when the MTA left out the
+ * blank lines between them (AOL, some Exchange versions): a Final-Recipient
+ * when the block already has one, or an Original-Recipient after a
+ * Final-Recipient and an Action, starts the next recipient's block.
+ */
+static void
+rcpt_blocks(struct msg *m, const GPtrArray *f, unsigned *index)
+{
+	GPtrArray *sub = g_ptr_array_new();   /* borrowed fields of f */
+	int final = 0, action = 0;
+
+	for (guint i = 0; i < f->len; i++) {
+		const struct field *fl = g_ptr_array_index(f, i);
+		int is_final = g_ascii_strcasecmp(fl->name, "Final-Recipient") == 0;
+
+		if ((is_final && final) ||
+		    (g_ascii_strcasecmp(fl->name, "Original-Recipient") == 0 && final && action)) {
+			if (has_rcpt_fields(sub))
+				rcpt_block(m, sub, (*index)++);
+			g_ptr_array_set_size(sub, 0);
+			final = action = 0;
+		}
+		final |= is_final;
+		action |= g_ascii_strcasecmp(fl->name, "Action") == 0;
+		g_ptr_array_add(sub, (gpointer)fl);
+	}
+	if (has_rcpt_fields(sub))
+		rcpt_block(m, sub, (*index)++);
+	g_ptr_array_free(sub, TRUE);
 }
 
 int
-decode_rfc3464(struct msg *m)
+parser_decode_rfc3464(struct msg *m)
 {
 	unsigned before = m->r->rcpts->len;
 	char *reporting = NULL, *orig_id = NULL;
@@ -284,13 +322,13 @@ decode_rfc3464(struct msg *m)
 		const GString *body = g_ptr_array_index(m->dsn, i);
 		const char *pos = body->str, *end = body->str + body->len;
 		unsigned index = 0;
-		GPtrArray *f = g_ptr_array_new_with_free_func(field_free);
+		GPtrArray *f = g_ptr_array_new_with_free_func(parser_field_free);
 		const char *v;
 
-		fields_parse(&pos, end, f, DSN_FIELDS_MAX);
-		if (reporting == NULL && (v = fields_get(f, "Reporting-MTA")) != NULL)
+		parser_fields_parse(&pos, end, f, DSN_FIELDS_MAX);
+		if (reporting == NULL && (v = parser_fields_get(f, "Reporting-MTA")) != NULL)
 			reporting = strip_type(v);
-		if (orig_id == NULL && (v = fields_get(f, "X-Original-Message-ID")) != NULL) {
+		if (orig_id == NULL && (v = parser_fields_get(f, "X-Original-Message-ID")) != NULL) {
 			char *a = g_strdup(v);
 
 			g_strstrip(a);
@@ -298,7 +336,7 @@ decode_rfc3464(struct msg *m)
 			g_strstrip(a);
 			orig_id = a;
 		}
-		if (m->r->orig_queue_id == NULL && (v = fields_get(f, "X-Postfix-Queue-ID")) != NULL) {
+		if (m->r->orig_queue_id == NULL && (v = parser_fields_get(f, "X-Postfix-Queue-ID")) != NULL) {
 			char *q = g_strstrip(g_strdup(v));
 			size_t n = strlen(q);
 
@@ -310,13 +348,13 @@ decode_rfc3464(struct msg *m)
 				m->r->orig_queue_id = q;
 		}
 		if (has_rcpt_fields(f))
-			rcpt_block(m, f, index++);
+			rcpt_blocks(m, f, &index);
 		while (pos < end) {
 			g_ptr_array_set_size(f, 0);
-			if (fields_parse(&pos, end, f, DSN_FIELDS_MAX) == 0)
+			if (parser_fields_parse(&pos, end, f, DSN_FIELDS_MAX) == 0)
 				continue;
 			if (has_rcpt_fields(f))
-				rcpt_block(m, f, index++);
+				rcpt_blocks(m, f, &index);
 		}
 		g_ptr_array_free(f, TRUE);
 	}
@@ -328,7 +366,7 @@ decode_rfc3464(struct msg *m)
 	if (m->mta != NULL && (m->mta->flags & MTA_TEXT_ORCPT) && m->r->rcpts->len == 1) {
 		/* the MTA's text holds the address as the sender wrote it: its ORCPT */
 		struct report_rcpt *rc = g_ptr_array_index(m->r->rcpts, 0);
-		char *o = rc->final_recipient == NULL ? prose_single_recipient(m) : NULL;
+		char *o = rc->final_recipient == NULL ? parser_note_single_recipient(m) : NULL;
 
 		if (o != NULL && strcmp(o, rc->recipient) != 0) {
 			rc->final_recipient = rc->recipient;

@@ -20,10 +20,10 @@ static void ses_delivery(struct msg *m, const struct json *n);
 static void
 ses_bounce(struct msg *m, const struct json *n)
 {
-	const struct json *b = json_get(n, "bounce");
-	const struct json *list = json_get(b, "bouncedRecipients");
-	const char *type = json_str(b, "bounceType"), *sub = json_str(b, "bounceSubType");
-	const char *mta = json_str(b, "reportingMTA");
+	const struct json *b = parser_json_get(n, "bounce");
+	const struct json *list = parser_json_get(b, "bouncedRecipients");
+	const char *type = parser_json_str(b, "bounceType"), *sub = parser_json_str(b, "bounceSubType");
+	const char *mta = parser_json_str(b, "reportingMTA");
 
 	if (list == NULL || list->type != JSON_ARRAY)
 		return;
@@ -34,19 +34,19 @@ ses_bounce(struct msg *m, const struct json *n)
 	}
 	for (guint i = 0; i < list->items->len; i++) {
 		const struct json *e = g_ptr_array_index(list->items, i);
-		const char *a = json_str(e, "emailAddress"), *v;
-		char *addr = a != NULL ? addr_parse(a, strlen(a)) : NULL;
+		const char *a = parser_json_str(e, "emailAddress"), *v;
+		char *addr = a != NULL ? parser_addr_parse(a, strlen(a)) : NULL;
 		struct report_rcpt *rc;
 
-		if (addr == NULL || (rc = msg_add_rcpt(m, addr)) == NULL)
+		if (addr == NULL || (rc = parser_msg_add_rcpt(m, addr)) == NULL)
 			continue;
-		if ((v = json_str(e, "action")) != NULL && rc->action == NULL)
+		if ((v = parser_json_str(e, "action")) != NULL && rc->action == NULL)
 			rc->action = g_ascii_strdown(v, -1);
 		else if (rc->action == NULL)
 			rc->action = g_strdup("failed");
-		if ((v = json_str(e, "status")) != NULL && report_status_valid(v))
+		if ((v = parser_json_str(e, "status")) != NULL && report_status_valid(v))
 			g_strlcpy(rc->status, v, sizeof(rc->status));
-		if ((v = json_str(e, "diagnosticCode")) != NULL) {
+		if ((v = parser_json_str(e, "diagnosticCode")) != NULL) {
 			const char *semi = strchr(v, ';');
 
 			if (semi != NULL && semi - v < 32) {
@@ -56,7 +56,7 @@ ses_bounce(struct msg *m, const struct json *n)
 				}
 				v = semi + 1;
 			}
-			msg_set_text(m, &rc->diagnostic, v, strlen(v));
+			parser_msg_set_text(m, &rc->diagnostic, v, strlen(v));
 		}
 		if (type != NULL && rc->category == NULL) {
 			char *cat = sub != NULL ? g_strconcat(type, "/", sub, NULL) : g_strdup(type);
@@ -70,21 +70,21 @@ ses_bounce(struct msg *m, const struct json *n)
 static void
 ses_complaint(struct msg *m, const struct json *n)
 {
-	const struct json *c = json_get(n, "complaint");
-	const struct json *list = json_get(c, "complainedRecipients");
-	const char *type = json_str(c, "complaintFeedbackType");
+	const struct json *c = parser_json_get(n, "complaint");
+	const struct json *list = parser_json_get(c, "complainedRecipients");
+	const char *type = parser_json_str(c, "complaintFeedbackType");
 
 	m->r->feedback_type = g_ascii_strdown(type != NULL ? type : "abuse", -1);
 	if (list == NULL || list->type != JSON_ARRAY)
 		return;
 	for (guint i = 0; i < list->items->len; i++) {
 		const struct json *e = g_ptr_array_index(list->items, i);
-		const char *a = json_str(e, "emailAddress");
-		char *addr = a != NULL ? addr_parse(a, strlen(a)) : NULL;
+		const char *a = parser_json_str(e, "emailAddress");
+		char *addr = a != NULL ? parser_addr_parse(a, strlen(a)) : NULL;
 
 		struct report_rcpt *rc;
 
-		if (addr != NULL && (rc = msg_add_rcpt(m, addr)) != NULL && rc->category == NULL)
+		if (addr != NULL && (rc = parser_msg_add_rcpt(m, addr)) != NULL && rc->category == NULL)
 			rc->category = g_strdup("complaint");
 	}
 }
@@ -92,28 +92,28 @@ ses_complaint(struct msg *m, const struct json *n)
 static void
 ses_delivery(struct msg *m, const struct json *n)
 {
-	const struct json *d = json_get(n, "delivery");
-	const struct json *list = json_get(d, "recipients");
-	const char *resp = json_str(d, "smtpResponse");
+	const struct json *d = parser_json_get(n, "delivery");
+	const struct json *list = parser_json_get(d, "recipients");
+	const char *resp = parser_json_str(d, "smtpResponse");
 
 	if (list == NULL || list->type != JSON_ARRAY)
 		return;
 	for (guint i = 0; i < list->items->len; i++) {
 		const struct json *e = g_ptr_array_index(list->items, i);
-		char *addr = e->type == JSON_STRING ? addr_parse(e->str, strlen(e->str)) : NULL;
+		char *addr = e->type == JSON_STRING ? parser_addr_parse(e->str, strlen(e->str)) : NULL;
 		struct report_rcpt *rc;
 
-		if (addr == NULL || (rc = msg_add_rcpt(m, addr)) == NULL)
+		if (addr == NULL || (rc = parser_msg_add_rcpt(m, addr)) == NULL)
 			continue;
 		if (rc->action == NULL)
 			rc->action = g_strdup("delivered");
 		if (resp != NULL)
-			msg_set_text(m, &rc->diagnostic, resp, strlen(resp));
+			parser_msg_set_text(m, &rc->diagnostic, resp, strlen(resp));
 	}
 }
 
 int
-decode_ses(struct msg *m)
+parser_decode_ses(struct msg *m)
 {
 	const char *text = m->text->str, *brace;
 	struct json *root, *inner = NULL;
@@ -126,22 +126,22 @@ decode_ses(struct msg *m)
 	brace = strchr(text, '{');
 	if (brace == NULL)
 		return 0;
-	root = json_parse(brace, strlen(brace));
+	root = parser_json_parse(brace, strlen(brace));
 	if (root == NULL)
 		return 0;
 	n = root;
-	if ((msgstr = json_str(root, "Message")) != NULL) {
+	if ((msgstr = parser_json_str(root, "Message")) != NULL) {
 		/* SNS envelope: the notification is a JSON string inside */
-		inner = json_parse(msgstr, strlen(msgstr));
+		inner = parser_json_parse(msgstr, strlen(msgstr));
 		if (inner != NULL)
 			n = inner;
 	}
-	type = json_str(n, "notificationType");
+	type = parser_json_str(n, "notificationType");
 	if (type == NULL)
-		type = json_str(n, "eventType");
+		type = parser_json_str(n, "eventType");
 	if (type == NULL) {
-		json_free(inner);
-		json_free(root);
+		parser_json_free(inner);
+		parser_json_free(root);
 		return 0;
 	}
 	if (g_ascii_strcasecmp(type, "Bounce") == 0)
@@ -151,16 +151,15 @@ decode_ses(struct msg *m)
 	else if (g_ascii_strcasecmp(type, "Delivery") == 0)
 		ses_delivery(m, n);
 	if (m->r->rcpts->len == before && m->r->feedback_type == NULL) {
-		json_free(inner);
-		json_free(root);
+		parser_json_free(inner);
+		parser_json_free(root);
 		return 0;
 	}
-	src = json_str(json_get(n, "mail"), "source");
+	src = parser_json_str(parser_json_get(n, "mail"), "source");
 	if (src != NULL && m->r->orig_sender == NULL)
-		m->r->orig_sender = addr_parse(src, strlen(src));
-	json_free(inner);
-	json_free(root);
-	m->r->decoder = "amazonses";
+		m->r->orig_sender = parser_addr_parse(src, strlen(src));
+	parser_json_free(inner);
+	parser_json_free(root);
 	if (m->r->rcpts->len == before)
 		m->unnamed = 1;
 	return 1;

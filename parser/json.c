@@ -26,7 +26,7 @@ static char *parse_string(struct jparser *jp, size_t *len_r);
 static void skip_ws(struct jparser *jp);
 
 void
-json_free(struct json *j)
+parser_json_free(struct json *j)
 {
 	if (j == NULL)
 		return;
@@ -40,7 +40,7 @@ json_free(struct json *j)
 static void
 json_free_cb(gpointer p)
 {
-	json_free(p);
+	parser_json_free(p);
 }
 
 static void
@@ -140,12 +140,12 @@ parse_value(struct jparser *jp, unsigned depth)
 	}
 	}
 fail:
-	json_free(j);
+	parser_json_free(j);
 	return NULL;
 }
 
 struct json *
-json_parse(const char *s, size_t len)
+parser_json_parse(const char *s, size_t len)
 {
 	struct jparser jp = { s, s + len, 0 };
 
@@ -153,7 +153,7 @@ json_parse(const char *s, size_t len)
 }
 
 const struct json *
-json_get(const struct json *obj, const char *key)
+parser_json_get(const struct json *obj, const char *key)
 {
 	if (obj == NULL || obj->type != JSON_OBJECT)
 		return NULL;
@@ -167,9 +167,9 @@ json_get(const struct json *obj, const char *key)
 }
 
 const char *
-json_str(const struct json *obj, const char *key)
+parser_json_str(const struct json *obj, const char *key)
 {
-	const struct json *v = json_get(obj, key);
+	const struct json *v = parser_json_get(obj, key);
 
 	return v != NULL && (v->type == JSON_STRING || v->type == JSON_SCALAR) ? v->str : NULL;
 }

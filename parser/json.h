@@ -2,7 +2,7 @@
 /*
  * json.h - private to parser/: a small bounded JSON reader (json.c) for
  * the Amazon SES notifications.  Values are a tree of struct json owned by
- * the root; json_free(root) frees all.
+ * the root; parser_json_free(root) frees all.
  */
 #ifndef BOUNCED_JSON_H
 #define BOUNCED_JSON_H
@@ -20,11 +20,11 @@ struct json {
 };
 
 /* Parses one value from s; NULL when it is not JSON or too deep/large. */
-struct json *json_parse(const char *s, size_t len);
-void json_free(struct json *j);
+struct json *parser_json_parse(const char *s, size_t len);
+void parser_json_free(struct json *j);
 /* Member of an object, borrowed; NULL when absent or obj not an object. */
-const struct json *json_get(const struct json *obj, const char *key);
+const struct json *parser_json_get(const struct json *obj, const char *key);
 /* String or scalar member, borrowed; NULL otherwise. */
-const char *json_str(const struct json *obj, const char *key);
+const char *parser_json_str(const struct json *obj, const char *key);
 
 #endif

@@ -52,12 +52,24 @@ static const char *const generic_ends[] = {
 	NULL
 };
 
-const struct mta_sig mta_table[] = {
+/* What a list manager says when it refuses a post from a non-member. */
+#define LIST_REFUSALS ANY("you are not a member", "is not a member of", "not a member of this", \
+	"not allowed to post", "only members", "members only", "posting is restricted to", \
+	"you are not subscribed", "non-member submission", "not on the list of members")
+
+const struct mta_sig parser_mta_table[] = {
 	/* Google */
 	{ .name = "googlegroups", .from = ANY("mailer-daemon@googlemail.com", "mailer-daemon@google.com"),
 	  .text = ANY("google groups", "google \xe3\x82\xb0\xe3\x83\xab\xe3\x83\xbc\xe3\x83\x97", "groups.google.com") },
 	{ .name = "gmail", .from = ANY("mailer-daemon@googlemail.com", "mailer-daemon@google.com",
 		"mailer-daemon@gmail.com") },
+	/*
+	 * Mailing-list managers (FML, Mailman, Majordomo, LISTSERV, Sympa...)
+	 * refusing a post from a non-member: the list address refuses us.
+	 */
+	{ .name = "listmanager", .header = "X-ML-Name", .text = LIST_REFUSALS },
+	{ .name = "listmanager", .from = ANY("-request@", "-admin@", "-owner@", "owner-", "majordomo@",
+		"listserv@", "sympa@", "fml@"), .text = LIST_REFUSALS },
 	/* Microsoft */
 	{ .name = "exchange2003", .header = "X-Mailer", .header_value = ANY("internet mail service",
 		"microsoft exchange server internet mail connector") },
@@ -121,10 +133,10 @@ const struct mta_sig mta_table[] = {
 	{ .name = "x6", .text = ANY("we had trouble delivering your message") },
 	{ .name = "powermta", .header = "X-PowerMTA-VirtualMTA" },
 };
-const unsigned mta_count = G_N_ELEMENTS(mta_table);
+const unsigned parser_mta_count = G_N_ELEMENTS(parser_mta_table);
 
 const char *const *
-mta_generic_ends(void)
+parser_mta_generic_ends(void)
 {
 	return generic_ends;
 }
@@ -135,7 +147,7 @@ any_in(const char *const *pats, const char *s)
 	if (s == NULL)
 		return 0;
 	for (; *pats != NULL; pats++)
-		if (text_casestr(s, *pats) != NULL)
+		if (parser_text_casestr(s, *pats) != NULL)
 			return 1;
 	return 0;
 }
@@ -163,17 +175,17 @@ any_lower_len(const char *const *pats, const char *s, size_t len)
 }
 
 const struct mta_sig *
-mta_identify(const struct msg *m)
+parser_mta_identify(const struct msg *m)
 {
-	for (unsigned i = 0; i < mta_count; i++) {
-		const struct mta_sig *sig = &mta_table[i];
+	for (unsigned i = 0; i < parser_mta_count; i++) {
+		const struct mta_sig *sig = &parser_mta_table[i];
 
 		if (sig->from != NULL && !any_lower(sig->from, m->lfrom))
 			continue;
 		if (sig->subject != NULL && !any_lower(sig->subject, m->lsubject))
 			continue;
 		if (sig->header != NULL) {
-			const char *v = msg_header(m, sig->header);
+			const char *v = parser_msg_header(m, sig->header);
 
 			if (v == NULL)
 				continue;

@@ -11,7 +11,7 @@
  *     nesting cap is 1024): collect the notification text, the
  *     delivery-status and feedback-report bodies and the returned message's
  *     headers into a struct msg (decode.h);
- *  4. the decoders of decoder_table[] are tried in order, the first that
+ *  4. the decoders of parser_decoder_table[] are tried in order, the first that
  *     recognises the message fills the report;
  *  5. each recipient gets its missing status / reply code / SMTP stage from
  *     its diagnostic text and is classified by classify.c.
@@ -35,14 +35,14 @@
 /* Headers of the bounce itself looked at. */
 #define HEADERS_MAX 512
 
-const struct decoder decoder_table[] = {
-	{ "arf", decode_arf },
-	{ "amazonses", decode_ses },
-	{ "rfc3464", decode_rfc3464 },
-	{ "rfc3834", decode_rfc3834 },
-	{ "prose", decode_prose },
+const struct decoder parser_decoder_table[] = {
+	{ REPORT_DECODER_ARF, parser_decode_arf },
+	{ REPORT_DECODER_SES, parser_decode_ses },
+	{ REPORT_DECODER_RFC3464, parser_decode_rfc3464 },
+	{ REPORT_DECODER_RFC3834, parser_decode_rfc3834 },
+	{ REPORT_DECODER_PROSE, parser_decode_prose },
 };
-const unsigned decoder_count = G_N_ELEMENTS(decoder_table);
+const unsigned parser_decoder_count = G_N_ELEMENTS(parser_decoder_table);
 
 static gpointer gmime_init_once(gpointer unused);
 static char *normalise(const char *buf, size_t len, size_t max, size_t *len_r, int *nul_r);
@@ -165,12 +165,12 @@ parser_warning(gint64 offset, GMimeParserWarning code, const gchar *item, gpoint
 	for (const char *p = item; p != NULL && *p && n + 1 < sizeof(item_esc); p++)
 		item_esc[n++] = (*p >= 0x20 && *p < 0x7f) ? *p : '?';
 	item_esc[n] = '\0';
-	msg_warn(m, "gmime: %s at offset %" G_GINT64_FORMAT "%s%s", name, offset,
+	parser_msg_warn(m, "gmime: %s at offset %" G_GINT64_FORMAT "%s%s", name, offset,
 		n > 0 ? ": " : "", item_esc);
 }
 
 void
-msg_warn(struct msg *m, const char *fmt, ...)
+parser_msg_warn(struct msg *m, const char *fmt, ...)
 {
 	GPtrArray *w = m->r->warnings;
 	va_list ap;
@@ -187,7 +187,7 @@ msg_warn(struct msg *m, const char *fmt, ...)
 }
 
 struct report_rcpt *
-msg_add_rcpt(struct msg *m, char *addr)
+parser_msg_add_rcpt(struct msg *m, char *addr)
 {
 	GPtrArray *a = m->r->rcpts;
 	struct report_rcpt *rc;
@@ -201,7 +201,7 @@ msg_add_rcpt(struct msg *m, char *addr)
 	}
 	if (a->len >= m->lim->max_rcpts) {
 		if (!m->warned_rcpts)
-			msg_warn(m, "limit: more than %u recipients, the rest ignored",
+			parser_msg_warn(m, "limit: more than %u recipients, the rest ignored",
 				m->lim->max_rcpts);
 		m->warned_rcpts = 1;
 		g_free(addr);
@@ -214,11 +214,11 @@ msg_add_rcpt(struct msg *m, char *addr)
 }
 
 void
-msg_set_text(struct msg *m, char **dst, const char *s, size_t len)
+parser_msg_set_text(struct msg *m, char **dst, const char *s, size_t len)
 {
 	if (*dst != NULL || s == NULL)
 		return;
-	*dst = text_squeeze(s, len, m->lim->max_field);
+	*dst = parser_text_squeeze(s, len, m->lim->max_field);
 	if ((*dst)[0] == '\0') {
 		g_free(*dst);
 		*dst = NULL;
@@ -226,11 +226,11 @@ msg_set_text(struct msg *m, char **dst, const char *s, size_t len)
 }
 
 void
-msg_orig_from_fields(struct msg *m, const GPtrArray *fields)
+parser_msg_orig_from_fields(struct msg *m, const GPtrArray *fields)
 {
 	const char *v;
 
-	if (m->r->orig_message_id == NULL && (v = fields_get(fields, "Message-ID")) != NULL) {
+	if (m->r->orig_message_id == NULL && (v = parser_fields_get(fields, "Message-ID")) != NULL) {
 		const char *s = v, *e;
 
 		while (*s == ' ' || *s == '<')
@@ -242,11 +242,11 @@ msg_orig_from_fields(struct msg *m, const GPtrArray *fields)
 			m->r->orig_message_id = g_strndup(s, (gsize)(e - s));
 	}
 	if (m->r->orig_sender == NULL) {
-		v = fields_get(fields, "From");
+		v = parser_fields_get(fields, "From");
 		if (v == NULL)
-			v = fields_get(fields, "Return-Path");
+			v = parser_fields_get(fields, "Return-Path");
 		if (v != NULL)
-			m->r->orig_sender = addr_parse(v, strlen(v));
+			m->r->orig_sender = parser_addr_parse(v, strlen(v));
 	}
 }
 
@@ -255,7 +255,7 @@ msg_orig_from_fields(struct msg *m, const GPtrArray *fields)
  * Exim, Gmail...): the first header block holding a Message-ID line.
  */
 void
-msg_orig_from_text(struct msg *m, const char *text)
+parser_msg_orig_from_text(struct msg *m, const char *text)
 {
 	const char *line = NULL;
 
@@ -283,11 +283,11 @@ msg_orig_from_text(struct msg *m, const char *text)
 		line = ps;
 	}
 	{
-		GPtrArray *f = g_ptr_array_new_with_free_func(field_free);
+		GPtrArray *f = g_ptr_array_new_with_free_func(parser_field_free);
 		const char *pos = line;
 
-		fields_parse(&pos, line + strlen(line), f, FIELDS_MAX);
-		msg_orig_from_fields(m, f);
+		parser_fields_parse(&pos, line + strlen(line), f, FIELDS_MAX);
+		parser_msg_orig_from_fields(m, f);
 		g_ptr_array_free(f, TRUE);
 	}
 }
@@ -421,7 +421,7 @@ walk_message_part(struct msg *m, GMimeMessagePart *mp, unsigned depth)
 	}
 	if (m->orig != NULL)
 		return;
-	m->orig = g_ptr_array_new_with_free_func(field_free);
+	m->orig = g_ptr_array_new_with_free_func(parser_field_free);
 	hl = g_mime_object_get_header_list(GMIME_OBJECT(inner));
 	n = g_mime_header_list_get_count(hl);
 	for (int i = 0; i < n && i < FIELDS_MAX; i++) {
@@ -501,7 +501,7 @@ walk_part(struct msg *m, GMimeObject *obj)
 		/* an attached text that is a header block: the returned headers */
 		GPtrArray *h = headers_of(s);
 
-		if (fields_get(h, "Received") != NULL || fields_get(h, "Message-ID") != NULL) {
+		if (parser_fields_get(h, "Received") != NULL || parser_fields_get(h, "Message-ID") != NULL) {
 			if (m->orig == NULL)
 				m->orig = h;
 			else
@@ -517,7 +517,7 @@ walk_part(struct msg *m, GMimeObject *obj)
 		if (t->len > 0)
 			g_string_append_c(t, '\n');
 		if (g_ascii_strcasecmp(sub, "html") == 0)
-			text_from_html(s->str, s->len, t);
+			parser_text_from_html(s->str, s->len, t);
 		else
 			g_string_append_len(t, s->str, (gssize)s->len);
 		if (t->len > m->lim->max_bytes)
@@ -530,10 +530,10 @@ walk_part(struct msg *m, GMimeObject *obj)
 static GPtrArray *
 headers_of(const GString *s)
 {
-	GPtrArray *h = g_ptr_array_new_with_free_func(field_free);
+	GPtrArray *h = g_ptr_array_new_with_free_func(parser_field_free);
 	const char *pos = s->str;
 
-	fields_parse(&pos, s->str + s->len, h, FIELDS_MAX);
+	parser_fields_parse(&pos, s->str + s->len, h, FIELDS_MAX);
 	return h;
 }
 
@@ -544,7 +544,7 @@ walk(struct msg *m, GMimeObject *obj, unsigned depth)
 		return;
 	if (++m->parts > m->lim->max_parts) {
 		if (!m->warned_parts)
-			msg_warn(m, "limit: more than %u MIME parts, the rest ignored",
+			parser_msg_warn(m, "limit: more than %u MIME parts, the rest ignored",
 				m->lim->max_parts);
 		m->warned_parts = 1;
 		m->trouble = 1;
@@ -552,7 +552,7 @@ walk(struct msg *m, GMimeObject *obj, unsigned depth)
 	}
 	if (depth > m->lim->max_depth) {
 		if (!m->warned_depth)
-			msg_warn(m, "limit: MIME nesting deeper than %u, ignored", m->lim->max_depth);
+			parser_msg_warn(m, "limit: MIME nesting deeper than %u, ignored", m->lim->max_depth);
 		m->warned_depth = 1;
 		m->trouble = 1;
 		return;
@@ -574,7 +574,7 @@ walk(struct msg *m, GMimeObject *obj, unsigned depth)
 			if (pro != NULL && !m->in_inner) {
 				GString *t = g_string_new(pro);
 
-				msg_warn(m, "multipart without parts: its text read as is");
+				parser_msg_warn(m, "multipart without parts: its text read as is");
 				m->trouble = 1;
 				text_clean(t);
 				if (m->text->len > 0)
@@ -621,20 +621,35 @@ finish_rcpt(struct msg *m, struct report_rcpt *rc)
 		if (rc->status[0] == '\0') {
 			char st[16];
 
-			if (text_find_status(rc->diagnostic, st) && report_status_valid(st))
+			if (parser_text_find_status(rc->diagnostic, st) && report_status_valid(st))
 				g_strlcpy(rc->status, st, sizeof(rc->status));
 		}
 		if (rc->replycode[0] == '\0')
-			text_find_reply(rc->diagnostic, rc->replycode);
+			parser_text_find_reply(rc->diagnostic, rc->replycode);
+		/* the notification's transcript of the session that failed for it */
+		if (rc->smtp_command == NULL && rc != &m->r->unnamed && m->lower != NULL) {
+			enum classify_cmd c = parser_text_transcript_command(m->lower, rc->recipient);
+
+			if (c != CLASSIFY_CMD_NONE)
+				rc->smtp_command = g_strdup(classify_cmd_name(c));
+		}
 		if (rc->smtp_command == NULL) {
 			enum classify_cmd c;
 
 			lower = g_ascii_strdown(rc->diagnostic, -1);
-			c = text_find_command_lower(lower);
+			c = parser_text_find_command_lower(lower);
 			if (c != CLASSIFY_CMD_NONE)
 				rc->smtp_command = g_strdup(classify_cmd_name(c));
 		}
 		g_free(lower);
+	}
+	/* a single recipient: the transcript's first failure is about it */
+	if (rc->smtp_command == NULL && rc != &m->r->unnamed && m->lower != NULL &&
+	    m->r->rcpts->len == 1) {
+		enum classify_cmd c = parser_text_transcript_command(m->lower, NULL);
+
+		if (c != CLASSIFY_CMD_NONE)
+			rc->smtp_command = g_strdup(classify_cmd_name(c));
 	}
 	{
 		const char *ctx = g_hash_table_lookup(m->context, rc);
@@ -642,9 +657,9 @@ finish_rcpt(struct msg *m, struct report_rcpt *rc)
 
 		/* a single recipient the text does not name: the text is about it */
 		if (ctx == NULL && rc != &m->r->unnamed && m->r->rcpts->len == 1 &&
-		    strcmp(m->r->decoder, "rfc3464") == 0 && m->text->len > 0 &&
+		    m->r->decoder == REPORT_DECODER_RFC3464 && m->text->len > 0 &&
 		    strstr(m->lower, rc->recipient) == NULL)
-			ctx = whole = prose_whole(m);
+			ctx = whole = parser_note_whole(m);
 		classify_rcpt(rc, m->r, ctx);
 		g_free(whole);
 	}
@@ -657,9 +672,9 @@ single_address(const char *v)
 	const char *end = v + strlen(v), *at;
 	size_t len;
 
-	if (!addr_find(v, end, &at, &len) || addr_find(at + len, end, &at, &len))
+	if (!parser_addr_find(v, end, &at, &len) || parser_addr_find(at + len, end, &at, &len))
 		return NULL;
-	return addr_parse(v, (size_t)(end - v));
+	return parser_addr_parse(v, (size_t)(end - v));
 }
 
 /*
@@ -684,24 +699,24 @@ infer_recipient(struct msg *m)
 		return;
 	if (fields == NULL) {
 		/* a returned message quoted in the text, after the notification */
-		size_t at = prose_note_end(m);
+		size_t at = parser_note_end(m);
 		const char *pos = m->text->str + at;
 
 		if (at >= m->text->len)
 			return;
-		own = g_ptr_array_new_with_free_func(field_free);
-		fields_parse(&pos, m->text->str + m->text->len, own, FIELDS_MAX);
-		if (fields_get(own, "From") == NULL && fields_get(own, "Received") == NULL) {
+		own = g_ptr_array_new_with_free_func(parser_field_free);
+		parser_fields_parse(&pos, m->text->str + m->text->len, own, FIELDS_MAX);
+		if (parser_fields_get(own, "From") == NULL && parser_fields_get(own, "Received") == NULL) {
 			g_ptr_array_free(own, TRUE);       /* not a header block */
 			return;
 		}
-		msg_orig_from_fields(m, own);
+		parser_msg_orig_from_fields(m, own);
 		fields = own;
 	}
-	to = fields_get(fields, "To");
-	cc = fields_get(fields, "Cc");
+	to = parser_fields_get(fields, "To");
+	cc = parser_fields_get(fields, "Cc");
 	addr = to != NULL ? single_address(to) : NULL;
-	if (addr != NULL && cc != NULL && (tmp = addr_parse(cc, strlen(cc))) != NULL) {
+	if (addr != NULL && cc != NULL && (tmp = parser_addr_parse(cc, strlen(cc))) != NULL) {
 		g_free(tmp);
 		g_clear_pointer(&addr, g_free);
 	}
@@ -736,7 +751,7 @@ msg_clear(struct msg *m)
 	g_free(m->lower);
 	g_free(m->lfrom);
 	g_free(m->lsubject);
-	note_free(m->note);
+	parser_note_free(m->note);
 	if (m->hdrs != NULL)
 		g_array_free(m->hdrs, TRUE);
 	if (m->context != NULL)
@@ -786,12 +801,12 @@ collect_headers(struct msg *m)
 		if (e.name != NULL && e.raw != NULL)
 			g_array_append_val(m->hdrs, e);
 	}
-	m->from = msg_header(m, "From");
-	subj = msg_header(m, "Subject");
+	m->from = parser_msg_header(m, "From");
+	subj = parser_msg_header(m, "Subject");
 	if (subj != NULL) {
 		char *dec = g_mime_utils_header_decode_text(NULL, subj);
 
-		m->r->subject = text_squeeze(dec, strlen(dec), m->lim->max_field);
+		m->r->subject = parser_text_squeeze(dec, strlen(dec), m->lim->max_field);
 		g_free(dec);
 	}
 	m->subject = m->r->subject;
@@ -808,11 +823,11 @@ prepare(struct msg *m, const char *buf, size_t len)
 	if (buf == NULL)
 		len = 0;
 	if (len > m->lim->max_bytes)
-		msg_warn(m, "limit: message of %zu bytes, only the first %zu parsed",
+		parser_msg_warn(m, "limit: message of %zu bytes, only the first %zu parsed",
 			len, m->lim->max_bytes);
 	norm = normalise(buf != NULL ? buf : "", len, m->lim->max_bytes, &nlen, &nul);
 	if (nul)
-		msg_warn(m, "NUL bytes replaced by spaces");
+		parser_msg_warn(m, "NUL bytes replaced by spaces");
 	/* mbox: a "From " envelope line first (Postfix does not write one) */
 	if (nlen >= 5 && memcmp(norm, "From ", 5) == 0) {
 		const char *nl = memchr(norm, '\n', nlen);
@@ -865,7 +880,7 @@ report_parse(const char *buf, size_t len, const struct report_limits *lim)
 		/* no header block GMime accepts: treat the bytes as text */
 		GString *s = g_string_new_len((const char *)ba->data, (gssize)ba->len);
 
-		msg_warn(&m, "not a MIME message; read as plain text");
+		parser_msg_warn(&m, "not a MIME message; read as plain text");
 		m.trouble = 1;
 		text_clean(s);
 		g_string_append_len(m.text, s->str, (gssize)s->len);
@@ -888,21 +903,20 @@ report_parse(const char *buf, size_t len, const struct report_limits *lim)
 		g_string_append_len(m.text, m.inner_text->str, (gssize)m.inner_text->len);
 	}
 	m.lower = g_ascii_strdown(m.text->str, (gssize)m.text->len);
-	m.mta = mta_identify(&m);
+	m.mta = parser_mta_identify(&m);
 	r->mta = m.mta != NULL ? m.mta->name : NULL;
 
 	/* 4. the first decoder that recognises the message fills the report */
-	for (unsigned i = 0; i < decoder_count; i++) {
-		if (decoder_table[i].fn(&m)) {
-			if (strcmp(r->decoder, "none") == 0)
-				r->decoder = decoder_table[i].name;
+	for (unsigned i = 0; i < parser_decoder_count; i++) {
+		if (parser_decoder_table[i].fn(&m)) {
+			r->decoder = parser_decoder_table[i].id;
 			break;
 		}
 	}
 	if (m.orig != NULL)
-		msg_orig_from_fields(&m, m.orig);
+		parser_msg_orig_from_fields(&m, m.orig);
 	if (r->rcpts->len > 0 || m.unnamed)
-		msg_orig_from_text(&m, m.text->str);
+		parser_msg_orig_from_text(&m, m.text->str);
 
 	/* 5. every recipient: codes from its text, then the rule table */
 	for (guint i = 0; i < r->rcpts->len; i++)
@@ -915,7 +929,7 @@ report_parse(const char *buf, size_t len, const struct report_limits *lim)
 
 	/* GMime's own account of what was wrong, for a message that needed help */
 	if (lim->gmime_warnings == REPORT_GMIME_WARNINGS_ON_TROUBLE &&
-	    (m.trouble || strcmp(r->decoder, "none") == 0)) {
+	    (m.trouble || r->decoder == REPORT_DECODER_NONE)) {
 		GMimeMessage *again = gmime_parse(&m, stream, 1);
 
 		if (again != NULL)

@@ -552,7 +552,7 @@ report_log_rcpt(const struct report_log_entry *e)
 	 * decoder and MTA, so rows tied to Postfix's own phrases apply alike.
 	 */
 	memset(&r, 0, sizeof(r));
-	r.decoder = "rfc3464";
+	r.decoder = REPORT_DECODER_RFC3464;
 	r.mta = "postfix";
 	classify_rcpt(rc, &r, NULL);
 	return rc;

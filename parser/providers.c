@@ -436,7 +436,7 @@ providers_match(const struct classify_input *in, const char *remote)
 	if (in->status[0] == '2' || strcmp(in->action, "delivered") == 0 ||
 	    strcmp(in->action, "relayed") == 0 || strcmp(in->action, "expanded") == 0 ||
 	    strstr(in->category, "complaint") != NULL ||
-	    (in->decoder != NULL && (strcmp(in->decoder, "arf") == 0 || strcmp(in->decoder, "rfc3834") == 0)))
+	    in->decoder == REPORT_DECODER_ARF || in->decoder == REPORT_DECODER_RFC3834)
 		return NULL;
 	if (remote != NULL) {
 		size_t n = 0;

@@ -11,6 +11,7 @@
 #define REPORT_NAME(id, name) name,
 static const char *const class_names[] = { REPORT_CLASSES(REPORT_NAME) };
 static const char *const scope_names[] = { REPORT_SCOPES(REPORT_NAME) };
+static const char *const decoder_names[] = { REPORT_DECODERS(REPORT_NAME) };
 static const char *const reason_names[] = { REPORT_REASONS(REPORT_NAME) };
 #undef REPORT_NAME
 
@@ -46,6 +47,12 @@ const char *
 report_reason_name(enum report_reason r)
 {
 	return (unsigned)r < REPORT_REASON_COUNT ? reason_names[r] : "?";
+}
+
+const char *
+report_decoder_name(enum report_decoder d)
+{
+	return (unsigned)d < REPORT_DECODER_COUNT ? decoder_names[d] : "?";
 }
 
 static int
@@ -132,7 +139,7 @@ report_new(void)
 {
 	struct report *r = g_new0(struct report, 1);
 
-	r->decoder = "none";
+	r->decoder = REPORT_DECODER_NONE;
 	r->rcpts = g_ptr_array_new_with_free_func(rcpt_free_cb);
 	r->warnings = g_ptr_array_new_with_free_func(g_free);
 	return r;

@@ -81,12 +81,27 @@
 	X(DELIVERED, "delivered") \
 	X(SPEEDING, "speeding")
 
+/*
+ * Decoders (parser/decode-*.c), in the order parse.c tries them; NONE: no
+ * decoder recognised the message.  The names are stored and printed.
+ */
+#define REPORT_DECODERS(X) \
+	X(NONE, "none") \
+	X(ARF, "arf") \
+	X(SES, "amazonses") \
+	X(RFC3464, "rfc3464") \
+	X(RFC3834, "rfc3834") \
+	X(PROSE, "prose")
+
+#define REPORT_ENUM_DECODER(id, name) REPORT_DECODER_##id,
 #define REPORT_ENUM_CLASS(id, name) REPORT_CLASS_##id,
 #define REPORT_ENUM_SCOPE(id, name) REPORT_SCOPE_##id,
 #define REPORT_ENUM_REASON(id, name) REPORT_REASON_##id,
 enum report_class { REPORT_CLASSES(REPORT_ENUM_CLASS) REPORT_CLASS_COUNT };
 enum report_scope { REPORT_SCOPES(REPORT_ENUM_SCOPE) REPORT_SCOPE_COUNT };
 enum report_reason { REPORT_REASONS(REPORT_ENUM_REASON) REPORT_REASON_COUNT };
+enum report_decoder { REPORT_DECODERS(REPORT_ENUM_DECODER) REPORT_DECODER_COUNT };
+#undef REPORT_ENUM_DECODER
 #undef REPORT_ENUM_CLASS
 #undef REPORT_ENUM_SCOPE
 #undef REPORT_ENUM_REASON
@@ -145,7 +160,7 @@ struct report_rcpt {
 
 /* One parsed message. */
 struct report {
-	const char *decoder;      /* static: "rfc3464", "arf", "rfc3834", "amazonses", "prose", or "none" */
+	enum report_decoder decoder; /* which decoder read it (report_decoder_name()) */
 	const char *mta;          /* static: the MTA or service that wrote it ("exim", "gmail",
 	                             "exchange2003"...: parser/mta.c), or NULL when unknown */
 	char *reporting_mta;      /* Reporting-MTA host, or NULL */
@@ -170,7 +185,7 @@ struct report {
 void report_limits_default(struct report_limits *lim);
 
 /*
- * An empty report: decoder "none", no recipients, no warnings, unnamed
+ * An empty report: decoder NONE, no recipients, no warnings, unnamed
  * class NONE.  rcpts owns its elements (freed with report_rcpt_free).
  * Caller frees with report_free().  (GLib aborts on allocation failure.)
  */
@@ -189,7 +204,7 @@ void report_rcpt_free(struct report_rcpt *rc);
  * Parses one message (the bytes Postfix delivers: LF, CRLF or CR line ends,
  * an mbox "From " line first or not).  lim may be NULL for the defaults.
  * Never fails on bad input: a message that is not understood gives a report
- * with no recipients and decoder "none".  Never returns NULL (GLib aborts
+ * with no recipients and decoder NONE.  Never returns NULL (GLib aborts
  * when memory runs out).  Caller frees with report_free().
  */
 struct report *report_parse(const char *buf, size_t len, const struct report_limits *lim);
@@ -216,6 +231,7 @@ int report_adopt_recipient(struct report *r, const char *addr);
 const char *report_class_name(enum report_class c);
 const char *report_scope_name(enum report_scope s);
 const char *report_reason_name(enum report_reason r);
+const char *report_decoder_name(enum report_decoder d);
 
 /* Name -> value.  Return 1 and set *_r when known, 0 when not. */
 int report_class_from_name(const char *name, enum report_class *class_r);

@@ -15,8 +15,17 @@
 
 /* Longest addr-spec we accept: the store's limit (report.h). */
 #define ADDR_MAX REPORT_ADDR_MAX
-/* Longest header field value kept by fields_parse(). */
+/* Longest header field value kept by parser_fields_parse(). */
 #define FIELD_VALUE_MAX (16u * 1024)
+/* Commands, and replies, read in one round of a session transcript. */
+#define TRANSCRIPT_ROUND_MAX 16
+
+/* One exchange of a transcript: the commands sent, then the replies. */
+struct transcript_round {
+	unsigned ncmds, nreplies;
+	struct { enum classify_cmd cmd; int about; } cmds[TRANSCRIPT_ROUND_MAX];
+	struct { int failed; int about; } replies[TRANSCRIPT_ROUND_MAX];
+};
 
 static int status_at(const char *s, const char *start, char *out);
 static int dot_atom(const char *s, size_t len);
@@ -27,9 +36,11 @@ static int domain_ok(const char *d, size_t len);
 static size_t letter_at(const char *p, const char *end);
 static size_t letter_before(const char *start, const char *p);
 static int scan_char(int c);
+static enum classify_cmd transcript_cmd(const char *p);
+static enum classify_cmd transcript_resolve(const struct transcript_round *t, int want_any);
 
 void
-field_free(gpointer p)
+parser_field_free(gpointer p)
 {
 	struct field *f = p;
 
@@ -46,7 +57,7 @@ field_free(gpointer p)
  * MTAs write free text into delivery-status parts).
  */
 unsigned
-fields_parse(const char **pos, const char *end, GPtrArray *out, unsigned max)
+parser_fields_parse(const char **pos, const char *end, GPtrArray *out, unsigned max)
 {
 	const char *p = *pos;
 	struct field *cur = NULL;
@@ -129,7 +140,7 @@ fields_parse(const char **pos, const char *end, GPtrArray *out, unsigned max)
 }
 
 const char *
-fields_get(const GPtrArray *fields, const char *name)
+parser_fields_get(const GPtrArray *fields, const char *name)
 {
 	if (fields == NULL)
 		return NULL;
@@ -143,7 +154,7 @@ fields_get(const GPtrArray *fields, const char *name)
 }
 
 const char *
-msg_header(const struct msg *m, const char *name)
+parser_msg_header(const struct msg *m, const char *name)
 {
 	char first = g_ascii_tolower(name[0]);
 
@@ -159,7 +170,7 @@ msg_header(const struct msg *m, const char *name)
 }
 
 int
-addr_char(int c)
+parser_addr_char(int c)
 {
 	return g_ascii_isalnum(c) || (c != 0 && strchr(".!#$%&'*+-/=?^_`{|}~", c) != NULL) ||
 		(c & 0x80);
@@ -218,7 +229,7 @@ domain_char(int c)
 }
 
 char *
-addr_parse(const char *s, size_t len)
+parser_addr_parse(const char *s, size_t len)
 {
 	const char *end = s + len, *at, *lt, *gt, *l, *r;
 	char *out;
@@ -272,11 +283,16 @@ addr_parse(const char *s, size_t len)
 		l--;
 	} else {
 		/* ' and ` are atext (o'brien@...): all of the run is the local part */
-		while (l > s && addr_char((unsigned char)l[-1]))
+		while (l > s && parser_addr_char((unsigned char)l[-1]))
 			l--;
 	}
 	if (l == at)
 		return NULL;
+	/* an X.400 / Exchange address-type prefix: "dda:SMTP=user@example.org" */
+	if (at - l > 5 && g_ascii_strncasecmp(l, "smtp=", 5) == 0)
+		l += 5;
+	else if (at - l > 7 && g_ascii_strncasecmp(l, "rfc822=", 7) == 0)
+		l += 7;
 	/* domain: a name or an address literal */
 	r = at + 1;
 	if (*r == '[') {
@@ -316,7 +332,7 @@ dot_atom(const char *s, size_t len)
 		if (s[i] == '.') {
 			if (s[i + 1] == '.')
 				return 0;
-		} else if (!addr_char((unsigned char)s[i]) || s[i] == '"') {
+		} else if (!parser_addr_char((unsigned char)s[i]) || s[i] == '"') {
 			return 0;
 		}
 	}
@@ -355,7 +371,7 @@ addr_canonical(const char *local, size_t llen, const char *domain, size_t dlen)
 }
 
 int
-addr_find(const char *s, const char *end, const char **start_r, size_t *len_r)
+parser_addr_find(const char *s, const char *end, const char **start_r, size_t *len_r)
 {
 	const char *p = s;
 
@@ -460,7 +476,7 @@ status_at(const char *s, const char *start, char *out)
 
 /* The first failure code (4.x.x, 5.x.x) wins over success codes before it. */
 int
-text_find_status(const char *s, char *out)
+parser_text_find_status(const char *s, char *out)
 {
 	char first[16] = "";
 	int have = 0;
@@ -501,7 +517,7 @@ reply_at(const char *s, const char *start)
 
 /* As for statuses: the first 4xx/5xx reply wins over 2xx/3xx ones before it. */
 int
-text_find_reply(const char *s, char *out)
+parser_text_find_reply(const char *s, char *out)
 {
 	char first[4] = "";
 	int have = 0;
@@ -526,23 +542,24 @@ text_find_reply(const char *s, char *out)
 }
 
 /*
- * The stage an MTA names in its text: Postfix "(in reply to RCPT TO
+ * The stage an MTA names in its text: a Sendmail-style transcript first
+ * (parser_text_transcript_command), then phrases: Postfix "(in reply to RCPT TO
  * command)", Exim "SMTP error from remote mail server after RCPT TO:",
- * qmail-style "did not like our RCPT TO", Sendmail "... while talking to",
- * and a few more.  The first phrase found wins.
+ * qmail "does not like recipient", Oracle "Remote SMTP server has rejected
+ * address", and a few more.  The first phrase found wins.
  */
 enum classify_cmd
-text_find_command(const char *s)
+parser_text_find_command(const char *s)
 {
 	char *lower = g_ascii_strdown(s, -1);
-	enum classify_cmd c = text_find_command_lower(lower);
+	enum classify_cmd c = parser_text_find_command_lower(lower);
 
 	g_free(lower);
 	return c;
 }
 
 enum classify_cmd
-text_find_command_lower(const char *lower)
+parser_text_find_command_lower(const char *lower)
 {
 	static const struct {
 		const char *phrase;
@@ -557,6 +574,8 @@ text_find_command_lower(const char *lower)
 		{ "after rcpt command", CLASSIFY_CMD_RCPT },
 		{ "does not like recipient", CLASSIFY_CMD_RCPT },
 		{ "[rcpt_to]", CLASSIFY_CMD_RCPT },
+		{ "remote smtp server has rejected address", CLASSIFY_CMD_RCPT },
+		{ "rcpt to:<", CLASSIFY_CMD_RCPT },
 		{ "in reply to end of data", CLASSIFY_CMD_DATA },
 		{ "after end of data", CLASSIFY_CMD_DATA },
 		{ "in reply to data", CLASSIFY_CMD_DATA },
@@ -585,8 +604,10 @@ text_find_command_lower(const char *lower)
 		{ "after connection", CLASSIFY_CMD_CONN },
 	};
 	const char *best = NULL;
-	enum classify_cmd cmd = CLASSIFY_CMD_NONE;
+	enum classify_cmd cmd = parser_text_transcript_command(lower, NULL);
 
+	if (cmd != CLASSIFY_CMD_NONE)
+		return cmd;
 	for (size_t i = 0; i < G_N_ELEMENTS(phrases); i++) {
 		const char *at = strstr(lower, phrases[i].phrase);
 
@@ -598,8 +619,114 @@ text_find_command_lower(const char *lower)
 	return cmd;
 }
 
+/* The command of a transcript line ("mail from:<x>", "rcpt to:<x>"...). */
+static enum classify_cmd
+transcript_cmd(const char *p)
+{
+	if (g_str_has_prefix(p, "rcpt"))
+		return CLASSIFY_CMD_RCPT;
+	if (g_str_has_prefix(p, "data") || g_str_has_prefix(p, "bdat") || p[0] == '.')
+		return CLASSIFY_CMD_DATA;
+	if (g_str_has_prefix(p, "mail"))
+		return CLASSIFY_CMD_MAIL;
+	if (g_str_has_prefix(p, "helo") || g_str_has_prefix(p, "ehlo") ||
+	    g_str_has_prefix(p, "lhlo") || g_str_has_prefix(p, "starttls"))
+		return CLASSIFY_CMD_HELO;
+	return CLASSIFY_CMD_NONE;
+}
+
+/*
+ * The stage of a failure in a Sendmail-style transcript (lowercased text):
+ *
+ *     ... while talking to mx.example.org.:
+ *     >>> MAIL From:<news@example.net> SIZE=1234
+ *     >>> RCPT To:<reader@example.org>
+ *     >>> DATA
+ *     <<< 250 2.1.0 Ok
+ *     <<< 550 5.1.1 <reader@example.org>... User unknown
+ *
+ * Commands are queued as sent and the final reply lines ("<<< NNN ", not
+ * "NNN-") answer them in order, so pipelined transcripts read right (see
+ * transcript_resolve for the commands Sendmail leaves out).  The stage is
+ * the command answered by the first 4xx/5xx reply about addr (the reply
+ * names it, or it answers "RCPT To:<addr>"); with addr NULL, the first
+ * 4xx/5xx reply's.  A "... while talking to" line starts a new
+ * conversation.  CLASSIFY_CMD_NONE: no transcript, or none about addr.
+ */
+/*
+ * Pairs a round's replies with its commands and returns the stage of its
+ * first failure about addr (any failure when addr is NULL), or NONE.  More
+ * replies than commands: Sendmail shows only the last command of a
+ * pipelined group (">>> DATA"), so the replies before those of the shown
+ * commands answer the RCPT TO commands it left out.
+ */
+static enum classify_cmd
+transcript_resolve(const struct transcript_round *t, int want_any)
+{
+	unsigned surplus = t->nreplies > t->ncmds ? t->nreplies - t->ncmds : 0;
+
+	for (unsigned i = 0; i < t->nreplies; i++) {
+		enum classify_cmd c = CLASSIFY_CMD_RCPT;
+		int about = t->replies[i].about;
+
+		if (i >= surplus) {
+			c = t->cmds[i - surplus].cmd;
+			about |= t->cmds[i - surplus].about;
+		}
+		if (t->replies[i].failed && c != CLASSIFY_CMD_NONE && (want_any || about))
+			return c;
+	}
+	return CLASSIFY_CMD_NONE;
+}
+
+enum classify_cmd
+parser_text_transcript_command(const char *lower, const char *addr)
+{
+	struct transcript_round t = { 0 };
+	enum classify_cmd c;
+	const char *p = strstr(lower, ">>> ");
+
+	if (p == NULL || strstr(p, "<<< ") == NULL)
+		return CLASSIFY_CMD_NONE;
+	/* from the start of the line of the first command */
+	while (p > lower && p[-1] != '\n')
+		p--;
+	for (;;) {
+		const char *e = strchr(p, '\n'), *l = p;
+		size_t n = e != NULL ? (size_t)(e - p) : strlen(p);
+		int cmd, talk, reply;
+
+		while (l < p + n && (*l == ' ' || *l == '\t' || *l == '>') && !g_str_has_prefix(l, ">>> "))
+			l++;
+		talk = g_str_has_prefix(l, "... while talking to") || g_str_has_prefix(l, "while talking to");
+		cmd = g_str_has_prefix(l, ">>> ");
+		reply = g_str_has_prefix(l, "<<< ") && g_ascii_isdigit(l[4]) && g_ascii_isdigit(l[5]) &&
+			g_ascii_isdigit(l[6]) && l[7] != '-';
+		/* a new conversation, or commands after replies: the round is complete */
+		if (talk || (cmd && t.nreplies > 0)) {
+			if ((c = transcript_resolve(&t, addr == NULL)) != CLASSIFY_CMD_NONE)
+				return c;
+			t.ncmds = t.nreplies = 0;
+		}
+		if (cmd && t.ncmds < TRANSCRIPT_ROUND_MAX) {
+			t.cmds[t.ncmds].cmd = transcript_cmd(l + 4);
+			t.cmds[t.ncmds].about = addr != NULL && g_strstr_len(l, (gssize)(p + n - l), addr) != NULL;
+			t.ncmds++;
+		} else if (reply && t.nreplies < TRANSCRIPT_ROUND_MAX) {
+			t.replies[t.nreplies].failed = l[4] == '4' || l[4] == '5';
+			t.replies[t.nreplies].about = addr != NULL &&
+				g_strstr_len(l, (gssize)(p + n - l), addr) != NULL;
+			t.nreplies++;
+		}
+		if (e == NULL)
+			break;
+		p = e + 1;
+	}
+	return transcript_resolve(&t, addr == NULL);
+}
+
 const char *
-text_casestr(const char *hay, const char *needle)
+parser_text_casestr(const char *hay, const char *needle)
 {
 	size_t n = strlen(needle);
 	unsigned char first;
@@ -616,7 +743,7 @@ text_casestr(const char *hay, const char *needle)
 }
 
 char *
-text_squeeze(const char *s, size_t len, size_t max)
+parser_text_squeeze(const char *s, size_t len, size_t max)
 {
 	GString *out = g_string_sized_new(MIN(len, max) + 1);
 	int space = 0;
@@ -657,7 +784,7 @@ text_squeeze(const char *s, size_t len, size_t max)
  * and drop the repeats so the text reads as one sentence.
  */
 void
-text_join_smtp_lines(char *s)
+parser_text_join_smtp_lines(char *s)
 {
 	char code[4] = "", status[16] = "", pat[24];
 	char *w = s;
@@ -732,7 +859,7 @@ text_join_smtp_lines(char *s)
 }
 
 void
-text_from_html(const char *s, size_t len, GString *out)
+parser_text_from_html(const char *s, size_t len, GString *out)
 {
 	const char *end = s + len;
 	const char *p = s;

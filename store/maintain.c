@@ -302,7 +302,7 @@ reparse(struct store *s, int64_t id, GHashTable *targets)
 	if ((st = store_stmt(s, STMT_REEVAL_BOUNCE_UPD)) == NULL)
 		goto fail;
 	sqlite3_bind_int64(st, 1, id);
-	store_bind_text(st, 2, r->decoder);
+	store_bind_text(st, 2, report_decoder_name(r->decoder));
 	store_bind_text(st, 3, r->reporting_mta);
 	store_bind_text(st, 4, r->orig_message_id);
 	store_bind_text(st, 5, r->orig_sender);
@@ -459,7 +459,7 @@ rebuild_incidents(struct store *s)
 	sqlite3_stmt *st = store_stmt(s, STMT_INCIDENT_CLEAR);
 	int rc;
 	struct sender_ev {
-		int64_t id, at;
+		int64_t id, at, bounce_id;
 		enum report_reason reason;
 		char *domain, *status, *diag;
 	};
@@ -486,6 +486,7 @@ rebuild_incidents(struct store *s)
 		e.domain = g_strdup(at + 1);
 		e.status = g_strdup((const char *)sqlite3_column_text(st, 4));
 		e.diag = g_strdup((const char *)sqlite3_column_text(st, 5));
+		e.bounce_id = sqlite3_column_int64(st, 6);
 		g_array_append_val(evs, e);
 	}
 	sqlite3_reset(st);
@@ -496,8 +497,8 @@ rebuild_incidents(struct store *s)
 	for (guint i = 0; i < evs->len; i++) {
 		struct sender_ev *e = &g_array_index(evs, struct sender_ev, i);
 
-		if (store_incident_note(s, e->domain, e->at, e->id, e->reason, e->status,
-		    e->diag) == -1)
+		if (store_incident_note(s, e->domain, e->at, e->id, e->bounce_id, e->reason,
+		    e->status, e->diag) == -1)
 			goto out;
 	}
 	ret = 0;

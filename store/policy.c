@@ -20,7 +20,10 @@
  *    suppression, whose premise it disproves; a hard or complaint one stays
  *    (a "relayed" DSN proves little, and a complaint is a person's wish);
  *  - autoreply, none: recorded, never counted;
- *  - sender scope: never touches the address; opens an incident;
+ *  - sender scope: never touches the address; opens an incident once
+ *    failures of incident_min_messages messages came within incident_window
+ *    (store.c), unless it is noise (store_policy_incident_worthy):
+ *    greylisting, a first-contact "try again later", bounced's own refusal;
  *  - message scope: never touches the address; recorded on the message;
  *  - manual suppress/unsuppress: take effect at their time, so an
  *    unsuppress wins over older events and a newer hard bounce suppresses
@@ -242,6 +245,59 @@ store_policy_provider(const struct store_policy *pol, const char *domain)
 	return domain;
 }
 
+/*
+ * Greylisting, and deferrals a server gives on first contact, ask for a
+ * retry and say nothing about our reputation: a 4xx with one of these.
+ */
+static const char *const greylisting[] = {
+	"greylist", "graylist", "grey-list", "gray-list",
+};
+static const char *const first_contact[] = {
+	"try again later", "please try again", "temporarily deferred", "retry later",
+	"try later",
+};
+/* Words that make a deferral a block after all ("try again later: blocked"). */
+static const char *const block_words[] = {
+	"block", "blacklist", "listed", "spam", "reputation", "refus", "policy", "abuse",
+	"complaint", "tss0",
+};
+/*
+ * bounced's own socketmap answer (socketmap.c: "550 5.x.x suppressed: ..."
+ * or "suppressed (domain entry): ...") quoted back in a DSN.
+ */
+static const char *const own_refusal[] = { " suppressed: ", " suppressed (domain entry): " };
+
+static int
+contains_any(const char *lower, const char *const *words, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strstr(lower, words[i]) != NULL)
+			return 1;
+	return 0;
+}
+
+int
+store_policy_incident_worthy(const char *status, const char *diagnostic)
+{
+	gchar *lower;
+	int temporary, worthy = 1;
+
+	if (diagnostic == NULL || *diagnostic == '\0')
+		return 1;
+	lower = g_ascii_strdown(diagnostic, -1);
+	temporary = (status != NULL && status[0] == '4') ||
+	    (diagnostic[0] == '4' && g_ascii_isdigit(diagnostic[1]));
+	if (contains_any(lower, own_refusal, G_N_ELEMENTS(own_refusal)))
+		worthy = 0;
+	else if (temporary && contains_any(lower, greylisting, G_N_ELEMENTS(greylisting)))
+		worthy = 0;
+	else if (temporary && contains_any(lower, first_contact, G_N_ELEMENTS(first_contact)) &&
+	    !contains_any(lower, block_words, G_N_ELEMENTS(block_words)))
+		worthy = 0;
+	g_free(lower);
+	return worthy;
+}
+
 void
 store_policy_default(struct store_policy *pol)
 {
@@ -261,6 +317,8 @@ store_policy_default(struct store_policy *pol)
 	pol->ttl_complaint = STORE_TTL_NEVER;
 	pol->raw_retention = 90 * day;
 	pol->incident_quiet = 24 * 3600;
+	pol->incident_min_messages = 2;
+	pol->incident_window = 3600;
 	pol->groups = NULL;
 	pol->ngroups = 0;
 }

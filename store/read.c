@@ -362,8 +362,8 @@ store_incident_free(struct store_incident *in)
 	g_free(in);
 }
 
-int
-store_incidents(struct store *s, time_t now, int open_only, GPtrArray *out)
+static int
+incidents_read(struct store *s, time_t now, int open_only, int64_t since, GPtrArray *out)
 {
 	sqlite3_stmt *st = store_stmt(s, STMT_INCIDENTS);
 	int64_t open_since = (int64_t)now - s->pol.incident_quiet;
@@ -373,6 +373,7 @@ store_incidents(struct store *s, time_t now, int open_only, GPtrArray *out)
 		return -1;
 	sqlite3_bind_int(st, 1, open_only != 0);
 	sqlite3_bind_int64(st, 2, open_since);
+	sqlite3_bind_int64(st, 3, since);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct store_incident *in = g_new0(struct store_incident, 1);
 
@@ -385,11 +386,25 @@ store_incidents(struct store *s, time_t now, int open_only, GPtrArray *out)
 		in->last_domain = dup_col(st, 6);
 		in->last_status = dup_col(st, 7);
 		in->last_diagnostic = dup_col(st, 8);
+		in->opened = sqlite3_column_int64(st, 9);
+		in->messages = (uint64_t)sqlite3_column_int64(st, 10);
 		in->open = in->last_seen >= open_since;
 		g_ptr_array_add(out, in);
 	}
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : store_fail(s, rc, "incidents");
+}
+
+int
+store_incidents(struct store *s, time_t now, int open_only, GPtrArray *out)
+{
+	return incidents_read(s, now, open_only, INT64_MIN, out);
+}
+
+int
+store_incidents_since(struct store *s, time_t now, int64_t since, GPtrArray *out)
+{
+	return incidents_read(s, now, 0, since, out);
 }
 
 static void

@@ -15,6 +15,12 @@
  *   audit     append-only log of manual actions, imports, erasures and
  *             re-evaluations (the trigger refuses deletes; an erasure only
  *             rewrites the address text to its keyed hash).
+ *   incident  sender-scope failures per provider (group or domain); a row
+ *             with opened = 0 is a candidate: too few messages failed yet
+ *             (policy.incident_min_messages within policy.incident_window).
+ *   alert     one event pushed to people (issue 17): stable id, kind, JSON
+ *             body; alert_delivery holds its state per sink, so pending
+ *             deliveries survive a restart.
  *   incident  sender-scope failures per provider (group or domain).
  *   sent      the mail this server sent, from Postfix's log: queue ID ->
  *             Message-ID and sender; bounded and expiring (store/log.c).
@@ -113,7 +119,31 @@
 	/* 2: stats over a period read events by time. */ \
 	X("CREATE INDEX event_at ON event(at);" \
 	"PRAGMA user_version = 2;") \
-	/* 3: Postfix's log as a source (issue 16). */ \
+	/* 3: quieter incidents (a candidate opens after enough messages), alerts. */ \
+	X("ALTER TABLE incident ADD COLUMN opened INTEGER NOT NULL DEFAULT 0;" \
+	"ALTER TABLE incident ADD COLUMN messages INTEGER NOT NULL DEFAULT 1;" \
+	"ALTER TABLE incident ADD COLUMN last_bounce_id INTEGER;" \
+	"UPDATE incident SET opened = first_seen;" \
+	"CREATE INDEX incident_last_seen ON incident(last_seen);" \
+	"CREATE TABLE alert (" \
+	"  id TEXT PRIMARY KEY," \
+	"  kind TEXT NOT NULL," \
+	"  subject TEXT NOT NULL," \
+	"  at INTEGER NOT NULL," \
+	"  incident_id INTEGER," \
+	"  body TEXT NOT NULL);" \
+	"CREATE INDEX alert_at ON alert(at);" \
+	"CREATE TABLE alert_delivery (" \
+	"  alert_id TEXT NOT NULL REFERENCES alert(id) ON DELETE CASCADE," \
+	"  sink TEXT NOT NULL," \
+	"  state INTEGER NOT NULL," \
+	"  attempts INTEGER NOT NULL DEFAULT 0," \
+	"  next_at INTEGER NOT NULL," \
+	"  error TEXT," \
+	"  PRIMARY KEY (alert_id, sink)) WITHOUT ROWID;" \
+	"CREATE INDEX alert_delivery_due ON alert_delivery(state, next_at);" \
+	"PRAGMA user_version = 3;") \
+	/* 4: Postfix's log as a source (issue 16). */ \
 	X("ALTER TABLE event ADD COLUMN source TEXT;" \
 	"ALTER TABLE event ADD COLUMN queue_id TEXT;" \
 	"ALTER TABLE event ADD COLUMN sender TEXT;" \
@@ -136,7 +166,7 @@
 	"  offset INTEGER NOT NULL," \
 	"  hash TEXT NOT NULL," \
 	"  cursor TEXT NOT NULL) WITHOUT ROWID;" \
-	"PRAGMA user_version = 3;")
+	"PRAGMA user_version = 4;")
 
 #define ADDR_COLS "cause, reason, scope, status, since, until, event_id, rule, source, " \
 	"updated, soft_count, soft_first, soft_last, last_delivered, manual_at"
@@ -241,7 +271,8 @@
 	X(REEVAL_ADDR_ACTIONS, "SELECT at, action, cause, reason, status, since, until FROM audit" \
 	    " WHERE target = ?1 AND action IN ('suppress', 'import', 'unsuppress', 'restore')" \
 	    " ORDER BY at, id") \
-	X(REEVAL_SENDER_EVENTS, "SELECT id, address, at, reason, status, diagnostic FROM event" \
+	X(REEVAL_SENDER_EVENTS, "SELECT id, address, at, reason, status, diagnostic, bounce_id" \
+	    " FROM event" \
 	    " WHERE scope = ?1 AND class IN (?2, ?3) AND twin_of IS NULL ORDER BY at, id") \
 	X(INCIDENT_CLEAR, "DELETE FROM incident") \
 	X(PURGE, "UPDATE bounce SET raw = NULL WHERE id IN (SELECT id FROM bounce" \
@@ -266,16 +297,36 @@
 	X(STATS_SUPPRESSED, "SELECT cause, count(*) FROM addr" \
 	    " WHERE cause != 0 AND (until = 0 OR until > ?1) GROUP BY cause") \
 	X(INCIDENTS, "SELECT id, provider, reason, first_seen, last_seen, count, last_domain," \
-	    " last_status, last_diagnostic FROM incident WHERE ?1 = 0 OR last_seen >= ?2" \
+	    " last_status, last_diagnostic, opened, messages FROM incident" \
+	    " WHERE opened != 0 AND (?1 = 0 OR last_seen >= ?2) AND last_seen >= ?3" \
 	    " ORDER BY last_seen DESC, id DESC") \
-	X(INCIDENT_OPEN, "SELECT id FROM incident WHERE provider = ?1 AND last_seen >= ?2" \
-	    " ORDER BY last_seen DESC LIMIT 1") \
+	X(INCIDENT_OPEN, "SELECT id, opened, first_seen, messages, last_bounce_id FROM incident" \
+	    " WHERE provider = ?1 AND last_seen >= ?2 ORDER BY last_seen DESC LIMIT 1") \
 	X(INCIDENT_INS, "INSERT INTO incident (provider, reason, first_seen, last_seen, count," \
-	    " last_event_id, last_domain, last_status, last_diagnostic)" \
-	    " VALUES (?1, ?2, ?3, ?3, 1, ?4, ?5, ?6, ?7)") \
+	    " last_event_id, last_domain, last_status, last_diagnostic, opened, messages," \
+	    " last_bounce_id) VALUES (?1, ?2, ?3, ?3, 1, ?4, ?5, ?6, ?7, ?8, 1, ?9)") \
 	X(INCIDENT_UPD, "UPDATE incident SET count = count + 1, reason = ?2," \
 	    " first_seen = min(first_seen, ?3), last_seen = max(last_seen, ?3)," \
-	    " last_event_id = ?4, last_domain = ?5, last_status = ?6, last_diagnostic = ?7" \
-	    " WHERE id = ?1")
+	    " last_event_id = ?4, last_domain = ?5, last_status = ?6, last_diagnostic = ?7," \
+	    " opened = ?8, messages = messages + ?9, last_bounce_id = ?10 WHERE id = ?1") \
+	X(ALERT_INS, "INSERT INTO alert (id, kind, subject, at, incident_id, body)" \
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO NOTHING") \
+	X(ALERT_EXISTS, "SELECT 1 FROM alert WHERE id = ?1") \
+	X(ALERT_DELIVERY_INS, "INSERT INTO alert_delivery (alert_id, sink, state, next_at)" \
+	    " VALUES (?1, ?2, 0, ?3) ON CONFLICT DO NOTHING") \
+	X(ALERT_DUE, "SELECT a.id, a.kind, a.subject, a.at, a.incident_id, a.body, d.sink," \
+	    " d.state, d.attempts, d.next_at, d.error FROM alert_delivery d" \
+	    " JOIN alert a ON a.id = d.alert_id WHERE d.state = 0 AND d.next_at <= ?1" \
+	    " ORDER BY a.at, a.id LIMIT ?2") \
+	X(ALERT_RECENT, "SELECT a.id, a.kind, a.subject, a.at, a.incident_id, a.body, d.sink," \
+	    " d.state, d.attempts, d.next_at, d.error FROM alert a" \
+	    " LEFT JOIN alert_delivery d ON d.alert_id = a.id" \
+	    " WHERE a.id IN (SELECT id FROM alert ORDER BY at DESC, id DESC LIMIT ?1)" \
+	    " ORDER BY a.at DESC, a.id DESC, d.sink") \
+	X(ALERT_MARK, "UPDATE alert_delivery SET state = ?3, attempts = attempts + 1," \
+	    " next_at = ?4, error = ?5 WHERE alert_id = ?1 AND sink = ?2") \
+	X(ALERT_SURGES, "SELECT coalesce(b.orig_sender, ''), e.class, count(*) FROM event e" \
+	    " JOIN bounce b ON b.id = e.bounce_id WHERE e.at >= ?1 AND e.class IN (?2, ?3)" \
+	    " GROUP BY 1, 2 HAVING count(*) >= ?4 ORDER BY 3 DESC LIMIT 100")
 
 #endif

@@ -205,9 +205,13 @@ int store_ingest_rcpt(struct store *s, int64_t bounce_id, int64_t at,
     const struct report_rcpt *rc, const struct store_event_origin *o, time_t now,
     GArray *changes, int *twin_r);
 
-/* Opens or extends the incident of domain's provider. */
+/*
+ * Opens or extends the incident of domain's provider (or its candidate:
+ * policy.incident_min_messages); noise (store_policy_incident_worthy) is
+ * left out.  bounce_id: the message the failure came from.
+ */
 int store_incident_note(struct store *s, const char *domain, int64_t at, int64_t event_id,
-    enum report_reason reason, const char *status, const char *diagnostic);
+    int64_t bounce_id, enum report_reason reason, const char *status, const char *diagnostic);
 
 /* The audit log. */
 int store_audit(struct store *s, int64_t at, const char *actor, const char *action,

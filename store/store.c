@@ -20,7 +20,7 @@
 #include "store-int.h"
 
 /* Limits. */
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 #define DEFAULT_BUSY_MS 2000
 #define DEFAULT_CACHE_KIB 2048
 
@@ -724,23 +724,42 @@ store_audit(struct store *s, int64_t at, const char *actor, const char *action,
 
 int
 store_incident_note(struct store *s, const char *domain, int64_t at, int64_t event_id,
-    enum report_reason reason, const char *status, const char *diagnostic)
+    int64_t bounce_id, enum report_reason reason, const char *status, const char *diagnostic)
 {
 	const char *provider = store_policy_provider(&s->pol, domain);
 	sqlite3_stmt *st = store_stmt(s, STMT_INCIDENT_OPEN);
-	int64_t id = 0;
+	int64_t id = 0, opened = 0, first = 0, messages = 0, last_bounce = 0;
+	int newmsg;
 	int r;
 
+	if (!store_policy_incident_worthy(status, diagnostic))
+		return 0;
 	if (st == NULL)
 		return -1;
 	store_bind_text(st, 1, provider);
 	sqlite3_bind_int64(st, 2, at - s->pol.incident_quiet);
 	r = sqlite3_step(st);
-	if (r == SQLITE_ROW)
+	if (r == SQLITE_ROW) {
 		id = sqlite3_column_int64(st, 0);
+		opened = sqlite3_column_int64(st, 1);
+		first = sqlite3_column_int64(st, 2);
+		messages = sqlite3_column_int64(st, 3);
+		last_bounce = sqlite3_column_int64(st, 4);
+	}
 	sqlite3_reset(st);
 	if (r != SQLITE_ROW && r != SQLITE_DONE)
 		return store_fail(s, r, "find incident");
+	/* A candidate whose first failure is out of the window starts again. */
+	if (id != 0 && opened == 0 && at - first > s->pol.incident_window)
+		id = 0;
+	/* The recipients of one bounce are one message. */
+	newmsg = id != 0 && (bounce_id == 0 || bounce_id != last_bounce);
+	if (id == 0)
+		messages = 1;
+	else
+		messages += newmsg;
+	if (opened == 0 && messages >= (int64_t)s->pol.incident_min_messages)
+		opened = at;
 	st = store_stmt(s, id != 0 ? STMT_INCIDENT_UPD : STMT_INCIDENT_INS);
 	if (st == NULL)
 		return -1;
@@ -754,6 +773,13 @@ store_incident_note(struct store *s, const char *domain, int64_t at, int64_t eve
 	store_bind_text(st, 5, domain);
 	store_bind_text(st, 6, status);
 	store_bind_text(st, 7, diagnostic);
+	sqlite3_bind_int64(st, 8, opened);
+	if (id != 0) {
+		sqlite3_bind_int(st, 9, newmsg);
+		sqlite3_bind_int64(st, 10, bounce_id);
+	} else {
+		sqlite3_bind_int64(st, 9, bounce_id);
+	}
 	return store_step_done(s, st, "record incident");
 }
 
@@ -853,9 +879,18 @@ store_ingest_rcpt(struct store *s, int64_t bounce_id, int64_t at, const struct r
 	if (store_target_load(s, &t, now, 1) == -1)
 		return -1;
 	switch (store_policy_event(&s->pol, &t.st, &ev)) {
-	case STORE_PEFFECT_INCIDENT:
-		return store_incident_note(s, strrchr(t.name, '@') + 1, at, ev.id, rc->reason,
-		    rc->status, rc->diagnostic);
+	case STORE_PEFFECT_INCIDENT: {
+		/*
+		 * One message counts once: a bounce by its id, a log line by its
+		 * queue ID (a negative key, never a bounce's id).
+		 */
+		int64_t msg = bounce_id;
+
+		if (msg == 0 && o != NULL && o->queue_id != NULL)
+			msg = -1 - (int64_t)(g_str_hash(o->queue_id) & 0x7fffffff);
+		return store_incident_note(s, strrchr(t.name, '@') + 1, at, ev.id, msg,
+		    rc->reason, rc->status, rc->diagnostic);
+	}
 	case STORE_PEFFECT_MESSAGE:
 		return 0;
 	case STORE_PEFFECT_RECORD:
@@ -898,7 +933,7 @@ ingest_one(struct store *s, struct store_bounce *b, time_t now, GArray *changes)
 	sqlite3_bind_int64(st, 2, at);
 	store_bind_text(st, 3, b->envelope_rcpt);
 	store_bind_text(st, 4, b->verp_rcpt);
-	store_bind_text(st, 5, r != NULL ? r->decoder : NULL);
+	store_bind_text(st, 5, r != NULL ? report_decoder_name(r->decoder) : NULL);
 	store_bind_text(st, 6, r != NULL ? r->reporting_mta : NULL);
 	store_bind_text(st, 7, r != NULL ? r->orig_message_id : NULL);
 	store_bind_text(st, 8, r != NULL ? r->orig_sender : NULL);

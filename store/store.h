@@ -74,6 +74,8 @@ struct store_policy {
 	int64_t ttl_complaint;        /* STORE_TTL_NEVER by default */
 	int64_t raw_retention;        /* raw bounces kept this long (90 d); 0 = forever */
 	int64_t incident_quiet;       /* an incident with nothing new for this long is closed (24 h) */
+	unsigned incident_min_messages; /* failed messages (bounces) needed to open one (2) */
+	int64_t incident_window;      /* ... within this long of the first of them (1 h) */
 	const struct store_provider_group *groups;
 	size_t ngroups;
 };
@@ -502,11 +504,80 @@ struct store_incident {
 	uint64_t count;
 	char *last_domain, *last_status, *last_diagnostic;
 	int open;                     /* 1: last_seen within policy.incident_quiet of now */
+	int64_t opened;               /* when enough messages had failed to open it */
+	uint64_t messages;            /* failed messages (bounces) in it */
 };
 void store_incident_free(struct store_incident *in);
 
-/* Open incidents (open_only) or all, newest first (GPtrArray of struct store_incident *). */
+/*
+ * Open incidents (open_only) or all, newest first (GPtrArray of struct
+ * store_incident *).  Candidates (too few messages yet) are not incidents.
+ */
 int store_incidents(struct store *s, time_t now, int open_only, GPtrArray *out);
+/* The same, limited to incidents whose last failure is at or after since. */
+int store_incidents_since(struct store *s, time_t now, int64_t since, GPtrArray *out);
+
+/*
+ * 1 when a sender-scope failure may open or extend an incident, 0 when it is
+ * noise: greylisting and other first-contact deferrals ("try again later"
+ * on a 4xx), and bounced's own refusals (the socketmap's "suppressed:"
+ * answer coming back in a DSN).  Pure; status and diagnostic may be NULL.
+ */
+int store_policy_incident_worthy(const char *status, const char *diagnostic);
+
+/*
+ * Alerts (issue 17): events pushed to people, each delivered to every sink
+ * configured when it was created.  Ids are stable (the caller hashes what
+ * the event is about), so adding the same event twice adds nothing.
+ */
+#define STORE_ALERT_ID_LEN 16
+
+enum store_alert_state {
+	STORE_ALERT_PENDING,          /* to be (re)tried at next_at */
+	STORE_ALERT_SENT,
+	STORE_ALERT_FAILED,           /* given up */
+	STORE_ALERT_STATE_COUNT
+};
+const char *store_alert_state_name(enum store_alert_state st);
+
+struct store_alert {
+	char id[STORE_ALERT_ID_LEN + 1];
+	char *kind;                   /* "incident_opened", ... (alert.h) */
+	char *subject;                /* provider, sender or component */
+	int64_t at;
+	int64_t incident_id;          /* 0: none */
+	char *body;                   /* JSON object */
+	/* one delivery (reads): sink NULL when the alert had no sink */
+	char *sink;
+	enum store_alert_state state;
+	unsigned attempts;
+	int64_t next_at;
+	char *error;
+};
+void store_alert_free(struct store_alert *a);
+
+/*
+ * Records a (fills only id, kind, subject, at, incident_id, body) with one
+ * pending delivery per sink, due at a->at.  1 added, 0 known already (the
+ * id exists: nothing changes), -1 error.
+ */
+int store_alert_add(struct store *s, const struct store_alert *a, const char *const *sinks,
+    size_t nsinks);
+/* 1 when an alert of this id was recorded, 0 when not, -1 error. */
+int store_alert_known(struct store *s, const char *id);
+/* Pending deliveries due at now, oldest first, at most limit (struct store_alert *). */
+int store_alert_due(struct store *s, int64_t now, unsigned limit, GPtrArray *out);
+/* The deliveries of the limit newest alerts, newest first (struct store_alert *). */
+int store_alert_recent(struct store *s, unsigned limit, GPtrArray *out);
+/* One attempt of a delivery done: its new state (next_at for PENDING), error or NULL. */
+int store_alert_mark(struct store *s, const char *id, const char *sink,
+    enum store_alert_state state, int64_t next_at, const char *error);
+/*
+ * Senders (the bounced messages' From, "" unknown) with at least min
+ * recipients of class since since (hard or complaint), most first
+ * (struct store_count *, name "class:sender").
+ */
+int store_alert_surges(struct store *s, int64_t since, unsigned min, GPtrArray *out);
 
 /* `bouncectl stats`: events in [from, to), states at now. */
 struct store_stats {

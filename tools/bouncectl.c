@@ -49,6 +49,8 @@ static const struct cmd cmds[] = {
 	  "counts by class, reason, scope, domain; open incidents; soft bounces by provider", 1 },
 	{ "incidents", cmd_incidents, "incidents [--all]",
 	  "sender-scope incidents: where our mail is blocked or rate-limited", 1 },
+	{ "alerts", cmd_alerts, "alerts [--limit N] [--test]",
+	  "recent alert events and their delivery (webhook, mail); --test sends one", 1 },
 	{ "audit", cmd_audit, "audit [ADDRESS|@DOMAIN] [--limit N] [--after ID]",
 	  "the audit log of manual changes, imports, erasures, re-evaluations", 1 },
 	{ "reevaluate", cmd_reevaluate, "reevaluate [--dry-run]",

@@ -639,7 +639,7 @@ imp_classify(const char *status, const char *text, enum report_class *cls_r,
 	    g_ascii_isdigit(text[2]) && (text[3] == '\0' || !g_ascii_isdigit(text[3])))
 		memcpy(reply, text, 3);
 	memset(&in, 0, sizeof(in));
-	in.decoder = "";
+	in.decoder = REPORT_DECODER_NONE;
 	in.category = "";
 	in.action = "";
 	in.status = status ? status : "";

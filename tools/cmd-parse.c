@@ -107,12 +107,13 @@ emit(struct out *o, const char *file, unsigned msgno, const struct report *r,
 		if (rc == NULL && r->unnamed.class != REPORT_CLASS_NONE)
 			g_string_append_printf(b, "(unnamed:%s)", report_class_name(r->unnamed.class));
 		if (rc != NULL || r->unnamed.class != REPORT_CLASS_NONE)
-			g_string_append_printf(b, " %s %s %s %s %s ",
+			g_string_append_printf(b, " %s %s %s %s %s %s ",
 				report_reason_name(v->reason), report_scope_name(v->scope),
 				v->status[0] ? v->status : "-", v->replycode[0] ? v->replycode : "-",
+				v->smtp_command != NULL ? v->smtp_command : "-",
 				v->rule != NULL ? v->rule : "-");
 		else
-			g_string_append_printf(b, " - - - - - ");
+			g_string_append_printf(b, " - - - - - - ");
 		table_text(b, v->diagnostic, TABLE_DIAG_MAX);
 		g_string_append_c(b, '\n');
 		fputs(b->str, stdout);
@@ -159,7 +160,7 @@ emit(struct out *o, const char *file, unsigned msgno, const struct report *r,
 	g_string_append(b, ", \"rule\": ");
 	cmd_json_string(b, v->rule);
 	g_string_append(b, ", \"decoder\": ");
-	cmd_json_string(b, r->decoder);
+	cmd_json_string(b, report_decoder_name(r->decoder));
 	g_string_append(b, ", \"mta\": ");
 	cmd_json_string(b, r->mta);
 	g_string_append(b, ", \"reporting_mta\": ");
@@ -322,7 +323,7 @@ cmd_parse(int argc, char **argv)
 	}
 	o.buf = g_string_sized_new(4096);
 	if (!o.json)
-		printf("# FILE RECIPIENT CLASS REASON SCOPE STATUS REPLY RULE DIAGNOSTIC\n");
+		printf("# FILE RECIPIENT CLASS REASON SCOPE STATUS REPLY STAGE RULE DIAGNOSTIC\n");
 	for (int i = first; i < argc; i++, files++)
 		if (parse_path(&o, argv[i], 0) < 0)
 			status = 1;

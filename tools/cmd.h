@@ -61,6 +61,7 @@ int cmd_stats(int argc, char **argv);
 int cmd_incidents(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_reevaluate(int argc, char **argv);
+int cmd_alerts(int argc, char **argv);
 
 enum {
 	CMD_EXIT_OK = 0,

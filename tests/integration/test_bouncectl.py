@@ -86,7 +86,7 @@ def export(d, fmt="csv", *extra):
 def case_help():
     """Every command answers --help (exit 0); usage errors exit 2."""
     cmds = ["check", "show", "explain", "list", "export", "import", "suppress", "unsuppress",
-            "forget", "stats", "incidents", "audit", "reevaluate", "parse"]
+            "forget", "stats", "incidents", "audit", "reevaluate", "parse", "alerts"]
     for c in cmds:
         r = ok(ctl(None, c, "--help"), c + " --help")
         check(r[1].startswith("usage: bouncectl " + c) or "usage:" in r[1], r[1][:200])

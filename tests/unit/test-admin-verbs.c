@@ -260,6 +260,8 @@ static const struct {
 	{ "STATS domains=0", "ERR invalid from, to or domains\n" },
 	{ "METRICS", "OK bytes=*\n# HELP *bounced_index_entries 1\n*\n" },
 	{ "INCIDENTS all=1", "OK count=0\n" },
+	{ "ALERTS", "OK count=0\n" },
+	{ "ALERTS limit=0", "ERR usage limit takes a number from 1 to 1000\n" },
 	{ "SUPPRESS target=Manual@Example.com reason=policyviolation note=by%20hand",
 	  "OK changed=1\n" },
 	{ "SUPPRESS target=x@example.com cause=bogus", "ERR invalid unknown%20cause\n" },

@@ -28,6 +28,8 @@ test_addr_parse(void)
 		{ "rfc822;neko..nyaan@example.org", "\"neko..nyaan\"@example.org" },  /* canonical */
 		{ "\"plain\"@example.org", "plain@example.org" },                     /* canonical */
 		{ "user@[192.0.2.1]", "user@[192.0.2.1]" },
+		{ "rfc822; dda:SMTP=Jane@Example.org", "jane@example.org" },       /* X.400 prefix */
+		{ "X400; RFC822=jane@example.org", "jane@example.org" },
 		{ "rfc822;|/usr/bin/procmail", NULL },
 		{ "rfc822; /var/mail/user", NULL },
 		{ "no address here", NULL },
@@ -49,10 +51,10 @@ test_addr_parse(void)
 	};
 
 	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
-		char *got = addr_parse(cases[i].in, strlen(cases[i].in));
+		char *got = parser_addr_parse(cases[i].in, strlen(cases[i].in));
 
 		if (g_strcmp0(got, cases[i].want) != 0)
-			g_error("addr_parse(\"%s\"): got %s want %s", cases[i].in,
+			g_error("parser_addr_parse(\"%s\"): got %s want %s", cases[i].in,
 				got ? got : "NULL", cases[i].want ? cases[i].want : "NULL");
 		g_free(got);
 	}
@@ -65,9 +67,9 @@ test_addr_parse(void)
 		for (size_t i = 0; i < n - strlen("@example.org"); i++)
 			g_string_append_c(a, 'x');
 		g_string_append(a, "@example.org");
-		got = addr_parse(a->str, a->len);
+		got = parser_addr_parse(a->str, a->len);
 		if ((got != NULL) != (n <= REPORT_ADDR_MAX))
-			g_error("addr_parse of %zu bytes: got %s want %s", n, got ? "an address" : "NULL",
+			g_error("parser_addr_parse of %zu bytes: got %s want %s", n, got ? "an address" : "NULL",
 				n <= REPORT_ADDR_MAX ? "an address" : "NULL");
 		g_free(got);
 		g_string_free(a, TRUE);
@@ -95,11 +97,11 @@ test_addr_find(void)
 	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
 		const char *s;
 		size_t len;
-		int found = addr_find(cases[i].in, cases[i].in + strlen(cases[i].in), &s, &len);
+		int found = parser_addr_find(cases[i].in, cases[i].in + strlen(cases[i].in), &s, &len);
 		char *got = found ? g_strndup(s, len) : NULL;
 
 		if (g_strcmp0(got, cases[i].want) != 0)
-			g_error("addr_find(\"%s\"): got %s want %s", cases[i].in, got ? got : "NULL",
+			g_error("parser_addr_find(\"%s\"): got %s want %s", cases[i].in, got ? got : "NULL",
 				cases[i].want ? cases[i].want : "NULL");
 		g_free(got);
 	}
@@ -129,9 +131,9 @@ test_codes(void)
 	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
 		char st[16] = "", rp[4] = "";
 
-		if (!text_find_status(cases[i].in, st))
+		if (!parser_text_find_status(cases[i].in, st))
 			st[0] = '\0';
-		if (!text_find_reply(cases[i].in, rp))
+		if (!parser_text_find_reply(cases[i].in, rp))
 			rp[0] = '\0';
 		if (strcmp(st, cases[i].status) != 0 || strcmp(rp, cases[i].reply) != 0)
 			g_error("\"%s\": got status \"%s\" reply \"%s\" want \"%s\" \"%s\"", cases[i].in,
@@ -174,14 +176,42 @@ test_commands(void)
 		{ "192.0.2.1 does not like recipient.", CLASSIFY_CMD_RCPT },
 		{ "Remote host said: 501 Sender address rejected [MAIL_FROM]", CLASSIFY_CMD_MAIL },
 		{ "550 5.1.1 user unknown", CLASSIFY_CMD_NONE },
+		{ "Reason: Remote SMTP server has rejected address", CLASSIFY_CMD_RCPT },
+		/* a pipelined Sendmail transcript: replies answer commands in order */
+		{ "... while talking to mx.b.c.:\n>>> MAIL From:<s@a.b> SIZE=10\n>>> RCPT To:<a@b.c>\n"
+		  ">>> DATA\n<<< 250 2.1.0 ok\n<<< 550 5.1.1 <a@b.c>... User unknown\n"
+		  "<<< 503 5.5.1 no valid recipients", CLASSIFY_CMD_RCPT },
+		{ "... while talking to mx.b.c.:\n>>> DATA\n<<< 550 Unknown user a@b.c\n"
+		  "554 5.0.0 Service unavailable", CLASSIFY_CMD_DATA },
+		{ ">>> MAIL From:<s@a.b>\n<<< 501-5.1.8 bad\n<<< 501 5.1.8 sender domain", CLASSIFY_CMD_MAIL },
+		/* Sendmail shows only ">>> DATA" of a pipelined group: the replies
+		 * before DATA's own (503) answer the RCPT TO commands left out */
+		{ "... while talking to mx.b.c.:\n>>> DATA\n<<< 550 5.1.1 <a@b.c>... User unknown\n"
+		  "<<< 503 5.0.0 Need RCPT (recipient)", CLASSIFY_CMD_RCPT },
 	};
 
 	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
-		enum classify_cmd got = text_find_command(cases[i].in);
+		enum classify_cmd got = parser_text_find_command(cases[i].in);
 
 		if (got != cases[i].want)
 			g_error("\"%s\": got %s want %s", cases[i].in, classify_cmd_name(got),
 				classify_cmd_name(cases[i].want));
+	}
+	/* the stage of the failure about one recipient of several */
+	{
+		const char *t = "while talking to mx1.b.c:\n>>> mail from:<s@a.b>\n<<< 501 no access\n"
+				"while talking to mx2.d.e:\n>>> rcpt to:<x@d.e>\n<<< 550 <x@d.e>... user unknown\n";
+
+		g_assert_cmpint(parser_text_transcript_command(t, "x@d.e"), ==, CLASSIFY_CMD_RCPT);
+		g_assert_cmpint(parser_text_transcript_command(t, "y@b.c"), ==, CLASSIFY_CMD_NONE);
+		g_assert_cmpint(parser_text_transcript_command(t, NULL), ==, CLASSIFY_CMD_MAIL);
+	}
+	{
+		const char *t = "... while talking to mx.b.c.:\n>>> data\n<<< 550 5.2.1 <x@b.c>... user unknown\n"
+				"<<< 550 5.1.1 <y@b.c>... user unknown\n<<< 503 5.0.0 need rcpt (recipient)\n";
+
+		g_assert_cmpint(parser_text_transcript_command(t, "x@b.c"), ==, CLASSIFY_CMD_RCPT);
+		g_assert_cmpint(parser_text_transcript_command(t, "y@b.c"), ==, CLASSIFY_CMD_RCPT);
 	}
 }
 
@@ -204,7 +234,7 @@ test_join_smtp_lines(void)
 	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
 		char *s = g_strdup(cases[i].in);
 
-		text_join_smtp_lines(s);
+		parser_text_join_smtp_lines(s);
 		if (strcmp(s, cases[i].want) != 0)
 			g_error("join(\"%s\"): got \"%s\" want \"%s\"", cases[i].in, s, cases[i].want);
 		g_free(s);
@@ -214,12 +244,12 @@ test_join_smtp_lines(void)
 static void
 test_squeeze(void)
 {
-	char *s = text_squeeze("  a \n\t b   c  ", 14, 100);
+	char *s = parser_text_squeeze("  a \n\t b   c  ", 14, 100);
 
 	g_assert_cmpstr(s, ==, "a b c");
 	g_free(s);
 	/* bounded, and never cut inside a UTF-8 sequence */
-	s = text_squeeze("ab \xc3\xa9\xc3\xa9\xc3\xa9", 9, 5);
+	s = parser_text_squeeze("ab \xc3\xa9\xc3\xa9\xc3\xa9", 9, 5);
 	g_assert_cmpuint(strlen(s), <=, 5);
 	g_assert_true(g_utf8_validate(s, -1, NULL));
 	g_free(s);
@@ -237,15 +267,15 @@ test_fields(void)
 		"junk line without colon\n"
 		"Status: 5.1.1\n";
 	const char *pos = block;
-	GPtrArray *f = g_ptr_array_new_with_free_func(field_free);
+	GPtrArray *f = g_ptr_array_new_with_free_func(parser_field_free);
 
-	g_assert_cmpuint(fields_parse(&pos, block + strlen(block), f, 64), ==, 1);
-	g_assert_cmpstr(fields_get(f, "reporting-mta"), ==, "dns; mx.example.org");
+	g_assert_cmpuint(parser_fields_parse(&pos, block + strlen(block), f, 64), ==, 1);
+	g_assert_cmpstr(parser_fields_get(f, "reporting-mta"), ==, "dns; mx.example.org");
 	g_ptr_array_set_size(f, 0);
-	g_assert_cmpuint(fields_parse(&pos, block + strlen(block), f, 64), ==, 3);
-	g_assert_cmpstr(fields_get(f, "Diagnostic-Code"), ==, "smtp; 550 5.1.1 user unknown");
-	g_assert_cmpstr(fields_get(f, "STATUS"), ==, "5.1.1");
-	g_assert_null(fields_get(f, "Action"));
+	g_assert_cmpuint(parser_fields_parse(&pos, block + strlen(block), f, 64), ==, 3);
+	g_assert_cmpstr(parser_fields_get(f, "Diagnostic-Code"), ==, "smtp; 550 5.1.1 user unknown");
+	g_assert_cmpstr(parser_fields_get(f, "STATUS"), ==, "5.1.1");
+	g_assert_null(parser_fields_get(f, "Action"));
 	g_assert_true(pos == block + strlen(block));
 	g_ptr_array_free(f, TRUE);
 }
@@ -258,7 +288,7 @@ test_html(void)
 		"<br>Your message to <b>a@example.org</b> &amp; more &lt;x&gt;</body></html>";
 	GString *out = g_string_new(NULL);
 
-	text_from_html(html, strlen(html), out);
+	parser_text_from_html(html, strlen(html), out);
 	g_assert_null(strstr(out->str, "color"));
 	g_assert_nonnull(strstr(out->str, "Address not found"));
 	g_assert_nonnull(strstr(out->str, "a@example.org"));
@@ -282,21 +312,21 @@ test_json(void)
 	};
 
 	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
-		struct json *j = json_parse(cases[i].in, strlen(cases[i].in));
+		struct json *j = parser_json_parse(cases[i].in, strlen(cases[i].in));
 
 		if ((j != NULL) != cases[i].ok)
-			g_error("json_parse(\"%s\"): got %s want %s", cases[i].in, j ? "a value" : "NULL",
+			g_error("parser_json_parse(\"%s\"): got %s want %s", cases[i].in, j ? "a value" : "NULL",
 				cases[i].ok ? "a value" : "NULL");
-		json_free(j);
+		parser_json_free(j);
 	}
 	{
 		const char *doc = "{\"n\":{\"s\":\"v\\\"q\"},\"k\":12}";
-		struct json *j = json_parse(doc, strlen(doc));
+		struct json *j = parser_json_parse(doc, strlen(doc));
 
-		g_assert_cmpstr(json_str(json_get(j, "n"), "s"), ==, "v\"q");
-		g_assert_cmpstr(json_str(j, "k"), ==, "12");
-		g_assert_null(json_get(j, "missing"));
-		json_free(j);
+		g_assert_cmpstr(parser_json_str(parser_json_get(j, "n"), "s"), ==, "v\"q");
+		g_assert_cmpstr(parser_json_str(j, "k"), ==, "12");
+		g_assert_null(parser_json_get(j, "missing"));
+		parser_json_free(j);
 	}
 }
 

@@ -32,7 +32,7 @@ render(const struct report *r)
 	GString *s = g_string_new(NULL);
 
 #define OR_DASH(x) ((x) != NULL && (x)[0] != '\0' ? (x) : "-")
-	g_string_append_printf(s, "decoder %s\nmta %s\n", r->decoder, OR_DASH(r->mta));
+	g_string_append_printf(s, "decoder %s\nmta %s\n", report_decoder_name(r->decoder), OR_DASH(r->mta));
 	g_string_append_printf(s, "orig_message_id %s\norig_sender %s\nfeedback_type %s\n",
 		OR_DASH(r->orig_message_id), OR_DASH(r->orig_sender), OR_DASH(r->feedback_type));
 	for (guint i = 0; i < r->rcpts->len; i++) {
@@ -251,7 +251,7 @@ test_adopt(void)
 	g_assert_cmpint(r->unnamed.class, ==, REPORT_CLASS_NONE);
 	g_assert_cmpint(report_adopt_recipient(r, "x@example.com"), ==, 0);
 	g_assert_cmpuint(r->rcpts->len, ==, 0);
-	g_assert_cmpstr(r->decoder, ==, "none");
+	g_assert_cmpint(r->decoder, ==, REPORT_DECODER_NONE);
 	report_free(r);
 
 	g_assert_cmpint(report_adopt_recipient(NULL, "x@example.com"), ==, 0);

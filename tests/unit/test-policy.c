@@ -281,6 +281,38 @@ test_provider(void)
 	}
 }
 
+/* Issue 17: what may open an incident. */
+static void
+test_incident_worthy(void)
+{
+	static const struct {
+		const char *status, *diag;
+		int want;
+	} cases[] = {
+		{ "4.2.0", "450 4.2.0 <a@b.fr>: Recipient address rejected: Greylisted", 0 },
+		{ "4.7.1", "451 4.7.1 Please try again later (greylisting)", 0 },
+		{ "", "451 4.7.1 Try again later", 0 },
+		{ "4.7.0", "421 4.7.0 Try again later, closing connection", 0 },
+		{ "4.7.1", "421 Service refuse, try again later. OFR_506 [506]", 1 },
+		{ "4.7.0", "421 4.7.0 [TSS04] Messages temporarily deferred due to user complaints", 1 },
+		{ "5.7.1", "550 5.7.1 Greylisted? no: your IP is blacklisted", 1 },
+		{ "5.7.1", "550 5.7.1 <q@x>: Recipient address rejected: suppressed: complaint "
+		    "abuse since 2026-01-01T00:00:00Z", 0 },
+		{ "5.1.1", "550 5.1.1 <q@x>: Recipient address rejected: suppressed (domain entry): "
+		    "hard hostunknown since 2026-01-01T00:00:00Z", 0 },
+		{ "5.7.1", "550 5.7.1 Service refuse. Veuillez essayer plus tard. OFR_506", 1 },
+		{ "5.7.1", NULL, 1 },
+	};
+
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		int got = store_policy_incident_worthy(cases[i].status, cases[i].diag);
+
+		if (got != cases[i].want)
+			g_error("%s: got %d want %d", cases[i].diag ? cases[i].diag : "(null)", got,
+			    cases[i].want);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -288,5 +320,6 @@ main(int argc, char **argv)
 	g_test_add_func("/policy/cases", test_cases);
 	g_test_add_func("/policy/knobs", test_knobs);
 	g_test_add_func("/policy/provider", test_provider);
+	g_test_add_func("/policy/incident-worthy", test_incident_worthy);
 	return g_test_run();
 }

@@ -181,7 +181,7 @@ test_tokens(void)
 		unsigned char grams[CLASSIFY_GRAMS_BYTES];
 
 		memset(&in, 0, sizeof(in));
-		in.decoder = "rfc3464";
+		in.decoder = REPORT_DECODER_RFC3464;
 		in.category = "";
 		in.action = "failed";
 		in.status = "";
@@ -247,7 +247,7 @@ test_invariants(void)
 		if ((r->flags & CLASSIFY_HARD) && r->reason != REPORT_REASON_USERUNKNOWN)
 			g_error("row \"%s\": hard with reason %s (only an unknown mailbox is)",
 				r->name, report_reason_name(r->reason));
-		if (r->decoder != NULL || r->mta != NULL || r->category != NULL || r->action != NULL)
+		if (r->decoder != REPORT_DECODER_NONE || r->mta != NULL || r->category != NULL || r->action != NULL)
 			g_error("row \"%s\": tied to a decoder, MTA, category or action", r->name);
 		if (row->token == NULL && r->text == NULL && r->status == NULL)
 			g_error("row \"%s\": matches on the markers alone", r->name);

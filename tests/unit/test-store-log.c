@@ -133,6 +133,15 @@ test_incident(void)
 	g_assert_cmpuint(((struct store_incident *)g_ptr_array_index(inc, 0))->count, ==, 2);
 	/* sender scope: the addresses are untouched */
 	g_assert_cmpint(store_get(s, "a@yahoo.example", &e), ==, 0);
+	/* one message's recipients are one message: below incident_min_messages (2) */
+	{
+		const char *one[] = { TSS04("DDD1", "a@ymail.example", "10:00:01"),
+			TSS04("DDD1", "b@ymail.example", "10:00:01"), NULL };
+
+		feed(s, one, NOW, NULL);
+		g_assert_cmpint(tu_sql_int(dir, "SELECT opened FROM incident WHERE provider = "
+		    "'ymail.example'"), ==, 0);
+	}
 	g_ptr_array_free(inc, TRUE);
 	store_close(s);
 	tu_rmdir(dir);

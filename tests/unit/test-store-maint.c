@@ -334,7 +334,10 @@ test_show_stats(void)
 {
 	char *dir = tu_mkdir();
 	struct store_policy pol = policy();
-	struct store *s = tu_open(dir, &pol, 0);
+	struct store *s;
+
+	pol.incident_min_messages = 1;  /* one blocked message is an incident here */
+	s = tu_open(dir, &pol, 0);
 	struct store_show sh;
 	struct store_stats st;
 	struct report *r;
@@ -433,13 +436,18 @@ test_migrate(void)
 		char err[256];
 
 		g_assert_null(store_open(&cfg, &pol, err));
-		g_assert_nonnull(strstr(err, "schema version 1, need 3"));
+		g_assert_nonnull(strstr(err, "schema version 1, need 4"));
 	}
 	s = tu_open(dir, &pol, 0);
-	g_assert_cmpint(tu_sql_int(dir, "PRAGMA user_version"), ==, 3);
+	g_assert_cmpint(tu_sql_int(dir, "PRAGMA user_version"), ==, 4);
 	g_assert_cmpint(tu_sql_int(dir,
 	    "SELECT count(*) FROM sqlite_master WHERE name = 'event_at'"), ==, 1);
-	/* 3: the log's tables; old events came over LMTP (source NULL) */
+	/* 3: an incident of the old schema stays an incident (opened when first seen). */
+	g_assert_cmpint(tu_sql_int(dir, "SELECT count(*) FROM incident"
+	    " WHERE opened = first_seen AND opened != 0"), ==, 1);
+	g_assert_cmpint(tu_sql_int(dir,
+	    "SELECT count(*) FROM sqlite_master WHERE name IN ('alert', 'alert_delivery')"), ==, 2);
+	/* 4: the log's tables; old events came over LMTP (source NULL) */
 	g_assert_cmpint(tu_sql_int(dir, "SELECT count(*) FROM sqlite_master WHERE name IN "
 	    "('sent', 'logseen', 'logpos', 'event_queue')"), ==, 4);
 	g_assert_cmpint(tu_sql_int(dir, "SELECT count(*) FROM event WHERE source IS NOT NULL"),

@@ -20,14 +20,11 @@
 #define D 86400
 #define T0 ((time_t)1700000000)
 
-/* A report with no recipient yet (report_new(), decoder "test"). */
+/* A report with no recipient yet (report_new(), decoder NONE). */
 static inline struct report *
 tu_report(void)
 {
-	struct report *r = report_new();
-
-	r->decoder = "test";
-	return r;
+	return report_new();
 }
 
 static inline struct report_rcpt *

@@ -246,6 +246,194 @@ test_incidents(struct fixture *f, gconstpointer data)
 	    "SELECT count(*) FROM event WHERE address = 'big@example.com' AND scope = 4"), ==, 1);
 }
 
+/* One bounce (tag) of nrcpt sender-scope recipients at domain, with this diagnostic. */
+static void
+ingest_sender(struct fixture *f, const char *domain, unsigned nrcpt, const char *status,
+    const char *diag, const char *tag, time_t t)
+{
+	struct report *r = tu_report();
+
+	for (unsigned i = 0; i < nrcpt; i++) {
+		char *rcpt = g_strdup_printf("%s.%u@%s", tag, i, domain);
+
+		tu_add(r, rcpt, status[0] == '4' ? REPORT_CLASS_SOFT : REPORT_CLASS_HARD,
+		    REPORT_SCOPE_SENDER, REPORT_REASON_BLOCKED, status, diag);
+		g_free(rcpt);
+	}
+	tu_ingest(f->s, r, tag, t, f->changes);
+	report_free(r);
+	fx_apply(f);
+}
+
+static guint
+open_incidents(struct fixture *f, time_t now)
+{
+	GPtrArray *in = g_ptr_array_new_with_free_func(
+	    (GDestroyNotify)(void (*)(void))store_incident_free);
+	guint n;
+
+	g_assert_cmpint(store_incidents(f->s, now, 1, in), ==, 0);
+	n = in->len;
+	g_ptr_array_free(in, TRUE);
+	return n;
+}
+
+/*
+ * Issue 17, quieter incidents: greylisting and bounced's own refusals open
+ * none; one message failing for many recipients is a candidate only; a
+ * second message within policy.incident_window opens the incident.
+ */
+static void
+test_incident_quiet(struct fixture *f, gconstpointer data)
+{
+	static const char block[] = "550 5.7.1 Service refuse. Veuillez essayer plus tard. "
+	    "OFR_506 [506]";
+
+	(void)data;
+	g_assert_cmpuint(f->pol.incident_min_messages, ==, 2);
+	/* Greylisting, from five messages: nothing at all. */
+	for (int i = 0; i < 5; i++) {
+		char tag[8];
+
+		g_snprintf(tag, sizeof(tag), "g%d", i);
+		ingest_sender(f, "orange.fr", 2, "4.2.0", "450 4.2.0 <x@orange.fr>: Recipient "
+		    "address rejected: Greylisted, see http://postgrey.example/", tag, T0 + i * 60);
+	}
+	g_assert_cmpint(tu_sql_int(f->dir, "SELECT count(*) FROM incident"), ==, 0);
+	g_assert_cmpint(tu_sql_int(f->dir, "SELECT count(*) FROM event WHERE scope = 3"), ==, 10);
+	/* bounced's own socketmap refusal quoted back: nothing. */
+	ingest_sender(f, "sfr.fr", 1, "5.7.1", "550 5.7.1 <q@sfr.fr>: Recipient address rejected: "
+	    "suppressed: complaint abuse since 2026-01-01T00:00:00Z", "own1", T0);
+	ingest_sender(f, "sfr.fr", 1, "5.7.1", "550 5.7.1 <q@sfr.fr>: Recipient address rejected: "
+	    "suppressed (domain entry): hard hostunknown since 2026-01-01T00:00:00Z", "own2", T0);
+	g_assert_cmpint(tu_sql_int(f->dir, "SELECT count(*) FROM incident"), ==, 0);
+
+	/* One message, three recipients blocked: a candidate, not an incident. */
+	ingest_sender(f, "wanadoo.fr", 3, "5.7.1", block, "m1", T0 + H);
+	g_assert_cmpuint(open_incidents(f, T0 + H), ==, 0);
+	g_assert_cmpint(tu_sql_int(f->dir, "SELECT count FROM incident WHERE opened = 0"), ==, 3);
+	/* A second message within the window (1 h): the group's incident opens. */
+	ingest_sender(f, "orange.fr", 1, "5.7.1", block, "m2", T0 + H + 1800);
+	g_assert_cmpuint(open_incidents(f, T0 + H + 1800), ==, 1);
+	g_assert_cmpint(tu_sql_int(f->dir, "SELECT opened - first_seen FROM incident"
+	    " WHERE provider = 'orange'"), ==, 1800);
+	g_assert_cmpint(tu_sql_int(f->dir, "SELECT messages FROM incident"), ==, 2);
+
+	/* Two messages further apart than the window: still a candidate. */
+	ingest_sender(f, "gmail.com", 1, "5.7.1", "550 5.7.1 blocked", "x1", T0);
+	ingest_sender(f, "gmail.com", 1, "5.7.1", "550 5.7.1 blocked", "x2", T0 + 2 * H);
+	g_assert_cmpint(tu_sql_int(f->dir, "SELECT count(*) FROM incident"
+	    " WHERE provider = 'gmail.com' AND opened != 0"), ==, 0);
+	g_assert_cmpuint(open_incidents(f, T0 + 2 * H), ==, 1);
+
+}
+
+static void
+alert_list_free(GPtrArray *a)
+{
+	g_ptr_array_free(a, TRUE);
+}
+
+static GPtrArray *
+alert_list_new(void)
+{
+	return g_ptr_array_new_with_free_func((GDestroyNotify)(void (*)(void))store_alert_free);
+}
+
+/* Issue 17: alerts and their deliveries, kept across a reopen. */
+static void
+test_alerts(struct fixture *f, gconstpointer data)
+{
+	static const char *const sinks[] = { "webhook", "mail" };
+	struct store_alert a = { .id = "0123456789abcdef", .kind = "incident_opened",
+	    .subject = "orange", .at = T0, .incident_id = 7, .body = "{\"id\":1}" };
+	GPtrArray *got = alert_list_new();
+	struct store_alert *g;
+
+	(void)data;
+	g_assert_cmpint(store_alert_add(f->s, &a, sinks, 2), ==, 1);
+	/* the same id again: nothing changes */
+	a.at = T0 + 5;
+	g_assert_cmpint(store_alert_add(f->s, &a, sinks, 1), ==, 0);
+	g_assert_cmpint(tu_sql_int(f->dir, "SELECT count(*) FROM alert_delivery"), ==, 2);
+	/* due at its time, not before */
+	g_assert_cmpint(store_alert_due(f->s, T0 - 1, 10, got), ==, 0);
+	g_assert_cmpuint(got->len, ==, 0);
+	g_assert_cmpint(store_alert_due(f->s, T0, 10, got), ==, 0);
+	g_assert_cmpuint(got->len, ==, 2);
+	g = got->pdata[0];
+	g_assert_cmpstr(g->id, ==, "0123456789abcdef");
+	g_assert_cmpint(g->at, ==, T0);
+	g_assert_cmpint(g->incident_id, ==, 7);
+	g_assert_cmpstr(g->body, ==, "{\"id\":1}");
+	g_ptr_array_set_size(got, 0);
+	/* webhook retried later, mail sent */
+	g_assert_cmpint(store_alert_mark(f->s, a.id, "webhook", STORE_ALERT_PENDING, T0 + 60,
+	    "HTTP 503"), ==, 0);
+	g_assert_cmpint(store_alert_mark(f->s, a.id, "mail", STORE_ALERT_SENT, T0, NULL), ==, 0);
+	g_assert_cmpint(store_alert_due(f->s, T0 + 59, 10, got), ==, 0);
+	g_assert_cmpuint(got->len, ==, 0);
+	/* a reopen (restart) keeps the pending delivery */
+	store_close(f->s);
+	f->s = tu_open(f->dir, &f->pol, 0);
+	g_assert_cmpint(store_alert_due(f->s, T0 + 60, 10, got), ==, 0);
+	g_assert_cmpuint(got->len, ==, 1);
+	g = got->pdata[0];
+	g_assert_cmpstr(g->sink, ==, "webhook");
+	g_assert_cmpuint(g->attempts, ==, 1);
+	g_assert_cmpstr(g->error, ==, "HTTP 503");
+	g_ptr_array_set_size(got, 0);
+	/* an event without sinks is listed with none */
+	memcpy(a.id, "fedcba9876543210", sizeof(a.id));
+	a.kind = "incident_closed";
+	a.at = T0 + 100;
+	g_assert_cmpint(store_alert_add(f->s, &a, NULL, 0), ==, 1);
+	g_assert_cmpint(store_alert_recent(f->s, 10, got), ==, 0);
+	g_assert_cmpuint(got->len, ==, 3);
+	g_assert_cmpstr(((struct store_alert *)got->pdata[0])->kind, ==, "incident_closed");
+	g_assert_null(((struct store_alert *)got->pdata[0])->sink);
+	g_assert_cmpstr(((struct store_alert *)got->pdata[1])->sink, ==, "mail");
+	g_assert_cmpint(((struct store_alert *)got->pdata[1])->state, ==, STORE_ALERT_SENT);
+	g_ptr_array_set_size(got, 0);
+	g_assert_cmpint(store_alert_recent(f->s, 1, got), ==, 0);
+	g_assert_cmpuint(got->len, ==, 1);
+	alert_list_free(got);
+}
+
+/* Issue 17: hard bounces of one sender over the threshold are a surge. */
+static void
+test_surges(struct fixture *f, gconstpointer data)
+{
+	GPtrArray *got = g_ptr_array_new();
+
+	(void)data;
+	for (int i = 0; i < 5; i++) {
+		struct report *r = tu_report();
+		char rcpt[64], tag[16];
+
+		g_snprintf(rcpt, sizeof(rcpt), "old%d@example.com", i);
+		g_snprintf(tag, sizeof(tag), "s%d", i);
+		tu_add(r, rcpt, REPORT_CLASS_HARD, REPORT_SCOPE_ADDRESS, REPORT_REASON_USERUNKNOWN,
+		    "5.1.1", "550 5.1.1 no such user");
+		r->orig_sender = g_strdup(i < 4 ? "news@app.example" : "other@app.example");
+		tu_ingest(f->s, r, tag, T0 + i, f->changes);
+		report_free(r);
+	}
+	g_assert_cmpint(store_alert_surges(f->s, T0, 4, got), ==, 0);
+	g_assert_cmpuint(got->len, ==, 1);
+	g_assert_cmpstr(((struct store_count *)got->pdata[0])->name, ==, "hard:news@app.example");
+	g_assert_cmpuint(((struct store_count *)got->pdata[0])->n, ==, 4);
+	for (guint i = 0; i < got->len; i++) {
+		g_free(((struct store_count *)got->pdata[i])->name);
+		g_free(got->pdata[i]);
+	}
+	g_ptr_array_set_size(got, 0);
+	/* out of the window: none */
+	g_assert_cmpint(store_alert_surges(f->s, T0 + 10, 4, got), ==, 0);
+	g_assert_cmpuint(got->len, ==, 0);
+	g_ptr_array_free(got, TRUE);
+}
+
 static void
 test_manual(struct fixture *f, gconstpointer data)
 {
@@ -483,6 +671,9 @@ main(int argc, char **argv)
 	ADD("idempotent", test_idempotent);
 	ADD("soft-window", test_soft_window);
 	ADD("incidents", test_incidents);
+	ADD("incident-quiet", test_incident_quiet);
+	ADD("alerts", test_alerts);
+	ADD("surges", test_surges);
 	ADD("manual", test_manual);
 	ADD("list-readonly", test_list_readonly);
 	ADD("batch", test_batch);
