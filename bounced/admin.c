@@ -1091,12 +1091,14 @@ admin_show(struct admin_conn *c, const struct admin_args *a)
 		for (guint i = 0; sh.events != NULL && i < sh.events->len; i++) {
 			const struct store_event *ev = g_ptr_array_index(sh.events, i);
 			char at[32], act[64], diag[ADMIN_FIELD], dtype[64], mta[256], cmd[64], rule[128],
-			    dec[64], rmta[256], mid[ADMIN_FIELD], snd[ADMIN_FIELD], subj[ADMIN_FIELD];
+			    dec[64], rmta[256], mid[ADMIN_FIELD], snd[ADMIN_FIELD], subj[ADMIN_FIELD],
+			    unt[64], tru[256];
 
 			admin_reply(c, "+ type=event id=%" G_GINT64_FORMAT " bounce=%" G_GINT64_FORMAT
 			    " at=%s class=%s reason=%s scope=%s status=%s replycode=%s action=%s "
 			    "diagnostic=%s diagnostic_type=%s remote_mta=%s smtp_command=%s rule=%s "
-			    "decoder=%s reporting_mta=%s message_id=%s orig_sender=%s subject=%s raw=%d",
+			    "decoder=%s reporting_mta=%s message_id=%s orig_sender=%s subject=%s raw=%d "
+			    "untrusted=%s trust=%s",
 			    ev->id, ev->bounce_id, query_iso8601(ev->at, at),
 			    report_class_name(ev->class), report_reason_name(ev->reason),
 			    report_scope_name(ev->scope), ev->status[0] ? ev->status : "-",
@@ -1105,7 +1107,8 @@ admin_show(struct admin_conn *c, const struct admin_args *a)
 			    ADMIN_F(ev->remote_mta, mta), ADMIN_F(ev->smtp_command, cmd),
 			    ADMIN_F(ev->rule, rule), ADMIN_F(ev->decoder, dec),
 			    ADMIN_F(ev->reporting_mta, rmta), ADMIN_F(ev->orig_message_id, mid),
-			    ADMIN_F(ev->orig_sender, snd), ADMIN_F(ev->subject, subj), ev->raw_kept);
+			    ADMIN_F(ev->orig_sender, snd), ADMIN_F(ev->subject, subj), ev->raw_kept,
+			    ADMIN_F(ev->untrusted, unt), ADMIN_F(ev->trust, tru));
 		}
 		for (guint i = 0; sh.audit != NULL && i < sh.audit->len; i++)
 			admin_put_audit(c, g_ptr_array_index(sh.audit, i));

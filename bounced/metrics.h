@@ -27,6 +27,7 @@
 #include <glib.h>
 
 #include "report.h"
+#include "trust.h"
 
 struct metrics;
 struct metrics_http;
@@ -76,6 +77,12 @@ void metrics_lmtp_tempfail(struct metrics *m, enum metrics_tempfail why);
  * stored before (its recipients are not counted again), seconds from the
  * end of DATA to the replies.  r is borrowed for the call.
  */
+/*
+ * A stored (not duplicate) bounce's trust: untrusted 1 when it does not
+ * count, because of tag; refusal 1 when it returned bounced's own refusal.
+ */
+void metrics_trust(struct metrics *m, int untrusted, enum trust_tag tag, int refusal);
+
 void metrics_lmtp_message(struct metrics *m, const struct report *r, int stored, int duplicate,
     double seconds);
 

@@ -165,6 +165,8 @@ store_event_free(struct store_event *ev)
 	g_free(ev->orig_message_id);
 	g_free(ev->orig_sender);
 	g_free(ev->subject);
+	g_free(ev->untrusted);
+	g_free(ev->trust);
 	g_free(ev);
 }
 
@@ -300,6 +302,8 @@ store_show(struct store *s, const char *norm, unsigned max_events, struct store_
 		ev->orig_sender = dup_col(st, 17);
 		ev->subject = dup_col(st, 18);
 		ev->raw_kept = sqlite3_column_int(st, 19);
+		ev->untrusted = dup_col(st, 20);
+		ev->trust = dup_col(st, 21);
 		g_ptr_array_add(r->events, ev);
 	}
 	sqlite3_reset(st);

@@ -426,12 +426,14 @@ test_migrate(void)
 		char err[256];
 
 		g_assert_null(store_open(&cfg, &pol, err));
-		g_assert_nonnull(strstr(err, "schema version 1, need 2"));
+		g_assert_nonnull(strstr(err, "schema version 1, need 3"));
 	}
 	s = tu_open(dir, &pol, 0);
-	g_assert_cmpint(tu_sql_int(dir, "PRAGMA user_version"), ==, 2);
+	g_assert_cmpint(tu_sql_int(dir, "PRAGMA user_version"), ==, 3);
 	g_assert_cmpint(tu_sql_int(dir,
 	    "SELECT count(*) FROM sqlite_master WHERE name = 'event_at'"), ==, 1);
+	/* 3: events from before trust existed count (untrusted 0) */
+	g_assert_cmpint(tu_sql_int(dir, "SELECT count(*) FROM event WHERE untrusted != 0"), ==, 0);
 	g_assert_cmpint(store_get(s, "old.hard@example.com", &e), ==, 1);
 	g_assert_cmpint(e.v.cause, ==, STORE_CAUSE_HARD);
 	store_entry_clear(&e);
