@@ -23,6 +23,9 @@ the guide's order, and the behaviour the guide promises is checked:
   main.cf transport: mail injected by sendmail to a suppressed recipient
       bounces at once (error transport), nothing is sent to the remote
   sh check: postmap -q answers as the guide says
+  yaml trust + main.cf sign: Postfix signs the Return-Path through
+      proxy:socketmap, the remote MX sees it signed, its bounce suppresses,
+      a forged bounce from the Internet does not
 
 The lab runs Postfix with Debian's chroot column (master.cf.dist) so the
 guide's chroot advice is tested too.  Every block with a KIND must be used
@@ -471,6 +474,49 @@ class Guide(L.LabTestCase):
                              "socketmap:unix:%s:suppressed" % self.bounced.paths["socketmap"]],
                             capture_output=True, text=True)
         self.assertEqual((ok.returncode, ok.stdout), (1, ""), ok)
+
+    def test_8_sign(self):
+        """Section 6: bounced's config as the guide says, Postfix signs through
+        proxy:socketmap (cleanup is chrooted), the remote sees the signed
+        sender, the real bounce counts and a forgery from the Internet does not."""
+        lab = self.lab
+        keys = os.path.join(self.bounced.dir, "signing-keys")
+        trust = self.sub(self.block("yaml", "trust")) + '  keys_file: "%s"\n' % keys
+        self.bounced.stop()
+        with open(self.bounced.config, "w") as f:
+            f.write(L.bounced_config(self.bounced.paths, trust))
+        self.bounced.start()
+        self.assertTrue(os.path.exists(keys), "no key created at the first start")
+        self.assertEqual(os.stat(keys).st_mode & 0o777, 0o600)
+        self.apply_main_cf("sign")
+        lab.reload()
+        signed = "signed@" + R
+        lab.remote_server.set_rule(signed, "550 5.1.1 <%s>: User unknown" % signed)
+        mark = lab.log_mark()
+        r = self.run_sh_line("sendmail -f %s %s < message.txt" % (RP, signed))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # the remote refused it at RCPT: the envelope it saw is in Postfix's
+        # log, and the DSN comes back to that signed address
+        line = lab.wait_log(r"postfix/qmgr\[\d+\]: \w+: from=<prvs=\d{4}[0-9a-f]{10}=%s>"
+                            % re.escape(RP), after=mark)[0]
+        sender = re.search(r"from=<([^>]*)>", line).group(1)
+        self.delivered_to_bounced(sender, mark)
+        self.bounced.wait_check(signed, lambda a: a.startswith("SUPPRESSED hard"), timeout=5)
+        # a forged DSN from the Internet to the (unsigned) Return-Path
+        victim = "boss@" + R
+        code, msg = self.remote_smtp(RP, "From: MAILER-DAEMON@mx.evil.example\n"
+                                     "Subject: Undelivered Mail\n\n"
+                                     "<%s>: host said: 550 5.1.1 User unknown\n" % victim)
+        self.assertEqual(code, 250, msg)
+        self.delivered_to_bounced(RP, mark)
+        time.sleep(0.3)
+        self.assertEqual(self.bounced.check(victim), "OK", "a forgery suppressed" + self.diag())
+
+    def run_sh_line(self, line):
+        line = line.replace("sendmail ", "%s -C %s " % (L._sbin("sendmail"),
+                                                        shlex.quote(self.lab.etc)), 1)
+        return subprocess.run(["sh", "-c", line], cwd=self.work, capture_output=True, text=True,
+                              timeout=60)
 
     def test_9_every_block_used(self):
         unused = set(self.blocks) - type(self).used
