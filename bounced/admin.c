@@ -603,7 +603,10 @@ admin_filter(struct admin_conn *c, const struct admin_args *a, struct admin_stre
 			st->f.suppressed_only = 1;
 		else if (strcmp(v, "all") == 0)
 			st->f.suppressed_only = 0;
-		else
+		else if (strcmp(v, "untrusted") == 0) {
+			st->f.suppressed_only = 0;
+			st->f.untrusted_only = 1;
+		} else
 			goto bad;
 	}
 	if ((v = admin_arg(a, "cause")) != NULL) {

@@ -146,7 +146,8 @@ static const struct cfg_key cfg_keys[] = {
 	{ "trust.mode", CFG_TRUST, OFF(trust.mode), "signed", 0, 0 },
 	{ "trust.domains", CFG_DOMAINS, OFF(trust.domains), NULL, 0, 0 },
 	{ "trust.validity", CFG_DURATION, OFF(trust.validity), "7d", 86400, 365 * 86400 },
-	{ "trust.keys_file", CFG_PATH, OFF(trust.keys_file), "$state/signing-keys", 0, 0 },
+	/* default: beside store.secret_file (cfg_finish) */
+	{ "trust.keys_file", CFG_PATH, OFF(trust.keys_file), NULL, 0, 0 },
 	{ "trust.sign_name", CFG_WORD, OFF(trust.sign_name), "sign", 0, 0 },
 
 	{ "metrics.http", CFG_STRING, OFF(metrics.http), NULL, 0, 0 },
@@ -817,6 +818,12 @@ cfg_finish(struct cfg_loader *l)
 		return cfg_fail_at(l, "socketmap.transport_name", "must differ from socketmap.name");
 	if (strcmp(c->store.path, c->store.secret_file) == 0)
 		return cfg_fail_at(l, "store.secret_file", "is also store.path");
+	if (c->trust.keys_file == NULL) {
+		gchar *dir = g_path_get_dirname(c->store.secret_file);
+
+		c->trust.keys_file = g_build_filename(dir, "signing-keys", NULL);
+		g_free(dir);
+	}
 	if (strcmp(c->trust.keys_file, c->store.path) == 0 ||
 	    strcmp(c->trust.keys_file, c->store.secret_file) == 0)
 		return cfg_fail_at(l, "trust.keys_file", "is also store.path or store.secret_file");

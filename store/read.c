@@ -101,7 +101,8 @@ int
 store_list(struct store *s, const struct store_filter *f, time_t now, store_entry_cb cb,
     void *ud)
 {
-	sqlite3_stmt *st = store_stmt(s, STMT_ADDR_LIST);
+	sqlite3_stmt *st = store_stmt(s, f != NULL && f->untrusted_only ?
+	    STMT_ADDR_LIST_UNTRUSTED : STMT_ADDR_LIST);
 	struct store_filter none;
 	int rc;
 

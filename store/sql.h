@@ -148,6 +148,18 @@
 	    " AND (?8 = 0 OR since >= ?8)" \
 	    " AND (?9 = 0 OR since < ?9)" \
 	    " ORDER BY address LIMIT ?10") \
+	/* addresses named by untrusted bounces, with their state when they have one */ \
+	X(ADDR_LIST_UNTRUSTED, "SELECT e.address, coalesce(a.cause, 0), coalesce(a.reason, 0)," \
+	    " coalesce(a.scope, 0), coalesce(a.status, ''), coalesce(a.since, max(e.at))," \
+	    " coalesce(a.until, 0), a.event_id, coalesce(a.rule, ''), coalesce(a.source, 'untrusted')," \
+	    " coalesce(a.updated, max(e.at)), coalesce(a.soft_count, 0), coalesce(a.soft_first, 0)," \
+	    " coalesce(a.soft_last, 0), coalesce(a.last_delivered, 0), coalesce(a.manual_at, 0)" \
+	    " FROM event e LEFT JOIN addr a ON a.address = e.address" \
+	    " WHERE e.untrusted != 0 AND e.address > ?1" \
+	    " AND (?7 IS NULL OR substr(e.address, instr(e.address, '@') + 1) = ?7)" \
+	    " AND (?8 = 0 OR e.at >= ?8)" \
+	    " AND (?9 = 0 OR e.at < ?9)" \
+	    " GROUP BY e.address ORDER BY e.address LIMIT ?10") \
 	X(AUDIT_INS, "INSERT INTO audit (at, actor, action, target, cause, reason, status, since," \
 	    " until, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)") \
 	X(FORGET_BOUNCES, "UPDATE bounce SET raw = NULL, envelope_rcpt = NULL, verp_rcpt = NULL," \

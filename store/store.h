@@ -353,6 +353,9 @@ struct store_filter {
 	int64_t since, until;         /* on the entry's since */
 	const char *after;            /* keyset paging: addresses > after, or NULL */
 	unsigned limit;               /* 0 = no limit */
+	int untrusted_only;           /* 1: addresses named by untrusted bounces (with their
+	                               * state, or not suppressed); since/until on the events;
+	                               * cause, reason, scope and suppressed_only ignored */
 };
 
 /* Calls cb for each entry in address order; cb returns 0 to go on, 1 to stop.  0 / -1. */
