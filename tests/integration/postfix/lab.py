@@ -942,6 +942,12 @@ class LabTestCase(unittest.TestCase):
     stopped after the class's tests, an error when a Postfix process of it
     is left."""
     lab = None
+    bounced = None      # the Bounced of the subclass, if any
+
+    def diag(self):
+        """The tails of the maillog and of bounced's log, for a failure message."""
+        return "\n-- maillog --\n%s\n-- bounced log --\n%s" % (
+            self.lab.log_tail(30), self.bounced.log_tail(30) if self.bounced else "")
 
     @classmethod
     def tearDownClass(cls):

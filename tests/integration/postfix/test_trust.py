@@ -93,10 +93,6 @@ class Trust(L.LabTestCase):
 
     # -- helpers --------------------------------------------------------------
 
-    def diag(self):
-        return "\n-- maillog --\n%s\n-- bounced log --\n%s" % (
-            self.lab.log_tail(30), self.bounced.log_tail(30))
-
     def db(self, sql, *args):
         c = sqlite3.connect("file:%s?mode=ro" % self.bounced.db, uri=True, timeout=5)
         try:
