@@ -197,6 +197,7 @@ metrics_collect(const struct daemon *d, struct metrics_snapshot *s)
 	s->query_errors = d->qctx.errors;
 	s->socketmap_requests = d->sctx.requests;
 	s->socketmap_found = d->sctx.found;
+	s->socketmap_signed = d->sctx.signed_count;
 }
 
 /* "# HELP" and "# TYPE" lines; help is fixed text without '\\' or newlines. */
@@ -370,12 +371,13 @@ metrics_render(const struct metrics *m, const struct metrics_snapshot *s, GStrin
 	    "Clients connected to the query socket.");
 	g_string_append_printf(out, "bounced_query_connections %u\n", s->query_connections);
 	metrics_family(out, "bounced_socketmap_requests_total", "counter",
-	    "Postfix socketmap lookups by answer: found (suppressed: OK ...), other (NOTFOUND or "
-	    "PERM).");
+	    "Postfix socketmap lookups by answer: found (suppressed: OK ...), signed (the sign "
+	    "map returned a signed sender), other (NOTFOUND, TEMP or PERM).");
 	g_string_append_printf(out, "bounced_socketmap_requests_total{result=\"found\"} %"
+	    G_GUINT64_FORMAT "\nbounced_socketmap_requests_total{result=\"signed\"} %"
 	    G_GUINT64_FORMAT "\nbounced_socketmap_requests_total{result=\"other\"} %"
-	    G_GUINT64_FORMAT "\n", U64(s->socketmap_found),
-	    U64(s->socketmap_requests - s->socketmap_found));
+	    G_GUINT64_FORMAT "\n", U64(s->socketmap_found), U64(s->socketmap_signed),
+	    U64(s->socketmap_requests - s->socketmap_found - s->socketmap_signed));
 	metrics_family(out, "bounced_socketmap_connections", "gauge",
 	    "Postfix connections to the socketmap socket.");
 	g_string_append_printf(out, "bounced_socketmap_connections %u\n", s->socketmap_connections);

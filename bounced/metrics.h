@@ -60,7 +60,7 @@ struct metrics_snapshot {
 	unsigned lmtp_sessions, query_connections, socketmap_connections;
 	uint64_t lmtp_stored, lmtp_duplicates, lmtp_failed;
 	uint64_t queries, queries_suppressed, query_errors;
-	uint64_t socketmap_requests, socketmap_found;
+	uint64_t socketmap_requests, socketmap_found, socketmap_signed;
 };
 
 struct metrics *metrics_new(void);

@@ -155,6 +155,8 @@ class Trust(L.LabTestCase):
         self.assertEqual(m.group(4), RP)
         self.assert_suppressed(addr)
         self.assertIsNone(self.db("SELECT untrusted FROM bounce ORDER BY id DESC LIMIT 1")[0][0])
+        self.assertGreaterEqual(self.metric('bounced_socketmap_requests_total{result="signed"}'),
+                                1)
 
     def test_2_xverp_keeps_the_tag(self):
         addr = "xverp1@" + R
