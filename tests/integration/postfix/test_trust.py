@@ -212,6 +212,22 @@ class Trust(L.LabTestCase):
         self.assertEqual(self.db("SELECT count(*) FROM incident")[0][0], 0)
         self.assertEqual(self.metric('bounced_bounces_untrusted_total{cause="tag-absent"}'),
                          before + len(cases))
+        # what an admin sees: show says UNTRUSTED and why, list finds them
+        ctl = os.environ.get("BOUNCECTL") or os.path.join(
+            os.path.dirname(self.bounced.binary), "..", "tools", "bouncectl")
+        if os.access(ctl, os.X_OK):
+            sock = ["--socket", self.bounced.paths["admin"]]
+            r = subprocess.run([ctl] + sock + ["show", "boss@bigclient.example"],
+                               capture_output=True, text=True, timeout=30)
+            self.assertIn("UNTRUSTED (tag-absent; tag=absent sender=non-null", r.stdout,
+                          r.stdout + r.stderr)
+            self.assertIn("never suppresses", r.stdout)
+            r = subprocess.run([ctl] + sock + ["list", "--state", "untrusted", "--all"],
+                               capture_output=True, text=True, timeout=30)
+            for v in ("boss@bigclient.example", "boss3@bigclient.example",
+                      "boss4@bigclient.example"):
+                self.assertIn(v, r.stdout, r.stdout + r.stderr)
+            self.assertNotIn("signed1@", r.stdout)
 
     def test_6_bad_expired_tags_refused(self):
         for victim, rcpt, cause in (
