@@ -15,6 +15,9 @@
 #include "trust.h"
 
 #define TRUST_MAC_HEX   10              /* hex digits of the HMAC kept in a tag */
+/* addresses tried per tag: the whole, then cut at the last delimiters (XVERP);
+ * bounded so that a local part full of '+' costs a few HMACs, not hundreds */
+#define TRUST_CANDIDATES_MAX 4
 #define TRUST_LINE_MAX  256
 #define TRUST_FILE_MAX  (TRUST_KEYS_MAX * TRUST_LINE_MAX)
 /* a retired key stays this long after its overlap: its tags say "retired-key" */
@@ -120,7 +123,7 @@ trust_verify(const struct trust_keyring *kr, const char *rcpt, char delim, int64
 	const struct trust_key *k;
 	const char *p, *orig, *at;
 	size_t len = strlen(rcpt);
-	unsigned id, day, today, age;
+	unsigned id, day, today, age, tries = 0;
 	int ok = 0;
 
 	if (len <= TRUST_TAG_LEN || len > STORE_ADDR_MAX)
@@ -148,7 +151,7 @@ trust_verify(const struct trust_keyring *kr, const char *rcpt, char delim, int64
 	 * The signed address, then (XVERP) it without what Postfix appended
 	 * after the signing: "local+rcpt=domain" -> "local", at each delimiter.
 	 */
-	for (const char *cut = at; cut != NULL && cut > orig; ) {
+	for (const char *cut = at; cut != NULL && cut > orig && tries++ < TRUST_CANDIDATES_MAX; ) {
 		size_t ll = (size_t)(cut - orig), dl = strlen(at);
 
 		memcpy(cand, orig, ll);

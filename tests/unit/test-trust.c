@@ -113,6 +113,8 @@ test_verify(void)
 		gchar *xverp2 = g_strdup_printf("%.*s+boss+news=bigclient.example@bounce.example.com",
 		    (int)(strchr(good, '@') - good), good);
 		gchar *upper = g_ascii_strup(good, -1);
+		gchar *plus = g_strdup_printf("%.*s+a+b+c+d+e+f+g+h@bounce.example.com",
+		    (int)(strchr(good, '@') - good), good);
 		gchar *otherdom = g_strdup_printf("%.*s@evil.example",
 		    (int)(strchr(good, '@') - good), good);
 		const struct {
@@ -136,6 +138,7 @@ test_verify(void)
 			{ "prvs=0123abcdefabcd=@bounce.example.com", TRUST_TAG_BAD },
 			{ "prvs=0123abcdefabcd=bounces", TRUST_TAG_BAD },
 			{ "", TRUST_TAG_ABSENT },
+			{ plus, TRUST_TAG_BAD },                /* many '+': a few tries, then bad */
 		};
 
 		for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -148,6 +151,7 @@ test_verify(void)
 		g_free(xverp);
 		g_free(xverp2);
 		g_free(upper);
+		g_free(plus);
 		g_free(otherdom);
 	}
 	/* overlap: key 3 still accepted before its not_after */
