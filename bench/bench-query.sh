@@ -69,6 +69,14 @@ t1=$(date +%s.%N)
 echo "bounced: restarted with $KEYS addresses in $(echo "$t1 - $t0" | bc) s; RSS $(rss $bpid) KiB"
 
 # --- redis-server on a Unix socket, no persistence ------------------------
+# The benchmark installs its own Redis (./dev test does not: no test uses
+# it); SKIP_INSTALL=1 does without.
+if ! command -v redis-server >/dev/null 2>&1 && [ "${SKIP_INSTALL:-0}" != 1 ] &&
+	[ "$(id -u)" = 0 ]; then
+	echo "bench-query: installing redis-server" >&2
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		redis-server >&2 || true
+fi
 if command -v redis-server >/dev/null 2>&1; then
 	bench_bg redis-server --port 0 --unixsocket "$tmp/redis.sock" --unixsocketperm 700 --save "" \
 		--appendonly no --daemonize no >"$tmp/redis.log" 2>&1

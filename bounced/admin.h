@@ -107,4 +107,18 @@ char *admin_encode(const char *value, size_t len, char *out, size_t outsz);
 /* Decodes in place; returns the new length, or -1 on a malformed %XX. */
 long admin_decode(char *s);
 
+/*
+ * Splits a request or response line "WORD k=v k=v" in place, on spaces and
+ * tabs: *word_r is the first word (the verb, "+" or "OK"), then at most max
+ * pairs go to key[] and val[] (*n_r of them), values decoded.  0, or -1
+ * with err: an empty line, more than max pairs, a word without "key=", a
+ * bad %XX or %00 in a value, a key given twice.  The daemon and bouncectl
+ * both read lines with it.
+ */
+int admin_split(char *line, char **word_r, char **key, char **val, unsigned max, unsigned *n_r,
+    char err[128]);
+
+/* The value of name among n pairs split by admin_split(), or NULL; borrowed. */
+const char *admin_field(char *const *key, char *const *val, unsigned n, const char *name);
+
 #endif

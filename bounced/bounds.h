@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * bounds.h - every bound on untrusted input, named once.  The config may
- * lower (never raise) the ones marked "config"; bounced/config.c checks.
+ * bounds.h - the daemon's bounds on untrusted input (sockets, requests, the
+ * config file), each named once.  The config may lower (never raise) the
+ * ones marked "config"; bounced/config.c checks.  The parser's bounds (MIME
+ * depth and parts, recipients per report, field bytes) are its own: struct
+ * report_limits in parser/report.h, defaults in report_limits_default().
  * Bounces are attacker-controlled: nothing is read without a cap.
  */
 #ifndef BOUNCED_BOUNDS_H
@@ -25,11 +28,6 @@
 /* admin socket */
 #define LIMIT_ADMIN_LINE         (64u * 1024)
 #define LIMIT_ADMIN_CONNS        16
-
-/* parser (see parser/report.h struct report_limits) */
-#define LIMIT_MIME_DEPTH         16
-#define LIMIT_MIME_PARTS         256
-#define LIMIT_REPORT_RCPTS       1000
 
 /* config file */
 #define LIMIT_CONFIG_BYTES       (1024u * 1024)

@@ -76,6 +76,7 @@ struct cfg_priv {
 	GPtrArray *group_domains;       /* GPtrArray * of char * */
 	struct store_provider_group *groups;
 	const char ***domain_vecs;
+	GHashTable *seen;               /* dotted name -> line, for cfg_check_system() */
 };
 
 /* The state of one load. */
@@ -108,6 +109,7 @@ static const struct cfg_key cfg_keys[] = {
 
 	{ "log.to", CFG_LOG_TO, OFF(log_to_syslog), "stderr", 0, 0 },
 	{ "log.level", CFG_LEVEL, OFF(log_level), "info", 0, 0 },
+	{ "log.hash_addresses", CFG_BOOL, OFF(log_hash_addresses), "false", 0, 0 },
 
 	SOCKET_KEYS(lmtp, "$run/lmtp.sock", "0660", "postfix", "32", LIMIT_LMTP_CONNS,
 	    STR(LIMIT_LMTP_IDLE)),
@@ -971,7 +973,7 @@ cfg_load_buffer(const char *buf, size_t len, const char *name, const char *base_
 	if (rc == 0)
 		rc = cfg_finish(&l);
 out:
-	g_hash_table_destroy(l.seen);
+	((struct cfg_priv *)c->priv)->seen = l.seen;  /* the lines, for cfg_check_system() */
 	if (rc < 0) {
 		cfg_free(c);
 		return NULL;
@@ -1043,7 +1045,58 @@ cfg_priv_free(struct cfg_priv *p)
 	g_free(p->groups);
 	g_ptr_array_free(p->group_names, TRUE);
 	g_ptr_array_free(p->group_domains, TRUE);
+	if (p->seen != NULL)
+		g_hash_table_destroy(p->seen);
 	g_free(p);
+}
+
+/*
+ * A directory the daemon needs before it can run: it must exist, unless
+ * the daemon makes it itself (started as root with user:, it creates the
+ * state directory).
+ */
+static int
+cfg_check_dir(const struct config *c, struct cfg_loader *l, const char *key, const char *path)
+{
+	char *dir = g_path_get_dirname(path);
+	struct stat st;
+	int rc = 0;
+
+	if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode))
+		rc = cfg_fail_at(l, key, "%s: %s is not a directory", path, dir);
+	else if (stat(dir, &st) < 0 && errno == ENOENT && !(geteuid() == 0 && c->user != NULL))
+		rc = cfg_fail_at(l, key, "%s: the directory %s does not exist (bounced creates it "
+		    "only when started as root with user:)", path, dir);
+	else if (stat(dir, &st) < 0 && errno != ENOENT)
+		rc = cfg_fail_at(l, key, "%s: %s: %s", path, dir, g_strerror(errno));
+	g_free(dir);
+	return rc;
+}
+
+int
+cfg_check_system(const struct config *c, char err[512])
+{
+	struct cfg_priv *p = c->priv;
+	struct cfg_loader l = { .name = c->file != NULL ? c->file : "(--dir default)",
+	    .err = err, .seen = p->seen };
+	const struct cfg_socket *socks[] = { &c->lmtp.sock, &c->query.sock, &c->socketmap.sock,
+	    &c->admin.sock };
+	static const char *const group_keys[] = { "lmtp.group", "query.group", "socketmap.group",
+	    "admin.group" };
+
+	err[0] = '\0';
+	if (c->user != NULL && getpwnam(c->user) == NULL)
+		return cfg_fail_at(&l, "user", "no such user %s", c->user);
+	if (c->group != NULL && getgrnam(c->group) == NULL)
+		return cfg_fail_at(&l, "group", "no such group %s", c->group);
+	for (size_t i = 0; i < G_N_ELEMENTS(socks); i++)
+		if (socks[i]->group_explicit && socks[i]->group != NULL &&
+		    getgrnam(socks[i]->group) == NULL)
+			return cfg_fail_at(&l, group_keys[i], "no such group %s", socks[i]->group);
+	if (cfg_check_dir(c, &l, "store.path", c->store.path) < 0 ||
+	    cfg_check_dir(c, &l, "store.secret_file", c->store.secret_file) < 0)
+		return -1;
+	return 0;
 }
 
 void

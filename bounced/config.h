@@ -43,6 +43,7 @@ struct config {
 
 	int log_to_syslog;
 	enum log_level log_level;
+	int log_hash_addresses;    /* log addresses as hmac:HEX (store_addr_log_hash) */
 
 	struct {
 		struct cfg_socket sock;
@@ -129,6 +130,14 @@ struct config *cfg_load_buffer(const char *buf, size_t len, const char *name,
 
 /* The embedded default of `bounced --dir DIR`: everything under DIR. */
 struct config *cfg_default_dir(const char *dir, char err[512]);
+
+/*
+ * What --check-config checks beyond the file (the unit runs it before the
+ * daemon): the users and groups named exist, the directories of store.path
+ * and store.secret_file exist (or the daemon will make them).  0, or -1 with
+ * err filled ("FILE:LINE: KEY: why", the line where the key was set).
+ */
+int cfg_check_system(const struct config *cfg, char err[512]);
 
 void cfg_free(struct config *cfg);
 

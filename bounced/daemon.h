@@ -10,7 +10,8 @@
  *       (commit) --changes--> index --> 250 to Postfix
  *   application --CHECK--> query.c --store_check(index)--> OK | SUPPRESSED
  *   Postfix --socketmap--> socketmap.c --store_check(index)--> OK 550 ... | NOTFOUND
- *   bouncectl --admin--> admin.c --writer jobs / read-only store-->
+ *   bouncectl --admin--> admin.c --verb table--> admin-change.c (writer jobs),
+ *       admin-read.c (read-only store, index)
  */
 #ifndef BOUNCED_DAEMON_H
 #define BOUNCED_DAEMON_H
@@ -50,13 +51,12 @@ struct daemon {
 	struct query_server *smap;
 	struct admin_server *admin;
 
-	struct metrics *metrics;        /* counters, gauges, histograms (metrics.h) */
-	struct metrics_http *metrics_http; /* GET /metrics, when metrics.http is set */
+	const unsigned char *secret;    /* the HMAC secret once read (main.c's), or NULL */
+	size_t secret_len;
 
-	/* counters for stats */
-	uint64_t bounces;               /* messages received over LMTP */
-	uint64_t bounces_failed;        /* answered 451 */
-	uint64_t duplicates;
+	struct metrics *metrics;        /* counters, gauges, histograms (metrics.h): LMTP
+	                                   messages are counted there only */
+	struct metrics_http *metrics_http; /* GET /metrics, when metrics.http is set */
 };
 
 /* Applies a commit's changes to the index (writer_apply_fn). */

@@ -85,6 +85,7 @@ struct lmtp_ingest {
 	char verp[STORE_ADDR_MAX + 1];  /* recovered recipient, or "" */
 	struct trust_evidence ev;       /* does it answer mail we sent? */
 	char trust[96];                 /* ev as stored */
+	unsigned verp_many;             /* distinct VERP recipients when more than one */
 	gint64 t0;
 };
 
@@ -97,6 +98,9 @@ static int lmtp_session_flush(struct lmtp_session *s);
 static void lmtp_session_close(struct lmtp_session *s, const char *reason);
 static void lmtp_on_txn(void *ud, struct lmtp_txn *txn);
 static void lmtp_ingest_done(struct writer_job *job);
+static int lmtp_names_nobody(const struct report *r);
+static const char *lmtp_log_addr(const struct daemon *d, const char *addr, char *out,
+    size_t outsz);
 static void lmtp_verp(struct lmtp_server *srv, struct lmtp_ingest *ing);
 static void lmtp_trust(struct lmtp_server *srv, struct lmtp_ingest *ing);
 static int lmtp_own_refusal(const struct report *r);
@@ -409,12 +413,19 @@ lmtp_verp(struct lmtp_server *srv, struct lmtp_ingest *ing)
 			char esc[256];
 
 			log_warnx("event=verp_invalid session=%u rcpt=\"%s\" error=\"%s\"",
-			    ing->session_id, log_escape(raw, strlen(raw), esc, sizeof(esc)), err);
+			    ing->session_id, lmtp_log_addr(srv->d, raw, esc, sizeof(esc)), err);
 			continue;
 		}
 		if (ing->verp[0] != '\0' && strcmp(ing->verp, norm) != 0) {
-			/* two different VERP recipients: the envelope cannot say which one */
+			/*
+			 * Two different VERP recipients of one message: the envelope
+			 * cannot say which one the bounce is about (one DSN goes to one
+			 * Return-Path; Postfix puts several in one transaction only when
+			 * its recipient limit allows).  Nobody is adopted, and when the
+			 * bounce names nobody either, the reply says why.
+			 */
 			ing->verp[0] = '\0';
+			ing->verp_many = 2;
 			return;
 		}
 		g_strlcpy(ing->verp, norm, sizeof(ing->verp));
@@ -468,6 +479,34 @@ lmtp_own_refusal(const struct report *r)
 	return 0;
 }
 
+/*
+ * An address for a log line: escaped, or with log.hash_addresses its keyed
+ * hash (no address in the logs to erase).  Returns out.
+ */
+static const char *
+lmtp_log_addr(const struct daemon *d, const char *addr, char *out, size_t outsz)
+{
+	if (d->cfg->log_hash_addresses && addr[0] != '\0') {
+		char h[STORE_LOG_HASH_LEN + 1];
+
+		if (d->secret == NULL)
+			g_strlcpy(h, "hmac:no-secret-yet", sizeof(h));
+		else
+			store_addr_log_hash(d->secret, d->secret_len, addr, h);
+		g_strlcpy(out, h, outsz);
+		return out;
+	}
+	return log_escape(addr, strlen(addr), out, outsz);
+}
+
+/* The bounce names no recipient of its own (none, or only a guess). */
+static int
+lmtp_names_nobody(const struct report *r)
+{
+	return r->rcpts->len == 0 || (r->rcpts->len == 1 &&
+	    ((const struct report_rcpt *)g_ptr_array_index(r->rcpts, 0))->inferred);
+}
+
 /* End of DATA: parse, recover the VERP recipient, queue for the commit. */
 static void
 lmtp_on_txn(void *ud, struct lmtp_txn *txn)
@@ -484,22 +523,14 @@ lmtp_on_txn(void *ud, struct lmtp_txn *txn)
 	if (d->writer == NULL) {
 		/* no store yet (main.c retries): Postfix keeps the bounce */
 		log_warnx("event=bounce session=%u result=failed error=\"store unavailable\"", s->id);
-		d->bounces++;
-		d->bounces_failed++;
+		metrics_lmtp_tempfail(d->metrics, METRICS_TEMPFAIL_STORE);
 		lmtp_txn_free(txn);
 		g_free(ing);
 		lmtp_engine_complete(s->e, 0, "Error: cannot store the message, try again later");
 		return;
 	}
+	/* never NULL: GLib aborts when memory runs out (report.h) */
 	ing->report = report_parse((const char *)txn->data->data, txn->data->len, &d->rlim);
-	if (ing->report == NULL) {
-		log_warnx("event=bounce session=%u result=failed error=\"parser out of memory\"", s->id);
-		metrics_lmtp_tempfail(d->metrics, METRICS_TEMPFAIL_MEMORY);
-		lmtp_txn_free(txn);
-		g_free(ing);
-		lmtp_engine_complete(s->e, 0, "Error: out of memory, try again later");
-		return;
-	}
 	if (txn->truncated)
 		g_ptr_array_add(ing->report->warnings, g_strdup_printf("lmtp: message truncated, "
 		    "kept and parsed %u of %zu bytes%s", txn->data->len, txn->size,
@@ -533,21 +564,31 @@ lmtp_log_decisions(struct lmtp_server *srv, struct lmtp_ingest *ing)
 	for (guint i = 0; i < r->rcpts->len && i < LMTP_LOG_RCPTS; i++) {
 		const struct report_rcpt *rc = g_ptr_array_index(r->rcpts, i);
 		char addr[256], diag[256], norm[STORE_ADDR_MAX + 1], err[256];
+		char *text = NULL;
 		struct store_verdict v;
 		int n, state = 0;
 
 		n = store_addr_normalize(rc->recipient, strlen(rc->recipient), norm, err);
 		if (n > 0)
 			state = store_check(srv->d->idx, norm, (size_t)n, now, &v);
+		lmtp_log_addr(srv->d, rc->recipient, addr, sizeof(addr));
+		if (rc->diagnostic != NULL && srv->d->cfg->log_hash_addresses && n > 0) {
+			size_t tlen;
+
+			/* the diagnostic names the recipient too: its hash there */
+			text = store_text_redact(rc->diagnostic, strlen(rc->diagnostic), norm, addr,
+			    &tlen);
+		}
 		log_info("event=decision session=%u bounce=%" G_GINT64_FORMAT " rcpt=\"%s\" class=%s "
 		    "reason=%s scope=%s status=%s rule=%s state=%s diag=\"%s\"", ing->session_id,
-		    ing->job.bounce.id_r,
-		    log_escape(rc->recipient, strlen(rc->recipient), addr, sizeof(addr)),
+		    ing->job.bounce.id_r, addr,
 		    report_class_name(rc->class), report_reason_name(rc->reason),
 		    report_scope_name(rc->scope), rc->status[0] ? rc->status : "-",
 		    rc->rule ? rc->rule : "-", state > 0 ? "suppressed" : state == 0 ? "ok" : "invalid",
+		    text != NULL ? log_escape(text, strlen(text), diag, sizeof(diag)) :
 		    rc->diagnostic ? log_escape(rc->diagnostic, strlen(rc->diagnostic), diag,
 		    sizeof(diag)) : "");
+		g_free(text);
 	}
 	if (r->rcpts->len > LMTP_LOG_RCPTS)
 		log_info("event=decision session=%u bounce=%" G_GINT64_FORMAT " more_rcpts=%u",
@@ -562,14 +603,9 @@ lmtp_ingest_done(struct writer_job *job)
 	struct lmtp_session *s = job->ud;
 	struct daemon *d = ing->srv->d;
 	struct lmtp_txn *t = ing->txn;
-	char from[256], rcpt[256], verp[256], err[300], text[128];
+	char from[256], rcpt[256], verp[256], err[300], text[256];
 	const char *r0 = g_ptr_array_index(t->rcpts, 0);
 
-	d->bounces++;
-	if (job->rc < 0)
-		d->bounces_failed++;
-	else if (job->bounce.duplicate_r)
-		d->duplicates++;
 	metrics_lmtp_message(d->metrics, ing->report, job->rc == 0, job->bounce.duplicate_r,
 	    (double)(g_get_monotonic_time() - ing->t0) / 1e6);
 	if (job->rc == 0 && !job->bounce.duplicate_r)
@@ -577,15 +613,15 @@ lmtp_ingest_done(struct writer_job *job)
 		    lmtp_own_refusal(ing->report));
 	(job->rc == 0 ? log_info : log_warnx)("event=bounce session=%u id=%" G_GINT64_FORMAT
 	    " result=%s from=<%s> rcpt=<%s> "
-	    "rcpts=%u size=%zu kept=%u truncated=%d decoder=%s recipients=%u verp=%s "
+	    "rcpts=%u size=%zu kept=%u truncated=%d decoder=%s recipients=%u verp=%s%s "
 	    "duplicate=%d batch=%u ms=%.1f trust=\"%s\" untrusted=%s%s%s%s%s%s",
 	    ing->session_id, job->bounce.id_r,
 	    job->rc == 0 ? "stored" : "failed",
-	    log_escape(t->mail_from, strlen(t->mail_from), from, sizeof(from)),
-	    log_escape(r0, strlen(r0), rcpt, sizeof(rcpt)), t->rcpts->len, t->size, t->data->len,
+	    lmtp_log_addr(d, t->mail_from, from, sizeof(from)),
+	    lmtp_log_addr(d, r0, rcpt, sizeof(rcpt)), t->rcpts->len, t->size, t->data->len,
 	    t->truncated, ing->report->decoder, ing->report->rcpts->len,
-	    ing->verp[0] ? log_escape(ing->verp, strlen(ing->verp), verp, sizeof(verp)) : "-",
-	    job->bounce.duplicate_r, job->batch,
+	    ing->verp[0] ? lmtp_log_addr(d, ing->verp, verp, sizeof(verp)) : "-",
+	    ing->verp_many ? " verp_ambiguous=1" : "", job->bounce.duplicate_r, job->batch,
 	    (double)(g_get_monotonic_time() - ing->t0) / 1000.0, ing->trust,
 	    job->bounce.untrusted != NULL ? job->bounce.untrusted : "-",
 	    job->rc < 0 ? " error_kind=" : "",
@@ -607,6 +643,11 @@ lmtp_ingest_done(struct writer_job *job)
 		if (job->rc == 0 && job->bounce.duplicate_r)
 			snprintf(text, sizeof(text), "Ok: already stored as bounce %" G_GINT64_FORMAT,
 			    job->bounce.id_r);
+		else if (job->rc == 0 && ing->verp_many && lmtp_names_nobody(ing->report))
+			snprintf(text, sizeof(text), "Ok: stored as bounce %" G_GINT64_FORMAT
+			    ", recipient unknown: several VERP addresses in one transaction "
+			    "(deliver one recipient per transaction: "
+			    "<transport>_destination_recipient_limit = 1)", job->bounce.id_r);
 		else if (job->rc == 0)
 			snprintf(text, sizeof(text), "Ok: stored as bounce %" G_GINT64_FORMAT,
 			    job->bounce.id_r);

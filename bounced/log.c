@@ -38,12 +38,6 @@ log_set_level(enum log_level level)
 	log_level = level;
 }
 
-enum log_level
-log_get_level(void)
-{
-	return log_level;
-}
-
 int
 log_level_from_name(const char *name, enum log_level *level_r)
 {

@@ -18,7 +18,6 @@ enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBU
 /* to_syslog: 0 stderr, 1 syslog (facility mail).  ident e.g. "bounced". */
 void log_init(const char *ident, int to_syslog, enum log_level level);
 void log_set_level(enum log_level level);
-enum log_level log_get_level(void);
 /* "error", "warn", "info", "debug" -> level; 1 known, 0 not. */
 int log_level_from_name(const char *name, enum log_level *level_r);
 const char *log_level_name(enum log_level level);

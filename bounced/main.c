@@ -47,6 +47,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "query.h"
+#include "snapshot.h"
 #include "sock.h"
 #include "socketmap.h"
 #include "store.h"
@@ -281,8 +282,10 @@ main_sockets(struct main_ctx *m, uid_t uid, gid_t gid)
 				    names[i], cs->group, names[i]);
 				return -1;
 			} else {
-				log_warnx("event=socket socket=%s warning=\"group %s does not exist, "
-				    "the socket keeps the daemon's group\"", names[i], cs->group);
+				log_warnx("event=socket socket=%s warning=\"group %s does not exist (is "
+				    "Postfix installed?): the socket keeps the daemon's group, so Postfix, "
+				    "which connects in group %s, cannot deliver to it; harmless for a "
+				    "development run fed by hand\"", names[i], cs->group, cs->group);
 			}
 		}
 		sgids[i] = sgid;
@@ -336,8 +339,10 @@ main_drop_privileges(const struct config *cfg, uid_t *uid_r, gid_t *gid_r)
 	if (geteuid() != 0)
 		return 0;
 	if (cfg->user == NULL) {
-		log_warnx("event=startup warning=\"running as root: set user: in the config to drop "
-		    "privileges after creating the sockets\"");
+		log_warnx("event=startup warning=\"running as root: no user: in the config, so the "
+		    "daemon keeps root while it parses mail from strangers, and its files belong to "
+		    "root; fine for a development run, in production set user: bounced to drop to "
+		    "that user after creating the sockets\"");
 		return 0;
 	}
 	pw = getpwnam(cfg->user);
@@ -387,6 +392,7 @@ main(int argc, char **argv)
 	gid_t gid;
 	struct store_config sc;
 	struct rlimit rl;
+	uint64_t stored, duplicates, failed;
 	struct timeval purge_tv = { PURGE_INTERVAL, 0 }, reader_tv = { READER_CHECK, 0 };
 
 	while ((opt = getopt_long(argc, argv, "c:d:tRO:Vh", opts, NULL)) != -1) {
@@ -416,6 +422,12 @@ main(int argc, char **argv)
 	d->cfg = config_file != NULL ? cfg_load(config_file, NULL, err) : cfg_default_dir(dir, err);
 	if (d->cfg == NULL) {
 		fprintf(stderr, "bounced: %s\n", err);
+		g_free(m);
+		return EX_CONFIG_ERR;
+	}
+	if (check && cfg_check_system(d->cfg, err) < 0) {
+		fprintf(stderr, "bounced: %s\n", err);
+		cfg_free(d->cfg);
 		g_free(m);
 		return EX_CONFIG_ERR;
 	}
@@ -475,7 +487,9 @@ main(int argc, char **argv)
 		exit(1);	/* logged; exit keeps main's state reachable */
 	if (d->cfg->metrics.http != NULL) {
 		/* before the drop, like the sockets: any port the config names */
-		d->metrics_http = metrics_http_new(d, err);
+		d->metrics_http = metrics_http_new(d->base, d->cfg->metrics.http_host,
+		    d->cfg->metrics.http_port, d->cfg->metrics.http, d->metrics, snapshot_collect_cb, d,
+		    err);
 		if (d->metrics_http == NULL)
 			fatalx("event=startup_failed error=\"%s\"", err);
 		log_info("event=metrics_http listen=%s:%u path=/metrics", d->cfg->metrics.http_host,
@@ -525,15 +539,21 @@ main(int argc, char **argv)
 
 	event_base_dispatch(d->base);
 
-	/* stopped: the servers, then the writer (its queue is empty by now) */
+	/*
+	 * stopped: the servers, the read-only connection, then the writer (its
+	 * queue is empty by now): the read-write connection closes last and
+	 * folds the WAL into the database file (store_close()).
+	 */
 	metrics_http_free(d->metrics_http);
 	lmtp_server_free(d->lmtp);
 	admin_server_free(d->admin);
 	query_server_free(d->query);
 	query_server_free(d->smap);
-	writer_free(d->writer);
 	store_close(d->ro);
+	d->ro = NULL;
+	writer_free(d->writer);
 	store_index_free(d->idx);
+	metrics_lmtp_messages(d->metrics, &stored, &duplicates, &failed);
 	metrics_free(d->metrics);
 	for (size_t i = 0; i < G_N_ELEMENTS(m->created_sockets); i++) {
 		if (m->created_sockets[i] != NULL)
@@ -549,7 +569,7 @@ main(int argc, char **argv)
 		event_free(m->shutdown_tick);
 	event_base_free(d->base);
 	log_info("event=stopped bounces=%" G_GUINT64_FORMAT " failed=%" G_GUINT64_FORMAT,
-	    d->bounces, d->bounces_failed);
+	    stored + duplicates + failed, failed);
 	cfg_free(d->cfg);
 	g_mime_shutdown();
 	explicit_bzero(m->secret, sizeof(m->secret));
@@ -590,6 +610,8 @@ main_state(struct main_ctx *m, char err[512])
 		g_strlcpy(err, e, 512);
 		return -1;
 	}
+	d->secret = m->secret;          /* log.hash_addresses */
+	d->secret_len = m->secret_len;
 	if (d->keys.n == 0) {
 		if (trust_keys_load(d->cfg->trust.keys_file, 1, time(NULL), &d->keys, e) < 0) {
 			g_strlcpy(err, e, 512);

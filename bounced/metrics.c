@@ -28,15 +28,9 @@
 #include <event2/keyvalq_struct.h>
 #include <glib.h>
 
-#include "build-config.h"
-#include "config.h"
-#include "daemon.h"
-#include "lmtp-server.h"
 #include "log.h"
 #include "metrics.h"
-#include "query.h"
 #include "store.h"
-#include "writer.h"
 
 #define METRICS_HTTP_TIMEOUT     10              /* seconds for a whole request */
 #define METRICS_HTTP_HEADERS_MAX (8 * 1024)      /* bytes of request headers */
@@ -56,8 +50,11 @@ struct metrics_histogram {
 	double sum;
 };
 
+enum { METRICS_MESSAGE_STORED, METRICS_MESSAGE_DUPLICATE, METRICS_MESSAGE_FAILED };
+
 struct metrics {
 	uint64_t sessions[METRICS_SESSION_COUNT];
+	uint64_t messages[3];           /* METRICS_MESSAGE_* */
 	uint64_t tempfail[METRICS_TEMPFAIL_COUNT];
 	uint64_t rcpts[REPORT_CLASS_COUNT][REPORT_REASON_COUNT];
 	uint64_t unrecognised;          /* stored messages in which no recipient was found */
@@ -71,7 +68,9 @@ struct metrics {
 };
 
 struct metrics_http {
-	struct daemon *d;
+	struct metrics *m;
+	metrics_snapshot_fn snapshot;
+	void *ud;
 	struct evhttp *http;
 };
 
@@ -117,6 +116,7 @@ metrics_lmtp_tempfail(struct metrics *m, enum metrics_tempfail why)
 {
 	if ((unsigned)why < METRICS_TEMPFAIL_COUNT)
 		m->tempfail[why]++;
+	m->messages[METRICS_MESSAGE_FAILED]++;
 }
 
 void
@@ -126,7 +126,9 @@ metrics_lmtp_message(struct metrics *m, const struct report *r, int stored, int 
 	metrics_observe(&m->ingest, seconds);
 	if (!stored)
 		metrics_lmtp_tempfail(m, METRICS_TEMPFAIL_STORE);
-	if (!stored || duplicate || r == NULL)
+	else
+		m->messages[duplicate ? METRICS_MESSAGE_DUPLICATE : METRICS_MESSAGE_STORED]++;
+	if (!stored || duplicate)
 		return;
 	if (r->rcpts->len == 0)
 		m->unrecognised++;
@@ -169,35 +171,12 @@ metrics_commit(struct metrics *m, unsigned bounces, unsigned failed, int64_t use
 }
 
 void
-metrics_collect(const struct daemon *d, struct metrics_snapshot *s)
+metrics_lmtp_messages(const struct metrics *m, uint64_t *stored_r, uint64_t *duplicates_r,
+    uint64_t *failed_r)
 {
-	struct writer_stats ws;
-
-	memset(s, 0, sizeof(*s));
-	s->version = BOUNCED_VERSION;
-	s->start_time = (int64_t)d->started;
-	s->now = (int64_t)time(NULL);
-	s->index_entries = store_index_count(d->idx);
-	s->index_bytes = store_index_bytes(d->idx);
-	s->store_writable = writer_healthy(d->writer);
-	s->writer_pending = writer_pending(d->writer);
-	writer_get_stats(d->writer, &ws);
-	s->commits = ws.commits;
-	s->committed_bounces = ws.bounces;
-	s->commit_failures = ws.failed;
-	s->commit_batch_max = ws.max_batch;
-	s->lmtp_sessions = d->lmtp != NULL ? lmtp_server_sessions(d->lmtp) : 0;
-	s->query_connections = d->query != NULL ? query_server_connections(d->query) : 0;
-	s->socketmap_connections = d->smap != NULL ? query_server_connections(d->smap) : 0;
-	s->lmtp_failed = d->bounces_failed;
-	s->lmtp_duplicates = d->duplicates;
-	s->lmtp_stored = d->bounces - d->bounces_failed - d->duplicates;
-	s->queries = d->qctx.requests;
-	s->queries_suppressed = d->qctx.suppressed;
-	s->query_errors = d->qctx.errors;
-	s->socketmap_requests = d->sctx.requests;
-	s->socketmap_found = d->sctx.found;
-	s->socketmap_signed = d->sctx.signed_count;
+	*stored_r = m->messages[METRICS_MESSAGE_STORED];
+	*duplicates_r = m->messages[METRICS_MESSAGE_DUPLICATE];
+	*failed_r = m->messages[METRICS_MESSAGE_FAILED];
 }
 
 /* "# HELP" and "# TYPE" lines; help is fixed text without '\\' or newlines. */
@@ -247,7 +226,7 @@ metrics_render(const struct metrics *m, const struct metrics_snapshot *s, GStrin
 {
 	static const char *const session_results[] = { "accepted", "too_many_connections",
 	    "shutting_down" };
-	static const char *const tempfail_reasons[] = { "store", "memory" };
+	static const char *const tempfail_reasons[] = { "store" };
 
 	metrics_family(out, "bounced_build_info", "gauge", "The running bounced's version (always 1).");
 	g_string_append(out, "bounced_build_info{version=");
@@ -276,10 +255,11 @@ metrics_render(const struct metrics *m, const struct metrics_snapshot *s, GStrin
 	g_string_append_printf(out, "bounced_lmtp_messages_total{result=\"stored\"} %"
 	    G_GUINT64_FORMAT "\nbounced_lmtp_messages_total{result=\"duplicate\"} %" G_GUINT64_FORMAT
 	    "\nbounced_lmtp_messages_total{result=\"failed\"} %" G_GUINT64_FORMAT "\n",
-	    U64(s->lmtp_stored), U64(s->lmtp_duplicates), U64(s->lmtp_failed));
+	    U64(m->messages[METRICS_MESSAGE_STORED]), U64(m->messages[METRICS_MESSAGE_DUPLICATE]),
+	    U64(m->messages[METRICS_MESSAGE_FAILED]));
 	metrics_family(out, "bounced_lmtp_tempfail_total", "counter",
-	    "Messages answered 451 4.3.0 (kept queued by the MTA), by reason: store (the commit "
-	    "failed), memory.");
+	    "Messages answered 451 4.3.0 (kept queued by the MTA), by reason: store (the store "
+	    "is unavailable or the commit failed).");
 	for (size_t i = 0; i < METRICS_TEMPFAIL_COUNT; i++)
 		g_string_append_printf(out, "bounced_lmtp_tempfail_total{reason=\"%s\"} %"
 		    G_GUINT64_FORMAT "\n", tempfail_reasons[i], U64(m->tempfail[i]));
@@ -390,13 +370,15 @@ metrics_render(const struct metrics *m, const struct metrics_snapshot *s, GStrin
 /* ---- HTTP ---------------------------------------------------------------- */
 
 struct metrics_http *
-metrics_http_new(struct daemon *d, char err[256])
+metrics_http_new(struct event_base *base, const char *host, unsigned port, const char *what,
+    struct metrics *m, metrics_snapshot_fn snapshot, void *ud, char err[256])
 {
-	const struct config *cfg = d->cfg;
 	struct metrics_http *h = g_new0(struct metrics_http, 1);
 
-	h->d = d;
-	h->http = evhttp_new(d->base);
+	h->m = m;
+	h->snapshot = snapshot;
+	h->ud = ud;
+	h->http = evhttp_new(base);
 	if (h->http == NULL) {
 		snprintf(err, 256, "evhttp_new failed");
 		g_free(h);
@@ -407,10 +389,8 @@ metrics_http_new(struct daemon *d, char err[256])
 	evhttp_set_max_body_size(h->http, METRICS_HTTP_BODY_MAX);
 	evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
 	evhttp_set_gencb(h->http, metrics_http_request, h);
-	if (evhttp_bind_socket_with_handle(h->http, cfg->metrics.http_host,
-	    (ev_uint16_t)cfg->metrics.http_port) == NULL) {
-		snprintf(err, 256, "cannot listen on %s (metrics.http): %s", cfg->metrics.http,
-		    g_strerror(errno));
+	if (evhttp_bind_socket_with_handle(h->http, host, (ev_uint16_t)port) == NULL) {
+		snprintf(err, 256, "cannot listen on %s (metrics.http): %s", what, g_strerror(errno));
 		evhttp_free(h->http);
 		g_free(h);
 		return NULL;
@@ -431,14 +411,13 @@ static void
 metrics_http_request(struct evhttp_request *req, void *arg)
 {
 	struct metrics_http *h = arg;
-	struct daemon *d = h->d;
 	const char *uri = evhttp_request_get_uri(req);
 	struct evbuffer *body;
 	struct metrics_snapshot s;
 	GString *text;
 	size_t plen = strlen(METRICS_HTTP_PATH);
 
-	d->metrics->http_requests++;
+	h->m->http_requests++;
 	/* "/metrics" or "/metrics?..." (Prometheus may add parameters) */
 	if (uri == NULL || strncmp(uri, METRICS_HTTP_PATH, plen) != 0 ||
 	    (uri[plen] != '\0' && uri[plen] != '?')) {
@@ -446,8 +425,8 @@ metrics_http_request(struct evhttp_request *req, void *arg)
 		return;
 	}
 	text = g_string_sized_new(16 * 1024);
-	metrics_collect(d, &s);
-	metrics_render(d->metrics, &s, text);
+	h->snapshot(h->ud, &s);
+	metrics_render(h->m, &s, text);
 	body = evbuffer_new();
 	if (body == NULL) {
 		g_string_free(text, TRUE);

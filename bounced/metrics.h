@@ -7,13 +7,16 @@
  * documented in doc/metrics.md and bounced(8).
  *
  * Two kinds of values:
- *   - events counted here as they happen (struct metrics, the handle):
- *     LMTP sessions and refusals, 451 replies, recipients of the stored
- *     bounces by class and reason, suppressions set and lifted, the store's
- *     commit durations and the LMTP ingest latency (histograms);
+ *   - events counted here as they happen (struct metrics, the handle, the
+ *     one owner of these counters): LMTP sessions and refusals, LMTP
+ *     messages by result and 451 replies, recipients of the stored bounces
+ *     by class and reason, suppressions set and lifted, the store's commit
+ *     durations and the LMTP ingest latency (histograms);
  *   - values kept by their owners and read at scrape time (struct
- *     metrics_snapshot, filled by metrics_collect()): the index size, open
- *     connections, the writer's and the query servers' counters.
+ *     metrics_snapshot, filled by snapshot_collect() in snapshot.c and
+ *     handed in): the index size, open connections, the writer's and the
+ *     query servers' counters.
+ * metrics.c includes none of the daemon's other parts: they call it.
  * Scraping costs no SQL and never blocks the loop.
  *
  * Threads: everything here runs in the loop thread (the writer's commit
@@ -29,9 +32,9 @@
 #include "report.h"
 #include "trust.h"
 
+struct event_base;
 struct metrics;
 struct metrics_http;
-struct daemon;
 
 /* Why an LMTP connection was refused with 421 (or 0: accepted). */
 enum metrics_session {
@@ -43,8 +46,7 @@ enum metrics_session {
 
 /* Why a message was answered 451 (Postfix keeps it and retries). */
 enum metrics_tempfail {
-	METRICS_TEMPFAIL_STORE,                 /* the commit failed */
-	METRICS_TEMPFAIL_MEMORY,                /* the parser ran out of memory */
+	METRICS_TEMPFAIL_STORE,                 /* the store is unavailable or the commit failed */
 	METRICS_TEMPFAIL_COUNT
 };
 
@@ -58,7 +60,6 @@ struct metrics_snapshot {
 	unsigned writer_pending;
 	uint64_t commits, committed_bounces, commit_failures, commit_batch_max;
 	unsigned lmtp_sessions, query_connections, socketmap_connections;
-	uint64_t lmtp_stored, lmtp_duplicates, lmtp_failed;
 	uint64_t queries, queries_suppressed, query_errors;
 	uint64_t socketmap_requests, socketmap_found, socketmap_signed;
 };
@@ -69,13 +70,13 @@ void metrics_free(struct metrics *m);
 /* An LMTP connection accepted or refused. */
 void metrics_lmtp_session(struct metrics *m, enum metrics_session what);
 
-/* A message answered 451. */
+/* A message answered 451 (counted as a failed message too). */
 void metrics_lmtp_tempfail(struct metrics *m, enum metrics_tempfail why);
 
 /*
  * A message's commit is done: stored 1 (0: failed), duplicate 1 when it was
  * stored before (its recipients are not counted again), seconds from the
- * end of DATA to the replies.  r is borrowed for the call.
+ * end of DATA to the replies.  r (never NULL) is borrowed for the call.
  */
 /*
  * A stored (not duplicate) bounce's trust: untrusted 1 when it does not
@@ -92,8 +93,12 @@ void metrics_changes(struct metrics *m, const GArray *changes);
 /* One store transaction of bounces took usec microseconds. */
 void metrics_commit(struct metrics *m, unsigned bounces, unsigned failed, int64_t usec);
 
-/* Fills s_r from the daemon's parts (loop thread). */
-void metrics_collect(const struct daemon *d, struct metrics_snapshot *s_r);
+/* LMTP messages so far: stored, duplicates (stored before), failed (answered 451). */
+void metrics_lmtp_messages(const struct metrics *m, uint64_t *stored_r, uint64_t *duplicates_r,
+    uint64_t *failed_r);
+
+/* What the endpoint calls for the snapshot of each scrape (loop thread). */
+typedef void (*metrics_snapshot_fn)(void *ud, struct metrics_snapshot *s_r);
 
 /* Appends the exposition text (every family with HELP and TYPE) to out. */
 void metrics_render(const struct metrics *m, const struct metrics_snapshot *s, GString *out);
@@ -107,10 +112,13 @@ void metrics_render(const struct metrics *m, const struct metrics_snapshot *s, G
 void metrics_label(GString *out, const char *value);
 
 /*
- * The HTTP endpoint on d->cfg->metrics.http_host and http_port (GET or
- * HEAD /metrics; other paths 404, other methods 501).  NULL with err filled when it cannot listen.
+ * The HTTP endpoint on host and port (GET or HEAD /metrics; other paths
+ * 404, other methods 501), rendering m and what snapshot(ud) fills.  what
+ * is the setting's text, for errors ("127.0.0.1:9419").  m is borrowed until
+ * metrics_http_free().  NULL with err filled when it cannot listen.
  */
-struct metrics_http *metrics_http_new(struct daemon *d, char err[256]);
+struct metrics_http *metrics_http_new(struct event_base *base, const char *host, unsigned port,
+    const char *what, struct metrics *m, metrics_snapshot_fn snapshot, void *ud, char err[256]);
 void metrics_http_free(struct metrics_http *h);
 
 #endif

@@ -29,6 +29,7 @@
 #include "log.h"
 #include "query.h"
 #include "sock.h"
+#include "util.h"
 
 #define QUERY_EVICT_IDLE (1 * G_USEC_PER_SEC)  /* idle this long: may give its slot away */
 
@@ -64,56 +65,6 @@ static void query_close(struct query_conn *c, const char *reason);
 static size_t query_copy_reply(char *out, size_t outsz, const char *s);
 
 /* ---- the engine --------------------------------------------------------- */
-
-/* Two decimal digits at p. */
-static inline void
-query_2d(char *p, unsigned v)
-{
-	p[0] = (char)('0' + v / 10);
-	p[1] = (char)('0' + v % 10);
-}
-
-/*
- * Without gmtime_r/strftime (they took ~5% of a query's CPU): days to a
- * civil date, the algorithm of H. Hinnant's "chrono-compatible low-level
- * date algorithms", valid for every int64 second count a store holds.
- */
-char *
-query_iso8601(int64_t t, char out[32])
-{
-	int64_t days = t >= 0 ? t / 86400 : (t - 86399) / 86400;
-	int64_t secs = t - days * 86400;
-	int64_t z = days + 719468;
-	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	unsigned doe = (unsigned)(z - era * 146097);
-	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	int64_t y = (int64_t)yoe + era * 400;
-	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	unsigned mp = (5 * doy + 2) / 153;
-	unsigned d = doy - (153 * mp + 2) / 5 + 1;
-	unsigned m = mp < 10 ? mp + 3 : mp - 9;
-
-	y += m <= 2;
-	if (y < 0 || y > 9999) {
-		g_strlcpy(out, "?", 32);
-		return out;
-	}
-	query_2d(out, (unsigned)(y / 100));
-	query_2d(out + 2, (unsigned)(y % 100));
-	out[4] = '-';
-	query_2d(out + 5, m);
-	out[7] = '-';
-	query_2d(out + 8, d);
-	out[10] = 'T';
-	query_2d(out + 11, (unsigned)(secs / 3600));
-	out[13] = ':';
-	query_2d(out + 14, (unsigned)(secs / 60 % 60));
-	out[16] = ':';
-	query_2d(out + 17, (unsigned)(secs % 60));
-	out[19] = 'Z';
-	out[20] = '\0';
-	return out;
-}
 
 /* Copies s into out, turning control bytes into '?' (the reply is one line). */
 static size_t
@@ -198,12 +149,12 @@ query_answer(struct query_ctx *ctx, time_t now, const char *line, size_t len, ch
 		memcpy(out + o, reason, rl);
 		o += rl;
 		out[o++] = ' ';
-		query_iso8601(v.since, since);
+		util_iso8601_format(v.since, since);
 		o += g_strlcpy(out + o, since, 21);
 		if (v.until != STORE_TTL_NEVER) {
 			memcpy(out + o, " until=", 7);
 			o += 7;
-			query_iso8601(v.until, until);
+			util_iso8601_format(v.until, until);
 			o += g_strlcpy(out + o, until, 21);
 		}
 		if (v.domain) {

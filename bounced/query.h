@@ -68,9 +68,6 @@ int query_engine(void *ctx, struct query_buf *b, time_t now);
 size_t query_answer(struct query_ctx *ctx, time_t now, const char *line, size_t len, char *out,
     size_t outsz);
 
-/* "2024-05-01T12:00:00Z"; out holds 32 bytes.  Returns out. */
-char *query_iso8601(int64_t t, char out[32]);
-
 /* ---- the server -------------------------------------------------------- */
 
 struct event_base;

@@ -11,6 +11,7 @@
 #include <glib.h>
 
 #include "socketmap.h"
+#include "util.h"
 
 #define SMAP_DIGITS_MAX 5       /* netstring length digits: 99999 > LIMIT_QUERY_LINE */
 
@@ -125,9 +126,9 @@ smap_answer(struct smap_ctx *ctx, time_t now, const char *req, size_t len, char 
 	if (rc <= 0)
 		return (size_t)snprintf(out, outsz, "NOTFOUND ");
 	ctx->found++;
-	query_iso8601(v.since, since);
+	util_iso8601_format(v.since, since);
 	if (v.until != STORE_TTL_NEVER)
-		query_iso8601(v.until, until);
+		util_iso8601_format(v.until, until);
 	return (size_t)snprintf(out, outsz, "OK %s%s suppressed%s: %s %s since %s%s%s",
 	    transport ? "error:" : "550 ", smap_status(&v), v.domain ? " (domain entry)" : "",
 	    store_cause_name(v.cause), report_reason_name(v.reason), since,

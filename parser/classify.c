@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "classify.h"
+#include "providers.h"
 
 #define TEXT(...) ((const char *const[]){ __VA_ARGS__, NULL })
 #define CMD(c) CLASSIFY_CMD_BIT(CLASSIFY_CMD_##c)
@@ -486,6 +487,15 @@ classify_grams(const char *text, unsigned char grams[CLASSIFY_GRAMS_BYTES])
 	}
 }
 
+int
+classify_grams_may_hold(const unsigned char grams[CLASSIFY_GRAMS_BYTES], const char *s)
+{
+	for (const char *p = s; p[0] != '\0' && p[1] != '\0'; p++)
+		if (!GRAM_HAS(grams, GRAM(p[0], p[1])))
+			return 0;
+	return 1;
+}
+
 /*
  * Each pattern's three checks (the character pairs at the start, middle
  * and end of its first literal piece), computed once for the whole table:
@@ -676,6 +686,7 @@ classify_rcpt(struct report_rcpt *rc, const struct report *r, const char *contex
 {
 	struct classify_input in;
 	const struct classify_rule *row;
+	const struct provider_row *prow;
 	unsigned char grams[CLASSIFY_GRAMS_BYTES];
 	char *lower;
 
@@ -706,7 +717,9 @@ classify_rcpt(struct report_rcpt *rc, const struct report *r, const char *contex
 	in.text = lower != NULL ? lower : "";
 	classify_grams(in.text, grams);
 	in.grams = grams;
-	row = classify_input_rule(&in);
+	/* the providers' own codes first (providers.c), then the generic rules */
+	prow = providers_match(&in, rc->remote_mta);
+	row = prow != NULL ? &prow->rule : classify_input_rule(&in);
 	rc->class = classify_class(row, &in);
 	rc->reason = row->reason;
 	rc->scope = row->scope;

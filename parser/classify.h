@@ -88,6 +88,9 @@ struct classify_input {
 #define CLASSIFY_GRAMS_BYTES 512
 void classify_grams(const char *text, unsigned char grams[CLASSIFY_GRAMS_BYTES]);
 
+/* May a text with these bigrams contain s?  0: certainly not, 1: maybe. */
+int classify_grams_may_hold(const unsigned char grams[CLASSIFY_GRAMS_BYTES], const char *s);
+
 /*
  * Classifies one recipient of r: sets rc->class, reason, scope and rule from
  * the first matching row.  r->decoder and r->mta, rc->status, replycode,

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "util.h"
 
 #define JSON_DEPTH_MAX 32
 #define JSON_NODES_MAX 20000
@@ -23,7 +24,6 @@ struct jparser {
 static struct json *parse_value(struct jparser *jp, unsigned depth);
 static char *parse_string(struct jparser *jp, size_t *len_r);
 static void skip_ws(struct jparser *jp);
-static void utf8_put(GString *s, gunichar c);
 
 void
 json_free(struct json *j)
@@ -50,89 +50,15 @@ skip_ws(struct jparser *jp)
 		jp->p++;
 }
 
-static void
-utf8_put(GString *s, gunichar c)
-{
-	char buf[6];
-	int n = g_unichar_to_utf8(c, buf);
-
-	g_string_append_len(s, buf, n);
-}
-
-static int
-hex4(const char *p, const char *end, gunichar *c_r)
-{
-	gunichar c = 0;
-
-	if (end - p < 4)
-		return 0;
-	for (int i = 0; i < 4; i++) {
-		int v = g_ascii_xdigit_value(p[i]);
-
-		if (v < 0)
-			return 0;
-		c = c * 16 + (gunichar)v;
-	}
-	*c_r = c;
-	return 1;
-}
-
 static char *
 parse_string(struct jparser *jp, size_t *len_r)
 {
-	GString *s;
+	enum util_json_error err;
 
 	if (jp->p >= jp->end || *jp->p != '"')
 		return NULL;
-	jp->p++;
-	s = g_string_new(NULL);
-	while (jp->p < jp->end && *jp->p != '"') {
-		char c = *jp->p++;
-
-		if (c != '\\') {
-			g_string_append_c(s, c);
-			continue;
-		}
-		if (jp->p >= jp->end)
-			break;
-		c = *jp->p++;
-		switch (c) {
-		case '"': case '\\': case '/': g_string_append_c(s, c); break;
-		case 'b': g_string_append_c(s, '\b'); break;
-		case 'f': g_string_append_c(s, '\f'); break;
-		case 'n': g_string_append_c(s, '\n'); break;
-		case 'r': g_string_append_c(s, '\r'); break;
-		case 't': g_string_append_c(s, '\t'); break;
-		case 'u': {
-			gunichar u, lo;
-
-			if (!hex4(jp->p, jp->end, &u)) {
-				g_string_free(s, TRUE);
-				return NULL;
-			}
-			jp->p += 4;
-			if (u >= 0xD800 && u < 0xDC00 && jp->end - jp->p >= 6 && jp->p[0] == '\\' &&
-			    jp->p[1] == 'u' && hex4(jp->p + 2, jp->end, &lo) && lo >= 0xDC00 && lo < 0xE000) {
-				u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
-				jp->p += 6;
-			} else if ((u >= 0xD800 && u < 0xE000) || u == 0) {
-				u = 0xFFFD;
-			}
-			utf8_put(s, u);
-			break;
-		}
-		default:
-			g_string_free(s, TRUE);
-			return NULL;
-		}
-	}
-	if (jp->p >= jp->end) {
-		g_string_free(s, TRUE);
-		return NULL;
-	}
-	jp->p++;        /* closing quote */
-	*len_r = s->len;
-	return g_string_free(s, FALSE);
+	/* lenient: a notification's raw control characters are kept */
+	return util_json_read_string(&jp->p, jp->end, 0, len_r, &err);
 }
 
 static struct json *

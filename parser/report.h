@@ -193,8 +193,8 @@ void report_rcpt_free(struct report_rcpt *rc);
  * Parses one message (the bytes Postfix delivers: LF, CRLF or CR line ends,
  * an mbox "From " line first or not).  lim may be NULL for the defaults.
  * Never fails on bad input: a message that is not understood gives a report
- * with no recipients and decoder "none".  Returns NULL only on allocation
- * failure.  Caller frees with report_free().
+ * with no recipients and decoder "none".  Never returns NULL (GLib aborts
+ * when memory runs out).  Caller frees with report_free().
  */
 struct report *report_parse(const char *buf, size_t len, const struct report_limits *lim);
 

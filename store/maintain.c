@@ -8,10 +8,15 @@
  * the cause, reason, status and dates, so the address stays suppressed (the
  * index finds it by key) without its text being stored; the bounce rows
  * naming it become tombstones (digest and time only, so a re-delivery is
- * still recognised as a duplicate).  The raw search is a case-insensitive
- * substring match of the normalised address: an address only present
- * base64- or quoted-printable-encoded in a raw bounce is not found by it,
- * but every bounce that produced an event for it is erased regardless.
+ * still recognised as a duplicate).  A bounce that is also another
+ * address's evidence (a DSN or an ARF naming several recipients) is not the
+ * forgotten person's to erase: it stays, redacted (every occurrence of the
+ * address in the raw message becomes FORGET_REDACTED, the fields naming it
+ * are cleared), and only the forgotten address's events go.  The raw
+ * search is a case-insensitive substring match of the normalised address:
+ * an address only present base64- or quoted-printable-encoded in a raw
+ * bounce is not found by it, but every bounce that produced an event for it
+ * is erased (or, shared, unlinked from it) regardless.
  *
  * Re-evaluation runs in one transaction: every stored raw bounce is parsed
  * again (the injectable parser, report_parse by default) and its events
@@ -27,7 +32,11 @@
 /* Limits. */
 #define PURGE_BATCH 1000              /* rows a purge transaction clears */
 
+/* What a forgotten address becomes in a raw bounce kept for others. */
+#define FORGET_REDACTED "[erased]"
+
 static int forget_scrub(struct store *s, const char *norm, struct store_forget_result *r);
+static int forget_redact_shared(struct store *s, const char *norm, unsigned *n_r);
 static int reparse(struct store *s, int64_t id, GHashTable *targets);
 static int collect_targets(struct store *s, GHashTable *targets);
 static int replay_target(struct store *s, const char *name, time_t now, int dry_run,
@@ -49,6 +58,8 @@ forget_scrub(struct store *s, const char *norm, struct store_forget_result *r)
 	sqlite3_stmt *st;
 
 	/* Raw bounces first: they are found through the events. */
+	if (forget_redact_shared(s, norm, &r->bounces_redacted) == -1)
+		return -1;
 	if ((st = store_stmt(s, STMT_FORGET_BOUNCES)) == NULL)
 		return -1;
 	store_bind_text(st, 1, norm);
@@ -72,6 +83,62 @@ forget_scrub(struct store *s, const char *norm, struct store_forget_result *r)
 			r->audit += (unsigned)sqlite3_changes(s->db);
 	}
 	return 0;
+}
+
+/*
+ * The bounces naming norm that are other addresses' evidence too: each is
+ * kept with norm redacted from its raw message and fields.  Read first,
+ * written after (no update under an open SELECT of the same table).
+ */
+static int
+forget_redact_shared(struct store *s, const char *norm, unsigned *n_r)
+{
+	GArray *ids = g_array_new(FALSE, FALSE, sizeof(sqlite3_int64));
+	GPtrArray *raws = g_ptr_array_new_with_free_func(g_free);
+	GArray *lens = g_array_new(FALSE, FALSE, sizeof(size_t));
+	sqlite3_stmt *st;
+	int rc = -1, step;
+
+	*n_r = 0;
+	if ((st = store_stmt(s, STMT_FORGET_BOUNCES_SHARED)) == NULL)
+		goto out;
+	store_bind_text(st, 1, norm);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		sqlite3_int64 id = sqlite3_column_int64(st, 0);
+		const char *raw = sqlite3_column_blob(st, 1);
+		size_t len = (size_t)sqlite3_column_bytes(st, 1), rlen = 0;
+
+		g_array_append_val(ids, id);
+		g_ptr_array_add(raws, raw != NULL ? store_text_redact(raw, len, norm,
+		    FORGET_REDACTED, &rlen) : NULL);
+		g_array_append_val(lens, rlen);
+	}
+	sqlite3_reset(st);
+	if (step != SQLITE_DONE) {
+		store_fail(s, step, "forget: shared bounces");
+		goto out;
+	}
+	for (guint i = 0; i < ids->len; i++) {
+		const char *b = g_ptr_array_index(raws, i);
+
+		if ((st = store_stmt(s, STMT_FORGET_BOUNCE_REDACT)) == NULL)
+			goto out;
+		store_bind_text(st, 1, norm);
+		if (b != NULL)
+			sqlite3_bind_blob64(st, 2, b, g_array_index(lens, size_t, i), SQLITE_STATIC);
+		else
+			sqlite3_bind_null(st, 2);
+		sqlite3_bind_int64(st, 3, g_array_index(ids, sqlite3_int64, i));
+		if (store_step_done(s, st, "forget: redact") == -1)
+			goto out;
+	}
+	*n_r = ids->len;
+	rc = 0;
+out:
+	g_array_free(ids, TRUE);
+	g_array_free(lens, TRUE);
+	g_ptr_array_free(raws, TRUE);
+	return rc;
 }
 
 int
@@ -108,7 +175,8 @@ store_forget(struct store *s, const char *norm, const char *actor, time_t now,
 		goto fail;
 	r->audit += (unsigned)sqlite3_changes(s->db);
 
-	found = t.exists || r->events > 0 || r->bounces > 0 || r->audit > 0;
+	found = t.exists || r->events > 0 || r->bounces > 0 || r->bounces_redacted > 0 ||
+	    r->audit > 0;
 	if (t.exists) {
 		if ((st = store_stmt(s, STMT_ADDR_DEL)) == NULL)
 			goto fail;
@@ -209,7 +277,7 @@ reparse(struct store *s, int64_t id, GHashTable *targets)
 	}
 	sqlite3_reset(st);
 	if (r == NULL)
-		return 0;   /* the parser failed (memory): the bounce keeps its events */
+		return 0;   /* no report (an injected parser's NULL, a refused VERP recipient): skipped */
 
 	if ((st = store_stmt(s, STMT_REEVAL_EVENTS_DEL)) == NULL)
 		goto fail;

@@ -117,6 +117,15 @@
 	"updated, soft_count, soft_first, soft_last, last_delivered, manual_at"
 
 /* Prepared statements: id, text. */
+/* A bounce that names the address being forgotten (?1), in any field. */
+#define FORGET_BOUNCE_MATCH "(id IN (SELECT bounce_id FROM event WHERE address = ?1)" \
+	" OR envelope_rcpt = ?1 OR verp_rcpt = ?1" \
+	" OR instr(lower(orig_sender), ?1) > 0 OR instr(lower(subject), ?1) > 0" \
+	" OR (raw IS NOT NULL AND instr(lower(CAST(raw AS TEXT)), ?1) > 0))"
+/* ... that is also the evidence of another address's event. */
+#define FORGET_BOUNCE_SHARED "EXISTS (SELECT 1 FROM event o WHERE o.bounce_id = bounce.id" \
+	" AND o.address != ?1)"
+
 #define STORE_STMTS(X) \
 	X(BEGIN, "BEGIN IMMEDIATE") \
 	X(COMMIT, "COMMIT") \
@@ -162,13 +171,21 @@
 	    " GROUP BY e.address ORDER BY e.address LIMIT ?10") \
 	X(AUDIT_INS, "INSERT INTO audit (at, actor, action, target, cause, reason, status, since," \
 	    " until, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)") \
+	/* bounces naming only the forgotten address: tombstones */ \
 	X(FORGET_BOUNCES, "UPDATE bounce SET raw = NULL, envelope_rcpt = NULL, verp_rcpt = NULL," \
 	    " decoder = NULL, reporting_mta = NULL, orig_message_id = NULL, orig_sender = NULL," \
 	    " feedback_type = NULL, subject = NULL" \
-	    " WHERE id IN (SELECT bounce_id FROM event WHERE address = ?1)" \
-	    " OR envelope_rcpt = ?1 OR verp_rcpt = ?1" \
-	    " OR instr(lower(orig_sender), ?1) > 0 OR instr(lower(subject), ?1) > 0" \
-	    " OR (raw IS NOT NULL AND instr(lower(CAST(raw AS TEXT)), ?1) > 0)") \
+	    " WHERE " FORGET_BOUNCE_MATCH " AND NOT " FORGET_BOUNCE_SHARED) \
+	/* bounces that are other addresses' evidence too: redacted (maintain.c) */ \
+	X(FORGET_BOUNCES_SHARED, "SELECT id, raw FROM bounce" \
+	    " WHERE " FORGET_BOUNCE_MATCH " AND " FORGET_BOUNCE_SHARED) \
+	X(FORGET_BOUNCE_REDACT, "UPDATE bounce SET raw = ?2," \
+	    " envelope_rcpt = CASE WHEN envelope_rcpt = ?1 THEN NULL ELSE envelope_rcpt END," \
+	    " verp_rcpt = CASE WHEN verp_rcpt = ?1 THEN NULL ELSE verp_rcpt END," \
+	    " orig_sender = CASE WHEN instr(lower(orig_sender), ?1) > 0 THEN NULL" \
+	    "   ELSE orig_sender END," \
+	    " subject = CASE WHEN instr(lower(subject), ?1) > 0 THEN NULL ELSE subject END" \
+	    " WHERE id = ?3") \
 	X(FORGET_EVENTS, "DELETE FROM event WHERE address = ?1") \
 	X(FORGET_EVENT_TEXT, "UPDATE event SET diagnostic = NULL, remote_mta = NULL, action = NULL" \
 	    " WHERE instr(lower(diagnostic), ?1) > 0 OR instr(lower(remote_mta), ?1) > 0" \

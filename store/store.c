@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "store-int.h"
@@ -44,7 +45,7 @@ static const char *const rules[] = {
 	STORE_RULE_UNSUPPRESS, STORE_RULE_DELIVERED, STORE_RULE_EXPIRED,
 };
 
-static enum store_error classify(sqlite3 *db, int rc, int sys_errno);
+static enum store_error store_error_from_sqlite(int rc, int sys_errno);
 static void describe(sqlite3 *db, int rc, const char *what, enum store_error *code_r,
     char buf[256]);
 static int migrate(struct store *s, char err[256]);
@@ -93,10 +94,10 @@ store_errcode(const struct store *s)
 	return s->errcode;
 }
 
+/* Which store_error an SQLite result code (and the errno under it) is. */
 static enum store_error
-classify(sqlite3 *db, int rc, int sys_errno)
+store_error_from_sqlite(int rc, int sys_errno)
 {
-	(void)db;
 	if (sys_errno == ENOSPC || sys_errno == EDQUOT)
 		return STORE_ERR_FULL;
 	if (sys_errno == EROFS || sys_errno == EACCES || sys_errno == EPERM)
@@ -132,7 +133,7 @@ describe(sqlite3 *db, int rc, const char *what, enum store_error *code_r, char b
 {
 	int sys = db != NULL ? sqlite3_system_errno(db) : 0;
 	const char *msg = db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-	enum store_error code = classify(db, rc, sys);
+	enum store_error code = store_error_from_sqlite(rc, sys);
 
 	/* SQLite's message names the SQLite failure; add the system's when there is one. */
 	if (sys != 0 && (rc & 0xff) != SQLITE_BUSY)
@@ -389,6 +390,25 @@ open_probe(const char *path, char err[256])
 	g_free(dir);
 }
 
+/*
+ * The empty -wal that store_close() leaves: SQLite gives an empty -wal the
+ * database file's mode whenever it opens it, so one opened while the file
+ * was read-only (an admin's chmod 444) stays read-only after the file is
+ * writable again, and makes the first read-write connection read-only.
+ * Give it the file's mode back first, as SQLite's own next open would.
+ */
+static void
+wal_mode_sync(const char *path)
+{
+	char *wal = g_strconcat(path, "-wal", NULL);
+	struct stat db, w;
+
+	if (stat(path, &db) == 0 && stat(wal, &w) == 0 && w.st_size == 0 &&
+	    (w.st_mode & 0777) != (db.st_mode & 0777))
+		(void)chmod(wal, db.st_mode & 0777); /* best effort: SQLite says what fails */
+	g_free(wal);
+}
+
 struct store *
 store_open(const struct store_config *cfg, const struct store_policy *pol, char err[256])
 {
@@ -417,12 +437,23 @@ store_open(const struct store_config *cfg, const struct store_policy *pol, char 
 
 	flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE |
 	    (cfg->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+	if (!cfg->readonly)
+		wal_mode_sync(cfg->path);
 	rc = sqlite3_open_v2(cfg->path, &s->db, flags, cfg->vfs);
 	if (rc != SQLITE_OK) {
 		describe(s->db, rc, "open", NULL, err);
 		goto fail;
 	}
 	sqlite3_extended_result_codes(s->db, 1);
+	/*
+	 * SQLite opens a file it cannot write read-only without a word (and a
+	 * WAL database on a read-only file system, once its -wal and -shm
+	 * exist): a read-write open that cannot write fails here, classified.
+	 */
+	if (!cfg->readonly && sqlite3_db_readonly(s->db, "main") == 1) {
+		g_strlcpy(err, "open: attempt to write a readonly database (read-only)", 256);
+		goto fail;
+	}
 	if (exec_pragmas(s, cfg, err) == -1 || migrate(s, err) == -1)
 		goto fail;
 	return s;
@@ -440,6 +471,23 @@ store_close(struct store *s)
 		return;
 	for (int i = 0; i < STMT_COUNT; i++)
 		sqlite3_finalize(s->stmt[i]);
+	/*
+	 * Fold the WAL back into the database file before a read-write
+	 * connection goes: SQLite does it only on the last close of all, and a
+	 * read-only connection closed last cannot.  Without it, after a clean
+	 * stop every row may still be in bounced.db-wal and a copy of bounced.db
+	 * alone is empty.  Best effort: a reader still inside a transaction
+	 * makes it partial (SQLITE_BUSY), the WAL then stays valid.  The -wal
+	 * and -shm files stay (empty) with their owner and mode: recreated
+	 * later they would take the database file's mode, and a -shm made while
+	 * the file was read-only keeps every later connection read-only.
+	 */
+	if (s->db != NULL && !s->readonly) {
+		int persist = 1;
+
+		sqlite3_file_control(s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+		sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	}
 	sqlite3_close_v2(s->db);
 	if (s->secret != NULL) {
 		memset(s->secret, 0, s->secret_len);
@@ -482,6 +530,42 @@ store_hmac_name(const struct store *s, const char *norm, size_t len, char *out)
 	g_snprintf(out, STORE_HMAC_NAME_LEN + 1, "hmac:%s:%016" G_GINT64_MODIFIER "x",
 	    g_hmac_get_string(h), (guint64)key);
 	g_hmac_unref(h);
+}
+
+void
+store_addr_log_hash(const unsigned char *secret, size_t secret_len, const char *addr,
+    char *out)
+{
+	char norm[STORE_ADDR_MAX + 1], err[256];
+	int n = store_addr_normalize(addr, strlen(addr), norm, err);
+	GHmac *h = g_hmac_new(G_CHECKSUM_SHA256, secret, secret_len);
+
+	if (n > 0)
+		g_hmac_update(h, (const guchar *)norm, n);
+	else
+		g_hmac_update(h, (const guchar *)addr, (gssize)strlen(addr));
+	g_snprintf(out, STORE_LOG_HASH_LEN + 1, "hmac:%.16s", g_hmac_get_string(h));
+	g_hmac_unref(h);
+}
+
+char *
+store_text_redact(const char *text, size_t len, const char *needle, const char *with,
+    size_t *len_r)
+{
+	GString *out = g_string_sized_new(len + 1);
+	size_t n = strlen(needle), i = 0;
+
+	while (i < len) {
+		if (n > 0 && len - i >= n && g_ascii_strncasecmp(text + i, needle, n) == 0) {
+			g_string_append(out, with);
+			i += n;
+		} else {
+			g_string_append_c(out, text[i]);
+			i++;
+		}
+	}
+	*len_r = out->len;
+	return g_string_free(out, FALSE);
 }
 
 uint64_t

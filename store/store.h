@@ -160,6 +160,26 @@ void store_set_policy(struct store *s, const struct store_policy *pol);
 int store_addr_normalize(const char *in, size_t len, char out[STORE_ADDR_MAX + 1], char err[256]);
 
 /*
+ * An address as the logs show it with log.hash_addresses: "hmac:" and the
+ * first 16 hex digits of HMAC-SHA256(secret, the normalised address), the
+ * prefix of the name store_forget() keeps (so an admin with the secret can
+ * match a log line to an address or an erased entry, nobody else can read
+ * it).  Text that is not an address is hashed as it is.  out: at least
+ * STORE_LOG_HASH_LEN + 1 bytes.
+ */
+#define STORE_LOG_HASH_LEN (5 + 16)
+void store_addr_log_hash(const unsigned char *secret, size_t secret_len, const char *addr,
+    char *out);
+
+/*
+ * text (len bytes, NULs allowed) with every ASCII-case-insensitive
+ * occurrence of needle replaced by with.  Returns a new NUL-terminated
+ * buffer the caller g_free()s, its length in *len_r.
+ */
+char *store_text_redact(const char *text, size_t len, const char *needle, const char *with,
+    size_t *len_r);
+
+/*
  * 1 when name is an erased entry's name as forget leaves it and export
  * writes it, "hmac:<64 lowercase hex>:<16 lowercase hex>"; else 0.  The
  * one check of such names (the store, the admin verbs, bouncectl import).
@@ -282,6 +302,7 @@ int store_unsuppress(struct store *s, const char *target, const char *note, cons
 struct store_forget_result {
 	unsigned events;              /* events deleted */
 	unsigned bounces;             /* raw bounces deleted */
+	unsigned bounces_redacted;    /* kept for other addresses, the address redacted */
 	unsigned audit;               /* audit entries scrubbed of the address */
 	int kept_suppressed;          /* 1: a keyed hash keeps the address suppressed */
 };
@@ -289,7 +310,9 @@ struct store_forget_result {
 /*
  * GDPR erasure: deletes the address's events, the raw bounces naming it and
  * its text everywhere, keeping only HMAC(secret, address) with cause, reason
- * and dates so it stays suppressed.  1 forgotten, 0 unknown address, -1 error.
+ * and dates so it stays suppressed.  A raw bounce that is also another
+ * address's evidence stays, with the address redacted from it.  1
+ * forgotten, 0 unknown address, -1 error.
  */
 int store_forget(struct store *s, const char *norm, const char *actor, time_t now,
     struct store_forget_result *r, GArray *changes);

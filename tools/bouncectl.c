@@ -30,7 +30,7 @@ static const struct cmd cmds[] = {
 	  "parse bounces offline and print what bounced makes of each recipient", 0 },
 	{ "check", cmd_check, "check ADDRESS...|-",
 	  "may I send? exit 0 when every address may be sent to, 1 when one is suppressed", 1 },
-	{ "show", cmd_show, "show ADDRESS|@DOMAIN [--raw]",
+	{ "show", cmd_show, "show ADDRESS|@DOMAIN | show --raw [--bounce ID] [ADDRESS]",
 	  "state, reason, rule, events with their evidence, audit (alias: explain)", 1 },
 	{ "explain", cmd_show, "explain ADDRESS|@DOMAIN", "the same as show", 1 },
 	{ "list", cmd_list, "list [FILTERS] [--limit N] [--after A] [--all]",

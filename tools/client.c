@@ -24,6 +24,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "build-config.h"
 #include "config.h"
 #include "cmd.h"
@@ -42,7 +43,6 @@ struct cmd_client {
 static int client_opts_take(struct cmd_opts *o, int opt, const char *arg);
 static int client_fill(struct cmd_client *c, int nonblock);
 static int client_load_config(struct cmd_opts *o, const char *file, int explicit);
-static void client_decode(char *s);
 
 const char cmd_common_help[] =
     "  --socket PATH        the daemon's admin socket\n"
@@ -421,17 +421,13 @@ cmd_client_read(struct cmd_client *c, char *out, size_t len)
 void
 cmd_encode(GString *out, const char *value)
 {
-	static const char hex[] = "0123456789ABCDEF";
+	size_t len = strlen(value), need = 3 * len + 1;
+	char small[256], *buf = need <= sizeof(small) ? small : g_malloc(need);
 
-	for (const unsigned char *p = (const unsigned char *)value; *p != '\0'; p++) {
-		if (*p < 0x21 || *p > 0x7e || *p == '%' || *p == '=') {
-			g_string_append_c(out, '%');
-			g_string_append_c(out, hex[*p >> 4]);
-			g_string_append_c(out, hex[*p & 15]);
-		} else {
-			g_string_append_c(out, (char)*p);
-		}
-	}
+	/* bounced's own encoder (admin.h), so both sides agree byte for byte */
+	g_string_append(out, admin_encode(value, len, buf, need));
+	if (buf != small)
+		g_free(buf);
 }
 
 void
@@ -462,53 +458,19 @@ cmd_req_addf(GString *req, const char *key, const char *fmt, ...)
 	g_free(v);
 }
 
-/* Percent-decodes in place; a '%' not followed by two hex digits stays. */
-static void
-client_decode(char *s)
-{
-	char *r, *w;
-	int hi, lo;
-
-	for (r = w = s; *r != '\0'; ) {
-		if (*r == '%' && (hi = g_ascii_xdigit_value(r[1])) >= 0 &&
-		    (lo = g_ascii_xdigit_value(r[2])) >= 0) {
-			*w++ = (char)(hi * 16 + lo);
-			r += 3;
-		} else {
-			*w++ = *r++;
-		}
-	}
-	*w = '\0';
-}
-
 int
 cmd_fields_parse(char *s, struct cmd_fields *f)
 {
-	char *save = NULL, *tok;
+	char *word, err[128];
 
-	f->n = 0;
-	for (tok = strtok_r(s, " ", &save); tok != NULL; tok = strtok_r(NULL, " ", &save)) {
-		char *eq = strchr(tok, '=');
-
-		if (eq == NULL)
-			continue;       /* the leading "+" or "OK" */
-		if (f->n == CMD_FIELDS_MAX)
-			return -1;
-		*eq = '\0';
-		client_decode(eq + 1);
-		f->key[f->n] = tok;
-		f->val[f->n++] = eq + 1;
-	}
-	return 0;
+	/* bounced's own reader: strict, as the daemon reads requests */
+	return admin_split(s, &word, f->key, f->val, CMD_FIELDS_MAX, &f->n, err);
 }
 
 const char *
 cmd_field(const struct cmd_fields *f, const char *key)
 {
-	for (unsigned i = 0; i < f->n; i++)
-		if (strcmp(f->key[i], key) == 0)
-			return f->val[i];
-	return NULL;
+	return admin_field(f->key, f->val, f->n, key);
 }
 
 const char *
@@ -543,8 +505,18 @@ cmd_status(const struct cmd_opts *o, const char *what, char *line)
 	for (size_t i = 0; i < G_N_ELEMENTS(codes); i++)
 		if (strcmp(code, codes[i].code) == 0)
 			ex = codes[i].exit;
-	/* the daemon percent-encodes the variable parts of its texts */
-	client_decode(text);
+	/*
+	 * the daemon percent-encodes the variable parts of its texts; a text
+	 * that does not decode (a literal '%') is shown as it came
+	 */
+	{
+		char *dec = g_strdup(text);
+		long n = admin_decode(dec);
+
+		if (n >= 0 && (size_t)n == strlen(dec))
+			memcpy(text, dec, (size_t)n + 1);
+		g_free(dec);
+	}
 	if (strcmp(code, "store") == 0)
 		return cmd_fail(o, ex, "%s%sbounced's store failed: %s (try again; see the daemon's "
 		    "log)", what ? what : "", what ? ": " : "", text);
@@ -585,8 +557,8 @@ cmd_call(struct cmd_client *c, const struct cmd_opts *o, const GString *request,
 			if (failed)
 				continue;
 			if (cmd_fields_parse(line, &f) < 0) {
-				cmd_fail(o, CMD_EXIT_DAEMON, "more than %d fields in a line from bounced",
-				    CMD_FIELDS_MAX);
+				cmd_fail(o, CMD_EXIT_DAEMON, "a malformed line from bounced (more than %d "
+				    "fields, a bad %%XX value or a repeated key)", CMD_FIELDS_MAX);
 				failed = 1;
 				continue;
 			}

@@ -231,17 +231,21 @@ change_run(int argc, char **argv, enum change_kind k)
 			int yes = forgotten != NULL && strcmp(forgotten, "1") == 0;
 			int k_yes = kept != NULL && strcmp(kept, "1") == 0;
 			const char *ev = cmd_field(&ok, "events"), *bo = cmd_field(&ok, "bounces"),
-			    *au = cmd_field(&ok, "audit");
+			    *au = cmd_field(&ok, "audit"), *rd = cmd_field(&ok, "bounces_redacted");
+			int shared = rd != NULL && strcmp(rd, "0") != 0;
 
 			if (r.o.json)
 				g_string_append_printf(r.out, ", \"forgotten\": %s, \"events\": %s, "
-				    "\"bounces\": %s, \"audit\": %s, \"kept_suppressed\": %s}",
-				    yes ? "true" : "false", ev ? ev : "0", bo ? bo : "0", au ? au : "0",
-				    k_yes ? "true" : "false");
+				    "\"bounces\": %s, \"bounces_redacted\": %s, \"audit\": %s, "
+				    "\"kept_suppressed\": %s}", yes ? "true" : "false", ev ? ev : "0",
+				    bo ? bo : "0", rd ? rd : "0", au ? au : "0", k_yes ? "true" : "false");
 			else if (yes)
 				g_string_append_printf(r.out, "forgot %s: deleted %s events and %s raw "
-				    "bounces, erased the address from %s audit entries; %s\n", target,
-				    ev ? ev : "0", bo ? bo : "0", au ? au : "0", k_yes ?
+				    "bounces%s%s%s, erased the address from %s audit entries; %s\n", target,
+				    ev ? ev : "0", bo ? bo : "0",
+				    shared ? ", redacted it from " : "", shared ? rd : "",
+				    shared ? " raw bounces kept as other recipients' evidence" : "",
+				    au ? au : "0", k_yes ?
 				    "it stays suppressed through a keyed hash (no address text kept)" :
 				    "it was not suppressed, nothing of it is kept");
 			else

@@ -197,9 +197,13 @@ list_row(struct cmd_fields *f, void *ud)
 		break;
 	case FMT_TABLE: {
 		const char *cause = cmd_field(f, "cause"), *state = "suppressed";
+		const char *since = cmd_field(f, "since");
 		int64_t u;
 		char err[256];
 
+		/* tracked, never suppressed (soft bounces counted, a delivery): no since */
+		if (since == NULL || strcmp(since, "1970-01-01T00:00:00Z") == 0)
+			since = "-";
 		v = cmd_field_opt(f, "until");
 		if (cause == NULL || strcmp(cause, "none") == 0)
 			state = "ok";
@@ -213,7 +217,7 @@ list_row(struct cmd_fields *f, void *ud)
 			g_string_append_c(b, ' ');
 		g_string_append_printf(b, "%-10s %-9s %-15s %-7s %-20s %-20s %s\n", state,
 		    cause ? cause : "-", cmd_field(f, "reason"), cmd_field(f, "status"),
-		    cmd_field(f, "since"), v ? v : "-", cmd_field(f, "source"));
+		    since, v ? v : "-", cmd_field(f, "source"));
 		break;
 	}
 	}

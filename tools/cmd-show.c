@@ -147,11 +147,12 @@ show_event(struct show_run *r, struct cmd_fields *f)
 	cmd_table_text(b, cmd_field_opt(f, "remote_mta"), 200);
 	g_string_append(b, "  command ");
 	cmd_table_text(b, cmd_field_opt(f, "smtp_command"), 40);
-	g_string_append(b, "\n      message      ");
+	/* two messages: the one that bounced (ours), and the bounce itself */
+	g_string_append(b, "\n      original     message-id ");
 	cmd_table_text(b, cmd_field_opt(f, "message_id"), 200);
-	g_string_append(b, " from ");
+	g_string_append(b, "  sender ");
 	cmd_table_text(b, cmd_field_opt(f, "orig_sender"), 200);
-	g_string_append(b, " subject ");
+	g_string_append(b, "\n      bounce       subject ");
 	cmd_table_text(b, cmd_field_opt(f, "subject"), 200);
 	g_string_append_printf(b, "\n      rule         %s (decoder %s)", cmd_field(f, "rule"),
 	    cmd_field(f, "decoder"));

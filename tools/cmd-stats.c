@@ -47,13 +47,13 @@ struct stats_run {
 	int64_t last_id;
 };
 
-/* The store's counts: line type -> family (label name). */
+/* The Prometheus families written from STATS lines: line type -> family (label name). */
 static const struct {
 	const char *type;
 	const char *name;
 	const char *label;
 	const char *help;
-} store_metrics[] = {
+} stats_families[] = {
 	{ "class", "bounced_events", "class",
 	  "Recipients in the stored bounces of the period, by class." },
 	{ "reason", "bounced_events_by_reason", "reason",
@@ -82,6 +82,7 @@ static void stats_human(struct stats_run *r);
 static void stats_json(struct stats_run *r);
 static int stats_connect(struct stats_run *r, struct cmd_client **c_r);
 static gint stats_cmp_key(gconstpointer a, gconstpointer b);
+static void stats_daemon_text(struct stats_run *r, int gauges, GString *b);
 static int audit_row(struct cmd_fields *f, void *ud);
 
 static void
@@ -221,18 +222,18 @@ stats_prometheus(struct stats_run *r)
 		    "bounced_stored_recipients %s\n", stats_get(l, "events") ? stats_get(l, "events") :
 		    "0");
 	}
-	for (size_t m = 0; m < G_N_ELEMENTS(store_metrics); m++) {
+	for (size_t m = 0; m < G_N_ELEMENTS(stats_families); m++) {
 		int header = 0;
 
 		for (guint i = 0; i < r->lines->len; i++) {
 			const struct stats_line *l = g_ptr_array_index(r->lines, i);
 
-			if (strcmp(l->type, store_metrics[m].type) != 0)
+			if (strcmp(l->type, stats_families[m].type) != 0)
 				continue;
 			if (!header++)
 				g_string_append_printf(b, "# HELP %s %s\n# TYPE %s gauge\n",
-				    store_metrics[m].name, store_metrics[m].help, store_metrics[m].name);
-			g_string_append_printf(b, "%s{%s=", store_metrics[m].name, store_metrics[m].label);
+				    stats_families[m].name, stats_families[m].help, stats_families[m].name);
+			g_string_append_printf(b, "%s{%s=", stats_families[m].name, stats_families[m].label);
 			metrics_label(b, stats_get(l, "name"));
 			g_string_append_printf(b, "} %s\n", stats_get(l, "n") ? stats_get(l, "n") : "0");
 		}
@@ -435,7 +436,34 @@ stats_human(struct stats_run *r)
 	}
 	if (incidents == 0)
 		g_string_append(b, "  none\n");
-	g_string_append(b, "daemon:");
+	stats_daemon_text(r, 1, b);
+	stats_daemon_text(r, 0, b);
+	g_string_append_c(b, '\n');
+}
+
+/*
+ * The daemon's figures, in two groups: what is open or true now (gauges),
+ * and the counts since it started (totals).  A key not listed as a gauge is
+ * a total.
+ */
+static int
+stats_is_gauge(const char *key)
+{
+	static const char *const gauges[] = { "index_bytes", "index_entries", "store_writable",
+	    "uptime", "version", "lmtp_sessions", "query_connections", "socketmap_connections",
+	    "admin_connections", "writer_pending" };
+
+	for (size_t i = 0; i < G_N_ELEMENTS(gauges); i++)
+		if (strcmp(key, gauges[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+stats_daemon_text(struct stats_run *r, int gauges, GString *b)
+{
+	g_string_append(b, gauges ? "daemon, now (open connections, pending, sizes):" :
+	    "daemon, counts since it started (and the largest batch):");
 	for (guint i = 0; i < r->lines->len; i++) {
 		const struct stats_line *l = g_ptr_array_index(r->lines, i);
 		GHashTableIter it;
@@ -447,10 +475,11 @@ stats_human(struct stats_run *r)
 		keys = g_ptr_array_new();
 		g_hash_table_iter_init(&it, l->f);
 		while (g_hash_table_iter_next(&it, &k, &v))
-			if (strcmp(k, "type") != 0)
+			if (strcmp(k, "type") != 0 && stats_is_gauge(k) == gauges)
 				g_ptr_array_add(keys, k);
 		g_ptr_array_sort(keys, stats_cmp_key);
-		g_string_append(b, "\n ");
+		if (keys->len > 0)
+			g_string_append(b, "\n ");
 		for (guint j = 0; j < keys->len; j++) {
 			const char *key = g_ptr_array_index(keys, j);
 
@@ -458,7 +487,8 @@ stats_human(struct stats_run *r)
 		}
 		g_ptr_array_free(keys, TRUE);
 	}
-	g_string_append_c(b, '\n');
+	if (gauges)
+		g_string_append_c(b, '\n');
 }
 
 /* METRICS: the daemon's own metrics (bounced/metrics.c), appended to r->out. */

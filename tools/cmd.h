@@ -33,14 +33,19 @@
 #include <time.h>
 #include <glib.h>
 
+#include "util.h"
+
 int cmd_parse(int argc, char **argv);
 
 /*
- * Appends s as a JSON string (RFC 8259: quotes, backslash, control
- * characters escaped; invalid UTF-8 bytes become U+FFFD), or null when s
- * is NULL.
+ * Appends s as a JSON string, or null when s is NULL: util.h's writer, the
+ * one the daemon's side uses too (the cmd_ name is kept for the commands).
  */
-void cmd_json_string(GString *out, const char *s);
+static inline void
+cmd_json_string(GString *out, const char *s)
+{
+	util_json_write_string(out, s);
+}
 
 /* ---- the daemon commands (one tools/cmd-*.c each) ------------------- */
 
@@ -168,7 +173,11 @@ struct cmd_fields {
 /* The value of key, or NULL; cmd_field_opt also maps "-" (none) to NULL. */
 const char *cmd_field(const struct cmd_fields *f, const char *key);
 const char *cmd_field_opt(const struct cmd_fields *f, const char *key);
-/* Splits "k=v k=v" (after any leading word such as "+" or "OK") in place. */
+/*
+ * Splits "+ k=v k=v" or "OK k=v ..." in place and decodes the values
+ * (admin_split).  0, or -1 for too many fields, a word without "key=", a
+ * bad %XX or %00, a key given twice.
+ */
 int cmd_fields_parse(char *s, struct cmd_fields *f);
 
 /* A request being built: "VERB k=v ..." with values percent-encoded. */
@@ -231,8 +240,12 @@ enum cmd_time_dir { CMD_TIME_PAST, CMD_TIME_FUTURE };
  * "48h", "30m", "2w", "90s") before or after now.  0 / -1 with err.
  */
 int cmd_parse_time(const char *s, enum cmd_time_dir dir, time_t now, int64_t *t_r, char err[256]);
-/* "2024-05-01T12:00:00Z" (UTC). */
-char *cmd_iso8601(int64_t t, char out[32]);
+/* "2024-05-01T12:00:00Z" (UTC): util.h's formatter, the one bounced answers with. */
+static inline char *
+cmd_iso8601(int64_t t, char out[32])
+{
+	return util_iso8601_format(t, out);
+}
 
 /* Appends one CSV field (RFC 4180: quoted when it holds , " CR LF or edge spaces). */
 void cmd_csv_field(GString *out, const char *s);

@@ -38,30 +38,11 @@ format_err(char err[256], const char *fmt, ...)
 
 /* ---- times ------------------------------------------------------------ */
 
-char *
-cmd_iso8601(int64_t t, char out[32])
-{
-	GDateTime *dt = g_date_time_new_from_unix_utc(t);
-	char *s;
-
-	if (dt == NULL) {
-		g_strlcpy(out, "?", 32);
-		return out;
-	}
-	s = g_date_time_format(dt, "%Y-%m-%dT%H:%M:%SZ");
-	g_strlcpy(out, s != NULL ? s : "?", 32);
-	g_free(s);
-	g_date_time_unref(dt);
-	return out;
-}
-
 int
 cmd_parse_time(const char *s, enum cmd_time_dir dir, time_t now, int64_t *t_r, char err[256])
 {
 	char buf[TIME_TEXT_MAX + 16];
 	size_t n;
-	GTimeZone *utc;
-	GDateTime *dt;
 	int64_t v;
 
 	while (g_ascii_isspace(*s))
@@ -112,16 +93,11 @@ cmd_parse_time(const char *s, enum cmd_time_dir dir, time_t now, int64_t *t_r, c
 		memmove(buf + 19, buf + 16, n - 16 + 1);
 		memcpy(buf + 16, ":00", 3);
 	}
-	utc = g_time_zone_new_utc();
-	dt = g_date_time_new_from_iso8601(buf, utc);
-	g_time_zone_unref(utc);
-	if (dt == NULL) {
+	if (util_iso8601_parse(buf, t_r) < 0) {
 		format_err(err, "invalid time \"%s\" (want 2024-05-01, 2024-05-01T12:00:00Z, "
 		    "unix seconds or a duration like 7d)", s);
 		return -1;
 	}
-	*t_r = g_date_time_to_unix(dt);
-	g_date_time_unref(dt);
 	return 0;
 }
 
@@ -154,6 +130,7 @@ cmd_csv_read(FILE *in, GPtrArray *fields, unsigned *lines_r, char err[256])
 	GString *f = g_string_sized_new(128);
 	size_t total = 0;
 	int c, quoted = 0, after_quote = 0, any = 0, rc = 1;
+	unsigned quote_line = 0, quote_col = 0;   /* where the open quote is, in the record */
 
 	g_ptr_array_set_size(fields, 0);
 	*lines_r = 0;
@@ -161,7 +138,21 @@ cmd_csv_read(FILE *in, GPtrArray *fields, unsigned *lines_r, char err[256])
 		c = getc_unlocked(in);
 		if (c == EOF) {
 			if (quoted) {
-				format_err(err, "end of file inside a quoted field");
+				/* a stray quote swallows the rest of the file: say where it opened */
+				unsigned swallowed = *lines_r - quote_line + (f->len > 0 &&
+				    f->str[f->len - 1] != '\n');
+
+				if (quote_line == 0)
+					format_err(err, "the quote opening column %u is never closed: the "
+					    "%u line%s from here to the end of the file were read as that "
+					    "one field (end of file inside a quoted field)", quote_col,
+					    swallowed, swallowed == 1 ? "" : "s");
+				else
+					format_err(err, "the quote opening column %u, %u line%s below, is "
+					    "never closed: the %u lines from there to the end of the file "
+					    "were read as that one field (end of file inside a quoted "
+					    "field)", quote_col, quote_line, quote_line == 1 ? "" : "s",
+					    swallowed);
 				rc = -1;
 				goto out;
 			}
@@ -233,6 +224,8 @@ cmd_csv_read(FILE *in, GPtrArray *fields, unsigned *lines_r, char err[256])
 		}
 		if (c == '"' && f->len == 0) {
 			quoted = 1;
+			quote_line = *lines_r;
+			quote_col = fields->len + 1;
 			continue;
 		}
 		g_string_append_c(f, (char)c);
@@ -268,82 +261,12 @@ json_ws(struct json_in *j)
 static char *
 json_string(struct json_in *j)
 {
-	GString *s = g_string_new(NULL);
+	enum util_json_error err;
+	char *s = util_json_read_string(&j->p, j->end, UTIL_JSON_STRICT, NULL, &err);
 
-	j->p++;
-	while (j->p < j->end && *j->p != '"') {
-		unsigned char ch = (unsigned char)*j->p;
-
-		if (ch < 0x20) {
-			format_err(j->err, "control character in a JSON string");
-			goto bad;
-		}
-		if (ch != '\\') {
-			g_string_append_c(s, (char)ch);
-			j->p++;
-			continue;
-		}
-		if (++j->p >= j->end)
-			break;
-		switch (*j->p) {
-		case '"': g_string_append_c(s, '"'); break;
-		case '\\': g_string_append_c(s, '\\'); break;
-		case '/': g_string_append_c(s, '/'); break;
-		case 'b': g_string_append_c(s, '\b'); break;
-		case 'f': g_string_append_c(s, '\f'); break;
-		case 'n': g_string_append_c(s, '\n'); break;
-		case 'r': g_string_append_c(s, '\r'); break;
-		case 't': g_string_append_c(s, '\t'); break;
-		case 'u': {
-			gunichar u = 0;
-
-			for (int k = 0; k < 4; k++) {
-				int v = j->p + 1 + k < j->end ? g_ascii_xdigit_value(j->p[1 + k]) : -1;
-
-				if (v < 0) {
-					format_err(j->err, "bad \\u escape in a JSON string");
-					goto bad;
-				}
-				u = u * 16 + (gunichar)v;
-			}
-			j->p += 4;
-			if (u >= 0xd800 && u < 0xdc00 && j->p + 6 < j->end && j->p[1] == '\\' &&
-			    j->p[2] == 'u') {
-				gunichar lo = 0;
-				int ok = 1;
-
-				for (int k = 0; k < 4; k++) {
-					int v = g_ascii_xdigit_value(j->p[3 + k]);
-
-					if (v < 0)
-						ok = 0;
-					lo = lo * 16 + (gunichar)(v < 0 ? 0 : v);
-				}
-				if (ok && lo >= 0xdc00 && lo < 0xe000) {
-					u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
-					j->p += 6;
-				}
-			}
-			if (u >= 0xd800 && u < 0xe000)
-				u = 0xfffd;     /* a lone surrogate */
-			g_string_append_unichar(s, u);
-			break;
-		}
-		default:
-			format_err(j->err, "bad escape \\%c in a JSON string", *j->p);
-			goto bad;
-		}
-		j->p++;
-	}
-	if (j->p >= j->end) {
-		format_err(j->err, "unterminated JSON string");
-		goto bad;
-	}
-	j->p++;
-	return g_string_free(s, FALSE);
-bad:
-	g_string_free(s, TRUE);
-	return NULL;
+	if (s == NULL)
+		format_err(j->err, "%s", util_json_error_text(err));
+	return s;
 }
 
 /* A string, number, true, false or null; NULL with *is_null_r for null. */

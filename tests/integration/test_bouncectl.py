@@ -124,6 +124,52 @@ def case_unreachable():
     check(p.returncode == 2 and "/nonexistent.yaml" in p.stderr.decode(), p.stderr)
 
 
+def answering_peer(path, answer):
+    """A peer on the admin socket path that reads one request line and sends
+    answer (bytes): what bouncectl makes of answers bounced never sends."""
+    import threading
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(1)
+
+    def serve():
+        conn, _ = srv.accept()
+        with conn:
+            buf = b""
+            while b"\n" not in buf:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    return
+                buf += chunk
+            conn.sendall(answer)
+        srv.close()
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    return t
+
+
+def case_bad_encoding():
+    """bouncectl decodes the daemon's %XX values strictly, as the daemon
+    decodes requests: a malformed value is an error (exit 3), never a
+    half-decoded address; an ERR text with a literal '%' is shown as it came."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "admin.sock")
+        t = answering_peer(path, b"+ address=a%zz@x.test cause=hard\nOK count=1\n")
+        p = subprocess.run([CTL, "list", "--socket", path], capture_output=True, timeout=30)
+        t.join(10)
+        err = p.stderr.decode()
+        check(p.returncode == 3 and "bad %XX" in err, "exit %d: %r" % (p.returncode, err))
+        check(b"a%zz" not in p.stdout and b"a\xfa" not in p.stdout, p.stdout)
+        os.unlink(path)
+        t = answering_peer(path, b"ERR usage bad %XX encoding or NUL in x\n")
+        p = subprocess.run([CTL, "list", "--socket", path], capture_output=True, timeout=30)
+        t.join(10)
+        err = p.stderr.decode()
+        check(p.returncode == 2 and "bad %XX encoding or NUL in x" in err,
+              "exit %d: %r" % (p.returncode, err))
+
+
 def case_check():
     """check: exit 0 ok, 1 suppressed, 2 invalid; query socket and admin socket."""
     with Daemon() as d:
@@ -490,10 +536,10 @@ def bounce_mix(d):
                 diag="452 4.2.2 <%(r)s>: Mailbox full"),
             dsn("jean@wanadoo.fr", status="5.7.1",
                 diag="550 5.7.1 Service refused, please contact abuse. Your IP 192.0.2.1 is "
-                     "blocked (OFR004_104)"),
+                     "blocked (OFR_999)"),
             dsn("marie@orange.fr", status="5.7.1", msgid="<o3@app.test>",
                 diag="550 5.7.1 Service refused, please contact abuse. Your IP 192.0.2.1 is "
-                     "blocked (OFR004_104)"))
+                     "blocked (OFR_999)"))
 
 
 def case_stats():
@@ -508,7 +554,7 @@ def case_stats():
                      "mailboxfull 1", "blocked 2", "sender 2", "address 3", "   2  example.net",
                      "   1  yahoo.com",
                      "blocked by orange (orange.fr/wanadoo.fr/laposte.net/sfr.fr) since 20",
-                     "2 failures", "OFR004_104", "lmtp_sessions=0"):
+                     "2 failures", "OFR_999", "lmtp_sessions=0"):
             check(want in out, "stats lacks %r:\n%s" % (want, out))
         j = json.loads(ok(ctl(d, "stats", "--json"), "json")[1])
         check(j["bounces"] == 5 and j["by_class"] == {"hard": 2, "soft": 3} and

@@ -163,6 +163,55 @@ test_erased_names(void)
 	g_assert_cmpint(store_erased_name_valid(""), ==, 0);
 }
 
+/* store_text_redact: every case-insensitive occurrence, bytes kept around it. */
+static void
+test_redact(void)
+{
+	static const struct {
+		const char *in, *needle, *want;
+	} cases[] = {
+		{ "To: Jane@X.test, bob@x.test", "jane@x.test", "To: [e], bob@x.test" },
+		{ "jane@x.testjane@x.test", "jane@x.test", "[e][e]" },
+		{ "no match", "jane@x.test", "no match" },
+		{ "jane@x.tes", "jane@x.test", "jane@x.tes" },
+		{ "", "jane@x.test", "" },
+	};
+	const char nul[] = "a\0jane@x.test\0b";
+	size_t len;
+	char *out;
+
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		out = store_text_redact(cases[i].in, strlen(cases[i].in), cases[i].needle, "[e]", &len);
+		if (strcmp(out, cases[i].want) != 0 || len != strlen(cases[i].want))
+			g_error("redact %zu: got \"%s\" want \"%s\"", i, out, cases[i].want);
+		g_free(out);
+	}
+	out = store_text_redact(nul, sizeof(nul) - 1, "jane@x.test", "[e]", &len);
+	g_assert_cmpuint(len, ==, 7);
+	g_assert_true(memcmp(out, "a\0[e]\0b", 7) == 0);
+	g_free(out);
+}
+
+/* store_addr_log_hash: hmac: and 16 hex digits of HMAC-SHA256 of the normalised address. */
+static void
+test_log_hash(void)
+{
+	static const unsigned char secret[] = "0123456789abcdef0123456789abcdef";
+	char a[STORE_LOG_HASH_LEN + 1], b[STORE_LOG_HASH_LEN + 1], want[STORE_LOG_HASH_LEN + 1];
+	gchar *hex = g_compute_hmac_for_string(G_CHECKSUM_SHA256, secret, sizeof(secret) - 1,
+	    "jane@x.test", -1);
+
+	g_snprintf(want, sizeof(want), "hmac:%.16s", hex);
+	g_free(hex);
+	store_addr_log_hash(secret, sizeof(secret) - 1, "<Jane@X.TEST>", a);
+	store_addr_log_hash(secret, sizeof(secret) - 1, "jane@x.test", b);
+	g_assert_cmpstr(a, ==, want);
+	g_assert_cmpstr(b, ==, want);
+	store_addr_log_hash(secret, sizeof(secret) - 1, "not an address", a);
+	g_assert_true(g_str_has_prefix(a, "hmac:") && strlen(a) == STORE_LOG_HASH_LEN);
+	g_assert_cmpstr(a, !=, want);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -170,6 +219,8 @@ main(int argc, char **argv)
 	g_test_add_func("/addr/good", test_good);
 	g_test_add_func("/addr/bad", test_bad);
 	g_test_add_func("/addr/limits", test_limits);
+	g_test_add_func("/addr/redact", test_redact);
+	g_test_add_func("/addr/log-hash", test_log_hash);
 	g_test_add_func("/addr/erased_names", test_erased_names);
 	return g_test_run();
 }

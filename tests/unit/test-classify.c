@@ -7,6 +7,10 @@
  *    pattern, decoder, MTA, category, action - or, for a row without an
  *    action condition, one of failed/delayed/none) is decided by that row
  *    and not by an earlier one;
+ *  - the same for the provider rows (parser/providers.c), which are asked
+ *    first: each row's witness (its provider's first marker, its code, its
+ *    first phrase) is decided by that row, and no generic row's witness is
+ *    taken by a provider row;
  *  - every row is reached by a real message: some fixture under
  *    tests/fixtures/ names it in its .expected (rule=<name>);
  *  - invariants: names are unique, no sender- or message-scope row is
@@ -22,6 +26,7 @@
 #include <glib.h>
 
 #include "classify.h"
+#include "providers.h"
 
 static const char *fixtures_dir;
 
@@ -105,6 +110,71 @@ test_no_shadowing(void)
 				"got row \"%s\" want \"%s\": shadowed by an earlier row",
 				i, rules[i].name, status, reply, classify_cmd_name(in.cmd), text,
 				got->name, rules[i].name);
+	}
+}
+
+/* A provider row's own example: first marker, code, first phrase. */
+static void
+provider_witness(const struct provider_row *row, struct classify_input *in, char *text, size_t textsz)
+{
+	size_t np, n;
+	const struct provider *provs = providers_list(&np);
+	char code[64] = "";
+
+	memset(in, 0, sizeof(*in));
+	in->decoder = "rfc3464";
+	in->category = "";
+	in->action = "failed";
+	in->status = row->rule.status != NULL ? row->rule.status : "";
+	in->reply = "";
+	in->cmd = CLASSIFY_CMD_NONE;
+	if (row->token != NULL)
+		g_snprintf(code, sizeof(code), "%s%u", row->token, row->lo);
+	n = (size_t)g_snprintf(text, textsz, "%s %s ", provs[row->provider].markers[0], code);
+	if (row->rule.text != NULL)
+		for (const char *p = row->rule.text[0]; *p && n + 1 < textsz; p++)
+			text[n++] = *p == '*' ? ' ' : *p;
+	text[MIN(n, textsz - 1)] = '\0';
+	in->text = text;
+}
+
+static void
+test_providers_no_shadowing(void)
+{
+	size_t n, ng;
+	const struct provider_row *rows = providers_rows(&n);
+	const struct classify_rule *rules = classify_rules(&ng);
+
+	for (size_t i = 0; i < n; i++) {
+		struct classify_input in;
+		char text[256];
+		unsigned char grams[CLASSIFY_GRAMS_BYTES];
+		const struct provider_row *got;
+
+		provider_witness(&rows[i], &in, text, sizeof(text));
+		got = providers_match(&in, NULL);
+		/* with the bigram pre-filter of the markers: the same */
+		classify_grams(in.text, grams);
+		in.grams = grams;
+		if (providers_match(&in, NULL) != got)
+			g_error("provider row \"%s\": the bigram pre-filter changed the decision",
+				rows[i].rule.name);
+		if (got != &rows[i])
+			g_error("provider row %zu \"%s\": its witness (text \"%s\") got row \"%s\" want \"%s\": "
+				"shadowed by an earlier row", i, rows[i].rule.name, text,
+				got != NULL ? got->rule.name : "(none)", rows[i].rule.name);
+	}
+	/* the generic rows stay reachable: no provider row takes their witnesses */
+	for (size_t i = 0; i < ng; i++) {
+		struct classify_input in;
+		char status[32], reply[4], text[256];
+		const struct provider_row *got;
+
+		witness(&rules[i], &in, status, reply, text, sizeof(text));
+		got = providers_match(&in, NULL);
+		if (got != NULL)
+			g_error("row \"%s\": its witness (text \"%s\") got provider row \"%s\" want none",
+				rules[i].name, text, got->rule.name);
 	}
 }
 
@@ -330,6 +400,7 @@ main(int argc, char **argv)
 	}
 	fixtures_dir = argv[1];
 	g_test_add_func("/classify/no-shadowing", test_no_shadowing);
+	g_test_add_func("/classify/providers-no-shadowing", test_providers_no_shadowing);
 	g_test_add_func("/classify/prefilter-agrees", test_prefilter_agrees);
 	g_test_add_func("/classify/invariants", test_invariants);
 	g_test_add_func("/classify/every-row-has-a-fixture", test_every_row_has_a_fixture);

@@ -311,8 +311,8 @@ test_example(void)
 	g_assert_cmpstr(c->user, ==, "bounced");
 	g_assert_cmpstr(c->lmtp.sock.path, ==, "/run/bounced/lmtp.sock");
 	g_assert_true(c->lmtp.sock.group_explicit);
-	g_assert_cmpuint(c->policy.ngroups, ==, 1);
-	g_assert_cmpuint(c->policy.groups[0].ndomains, ==, 4);
+	g_assert_cmpuint(c->policy.ngroups, ==, 3);
+	g_assert_cmpuint(c->policy.groups[0].ndomains, ==, 9);
 	g_assert_cmpint(c->policy.ttl_reason[REPORT_REASON_HOSTUNKNOWN], ==, 30 * 86400);
 	cfg_free(c);
 }
@@ -357,6 +357,50 @@ test_file_errors(void)
 	g_free(dir);
 }
 
+/* --check-config's system checks: users, groups, directories, by line. */
+static void
+test_check_system(void)
+{
+	static const struct {
+		const char *yaml;       /* DIR: an existing directory */
+		const char *want;       /* the error's tail, or NULL: passes */
+	} cases[] = {
+		{ "store:\n  path: DIR/db\n  secret_file: DIR/s\n", NULL },
+		{ "# c\nuser: no-such-user-bounced-test\nstore:\n  path: DIR/db\n"
+		  "  secret_file: DIR/s\n", "t.yaml:2: user: no such user no-such-user-bounced-test" },
+		{ "store:\n  path: DIR/db\n  secret_file: DIR/s\nquery:\n  group: no-such-group-b\n",
+		  "t.yaml:5: query.group: no such group no-such-group-b" },
+		{ "store:\n  secret_file: DIR/s\n  path: DIR/missing/db\n",
+		  "/missing does not exist (bounced creates it only when started as root with user:)" },
+		{ "store:\n  path: DIR/db\n  secret_file: DIR/nope/s\n",
+		  "/nope does not exist (bounced creates it only when started as root with user:)" },
+	};
+	gchar *dir = g_dir_make_tmp("test-config-XXXXXX", NULL);
+
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		char err[512];
+		gchar **parts = g_strsplit(cases[i].yaml, "DIR", -1);
+		gchar *yaml = g_strjoinv(dir, parts);
+		struct config *c = load(yaml, err);
+		int rc;
+
+		g_strfreev(parts);
+		g_assert_nonnull(c);
+		rc = cfg_check_system(c, err);
+		if (cases[i].want == NULL) {
+			if (rc != 0)
+				g_error("case %zu: got \"%s\" want ok", i, err);
+		} else if (rc != -1 || !g_str_has_suffix(err, cases[i].want)) {
+			g_error("case %zu: got %d \"%s\" want an error ending \"%s\"", i, rc,
+			    rc == 0 ? "" : err, cases[i].want);
+		}
+		cfg_free(c);
+		g_free(yaml);
+	}
+	rmdir(dir);
+	g_free(dir);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -368,5 +412,6 @@ main(int argc, char **argv)
 	g_test_add_func("/config/fuzz-regressions", test_fuzz_regressions);
 	g_test_add_func("/config/example", test_example);
 	g_test_add_func("/config/file-errors", test_file_errors);
+	g_test_add_func("/config/check-system", test_check_system);
 	return g_test_run();
 }

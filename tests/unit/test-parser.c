@@ -503,5 +503,6 @@ main(int argc, char **argv)
 	add_dir("decoders");
 	add_dir("robust");
 	add_dir("postfix-dsn");
+	add_dir("providers");
 	return g_test_run();
 }

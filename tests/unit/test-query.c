@@ -191,30 +191,6 @@ test_backpressure(void)
 	store_index_free(idx);
 }
 
-static void
-test_iso8601(void)
-{
-	char buf[32];
-
-	g_assert_cmpstr(query_iso8601(0, buf), ==, "1970-01-01T00:00:00Z");
-	g_assert_cmpstr(query_iso8601(1700000000, buf), ==, "2023-11-14T22:13:20Z");
-	g_assert_cmpstr(query_iso8601(951782400, buf), ==, "2000-02-29T00:00:00Z");
-	g_assert_cmpstr(query_iso8601(-1, buf), ==, "1969-12-31T23:59:59Z");
-	g_assert_cmpstr(query_iso8601(253402300799, buf), ==, "9999-12-31T23:59:59Z");
-	g_assert_cmpstr(query_iso8601(253402300800, buf), ==, "?");
-	/* the hand-made formatter agrees with gmtime_r + strftime */
-	for (int64_t t = -5000000000; t < 8000000000; t += 7777777 + (t & 0xfff)) {
-		char want[32];
-		time_t tt = (time_t)t;
-		struct tm tm;
-
-		gmtime_r(&tt, &tm);
-		strftime(want, sizeof(want), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		if (strcmp(query_iso8601(t, buf), want) != 0)
-			g_error("%" G_GINT64_FORMAT ": got %s want %s", t, buf, want);
-	}
-}
-
 /* No index yet (the store could not be opened): ERR, never a guessed OK. */
 static void
 test_unavailable(void)
@@ -235,7 +211,6 @@ main(int argc, char **argv)
 	g_test_add_func("/query/invalid", test_invalid);
 	g_test_add_func("/query/too-long", test_too_long);
 	g_test_add_func("/query/backpressure", test_backpressure);
-	g_test_add_func("/query/iso8601", test_iso8601);
 	g_test_add_func("/query/unavailable", test_unavailable);
 	return g_test_run();
 }

@@ -135,7 +135,9 @@ test_forget(void)
 	g_assert_cmpint(store_forget(s, "<Jane.Doe@example.com>", "uid=0", T0 + D, &fr, changes),
 	    ==, 1);
 	g_assert_cmpuint(fr.events, ==, 2);
-	g_assert_cmpuint(fr.bounces, ==, 2);
+	/* her own bounce erased; the one naming Bob too kept for him, redacted */
+	g_assert_cmpuint(fr.bounces, ==, 1);
+	g_assert_cmpuint(fr.bounces_redacted, ==, 1);
 	g_assert_cmpuint(fr.audit, >=, 3);
 	g_assert_cmpint(fr.kept_suppressed, ==, 1);
 
@@ -146,6 +148,11 @@ test_forget(void)
 	/* Bob's evidence stays (his diagnostic named her: erased). */
 	g_assert_cmpint(tu_sql_int(dir, "SELECT count(*) FROM event WHERE address = 'bob@example.com'"
 	    " AND diagnostic IS NULL"), ==, 1);
+	/* and his raw bounce, with her address replaced, linked to his event */
+	g_assert_cmpint(tu_sql_int(dir, "SELECT count(*) FROM bounce b JOIN event e ON"
+	    " e.bounce_id = b.id WHERE e.address = 'bob@example.com' AND b.raw IS NOT NULL"
+	    " AND instr(CAST(b.raw AS TEXT), '[erased]') > 0"
+	    " AND instr(CAST(b.raw AS TEXT), 'bob@example.com') > 0"), ==, 1);
 
 	/* Still suppressed: by the index as it was, by a freshly loaded one, and by get. */
 	g_assert_cmpint(store_check(idx, who, strlen(who), T0 + D, &v), ==, 1);

@@ -58,7 +58,7 @@ def skip_reason():
     if os.geteuid() != 0:
         return "the Postfix lab must run as root (postfix start, smtp-sink -u)"
     if not which_postfix():
-        return "postfix is not installed (apt-get install postfix swaks)"
+        return "postfix is not installed (apt-get install postfix)"
     try:
         import pwd
         pwd.getpwnam("postfix")
@@ -969,6 +969,9 @@ def unittest_main(name, need_bounced=False):
         print("%s: SKIP: %s" % (name, why))
         return SKIP
     prog = unittest.main(module="__main__", exit=False, verbosity=2)
+    for test, why in prog.result.skipped:
+        # a part left out of a passing script: tests/run-all lists it
+        print("PARTIAL SKIP: %s: %s" % (test.id().split(".")[-1], why))
     return 0 if prog.result.wasSuccessful() else 1
 
 
