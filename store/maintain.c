@@ -251,7 +251,7 @@ reparse(struct store *s, int64_t id, GHashTable *targets)
 	sqlite3_stmt *st = store_stmt(s, STMT_REEVAL_BOUNCE);
 	struct report *r;
 	int64_t received;
-	int rc;
+	int rc, untrusted;
 
 	if (st == NULL)
 		return -1;
@@ -267,6 +267,7 @@ reparse(struct store *s, int64_t id, GHashTable *targets)
 		const char *verp = (const char *)sqlite3_column_text(st, 2);
 
 		received = sqlite3_column_int64(st, 1);
+		untrusted = sqlite3_column_int(st, 3);
 		r = s->parse != NULL ? s->parse(raw != NULL ? raw : "", len, s->parse_ud) :
 		    report_parse(raw != NULL ? raw : "", len, NULL);
 		if (r != NULL && verp != NULL && report_adopt_recipient(r, verp) == -1) {
@@ -288,8 +289,8 @@ reparse(struct store *s, int64_t id, GHashTable *targets)
 		size_t nlen;
 		int64_t eid;
 
-		if (store_event_insert(s, id, received, g_ptr_array_index(r->rcpts, i), name, &nlen,
-		    &eid) == -1)
+		if (store_event_insert(s, id, received, g_ptr_array_index(r->rcpts, i), untrusted, name,
+		    &nlen, &eid) == -1)
 			goto fail;
 		if (nlen > 0)
 			g_hash_table_add(targets, g_strdup(name));

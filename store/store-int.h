@@ -185,8 +185,8 @@ void store_target_change(struct store *s, const struct store_target *t, time_t n
 
 /* Records one recipient as an event (see store.c). */
 int store_event_insert(struct store *s, int64_t bounce_id, int64_t at,
-    const struct report_rcpt *rc, char name_r[STORE_ADDR_MAX + 1], size_t *len_r,
-    int64_t *id_r);
+    const struct report_rcpt *rc, int untrusted, char name_r[STORE_ADDR_MAX + 1],
+    size_t *len_r, int64_t *id_r);
 
 /*
  * Opens or extends the incident of domain's provider (or its candidate:

@@ -20,7 +20,7 @@
 #include "store-int.h"
 
 /* Limits. */
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 #define DEFAULT_BUSY_MS 2000
 #define DEFAULT_CACHE_KIB 2048
 
@@ -53,7 +53,7 @@ static void open_probe(const char *path, char err[256]);
 static int exec_pragmas(struct store *s, const struct store_config *cfg, char err[256]);
 static int ingest_one(struct store *s, struct store_bounce *b, time_t now, GArray *changes);
 static int ingest_rcpt(struct store *s, int64_t bounce_id, int64_t at,
-    const struct report_rcpt *rc, time_t now, GArray *changes);
+    const struct report_rcpt *rc, int untrusted, time_t now, GArray *changes);
 static const char *col_text(sqlite3_stmt *st, int i);
 
 /* ---- names, errors ------------------------------------------------ */
@@ -792,7 +792,7 @@ store_incident_note(struct store *s, const char *domain, int64_t at, int64_t eve
  */
 int
 store_event_insert(struct store *s, int64_t bounce_id, int64_t at, const struct report_rcpt *rc,
-    char name_r[STORE_ADDR_MAX + 1], size_t *len_r, int64_t *id_r)
+    int untrusted, char name_r[STORE_ADDR_MAX + 1], size_t *len_r, int64_t *id_r)
 {
 	sqlite3_stmt *st = store_stmt(s, STMT_EVENT_INS);
 	char err[256];
@@ -822,23 +822,26 @@ store_event_insert(struct store *s, int64_t bounce_id, int64_t at, const struct 
 	store_bind_text(st, 12, rc->remote_mta);
 	store_bind_text(st, 13, rc->smtp_command);
 	store_bind_text(st, 14, rc->rule);
+	sqlite3_bind_int(st, 15, untrusted != 0);
 	if (store_step_done(s, st, "record event") == -1)
 		return -1;
 	*id_r = sqlite3_last_insert_rowid(s->db);
 	return 0;
 }
 
+/* Records one recipient's event; a trusted one goes through the policy. */
 static int
 ingest_rcpt(struct store *s, int64_t bounce_id, int64_t at, const struct report_rcpt *rc,
-    time_t now, GArray *changes)
+    int untrusted, time_t now, GArray *changes)
 {
 	struct store_target t;
 	struct store_pevent ev;
 
 	memset(&ev, 0, sizeof(ev));
-	if (store_event_insert(s, bounce_id, at, rc, t.name, &t.len, &ev.id) == -1)
+	if (store_event_insert(s, bounce_id, at, rc, untrusted, t.name, &t.len, &ev.id) == -1)
 		return -1;
-	if (t.len == 0)
+	/* untrusted: kept as evidence, never a state nor an incident */
+	if (t.len == 0 || untrusted)
 		return 0;
 	ev.at = at;
 	ev.class = rc->class;
@@ -900,6 +903,8 @@ ingest_one(struct store *s, struct store_bounce *b, time_t now, GArray *changes)
 	store_bind_text(st, 10, r != NULL ? r->subject : NULL);
 	sqlite3_bind_int(st, 11, (int)nrcpt);
 	sqlite3_bind_blob64(st, 12, b->raw != NULL ? b->raw : "", b->raw_len, SQLITE_STATIC);
+	store_bind_text(st, 13, b->trust);
+	store_bind_text(st, 14, b->untrusted);
 	if (store_step_done(s, st, "record bounce") == -1)
 		return -1;
 	if (sqlite3_changes(s->db) == 0) {
@@ -920,7 +925,8 @@ ingest_one(struct store *s, struct store_bounce *b, time_t now, GArray *changes)
 	}
 	b->id_r = sqlite3_last_insert_rowid(s->db);
 	for (unsigned i = 0; i < nrcpt; i++)
-		if (ingest_rcpt(s, b->id_r, at, g_ptr_array_index(r->rcpts, i), now, changes) == -1)
+		if (ingest_rcpt(s, b->id_r, at, g_ptr_array_index(r->rcpts, i), b->untrusted != NULL,
+		    now, changes) == -1)
 			return -1;
 	return 0;
 }
@@ -948,6 +954,16 @@ fail:
 		b[i].duplicate_r = 0;
 	}
 	return -1;
+}
+
+enum store_sent
+store_sent_lookup(struct store *s, const char *message_id, const char *queue_id)
+{
+	/* no sent-mail record yet: the Postfix log source will keep one */
+	(void)s;
+	(void)message_id;
+	(void)queue_id;
+	return STORE_SENT_UNKNOWN;
 }
 
 /* ---- manual entries ------------------------------------------------ */

@@ -232,6 +232,24 @@ int store_check(const struct store_index *idx, const char *norm, size_t len, tim
 /* Loads every current suppression of the database into idx (startup, reload). */
 int store_load_index(struct store *s, struct store_index *idx);
 
+/* ---- was this message sent by us? ----------------------------------- */
+
+/* What the sent-mail record says of a returned message. */
+enum store_sent {
+	STORE_SENT_UNKNOWN,           /* no record (or no record kept yet) */
+	STORE_SENT_YES,               /* this server sent it */
+	STORE_SENT_NO,                /* the record covers the period and has no such mail */
+};
+
+/*
+ * The pluggable "was this message sent by us?" lookup for the trust check
+ * (bounced/trust.h): message_id (without <>) and/or the Postfix queue_id
+ * named in a bounce, either may be NULL.  Backed by the sent-mail record of
+ * the Postfix log source when there is one; until then STORE_SENT_UNKNOWN.
+ * s may be NULL (store not open): unknown.
+ */
+enum store_sent store_sent_lookup(struct store *s, const char *message_id, const char *queue_id);
+
 /* ---- writes: each call is one durable transaction ------------------ */
 
 /* One received bounce. */
@@ -243,6 +261,9 @@ struct store_bounce {
 	const char *verp_rcpt;        /* recipient decoded from a VERP envelope, or NULL:
 	                               * kept so re-evaluation can adopt it again */
 	int64_t received;             /* unix time; 0: now */
+	const char *untrusted;        /* NULL: counts; else why not (trust_decide()): stored
+	                               * with its events, never suppresses nor opens an incident */
+	const char *trust;            /* the evidence ("tag=valid sender=null ..."), or NULL */
 	/* out */
 	int64_t id_r;                 /* the stored bounce's id */
 	int duplicate_r;              /* 1: same digest already stored; nothing counted again */
@@ -357,6 +378,9 @@ struct store_filter {
 	int64_t since, until;         /* on the entry's since */
 	const char *after;            /* keyset paging: addresses > after, or NULL */
 	unsigned limit;               /* 0 = no limit */
+	int untrusted_only;           /* 1: addresses named by untrusted bounces (with their
+	                               * state, or not suppressed); since/until on the events;
+	                               * cause, reason, scope and suppressed_only ignored */
 };
 
 /* Calls cb for each entry in address order; cb returns 0 to go on, 1 to stop.  0 / -1. */
@@ -378,6 +402,8 @@ struct store_event {
 	char *rule;                   /* the classify rule that decided */
 	char *decoder, *reporting_mta, *orig_message_id, *orig_sender, *subject;
 	int raw_kept;                 /* 1: store_raw(bounce_id) has the message */
+	char *untrusted;              /* NULL: the bounce counted; else why not ("tag-absent") */
+	char *trust;                  /* the bounce's evidence, or NULL (before trust existed) */
 };
 void store_event_free(struct store_event *ev);
 
