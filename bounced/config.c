@@ -34,6 +34,7 @@
 #include "build-config.h"
 #include "config.h"
 #include "bounds.h"
+#include "trust.h"
 
 #define CFG_LIST_MAX      1024      /* items in one YAML list */
 #define CFG_GROUPS_MAX    64        /* provider groups */
@@ -57,6 +58,8 @@ enum cfg_type {
 	CFG_VERP,       /* two delimiter characters */
 	CFG_EXPIRY,     /* policy.expiry.<reason>: TTL */
 	CFG_GROUP_LIST, /* policy.provider_groups.<name>: list of domains */
+	CFG_TRUST,      /* signed | signed-or-sent | any */
+	CFG_DOMAINS,    /* list of domain names */
 };
 
 struct cfg_key {
@@ -142,6 +145,12 @@ static const struct cfg_key cfg_keys[] = {
 	{ "verp.enabled", CFG_BOOL, OFF(verp.enabled), "true", 0, 0 },
 	{ "verp.delimiters", CFG_VERP, OFF(verp.delimiters), "+=", 0, 0 },
 
+	{ "trust.mode", CFG_TRUST, OFF(trust.mode), "signed", 0, 0 },
+	{ "trust.domains", CFG_DOMAINS, OFF(trust.domains), NULL, 0, 0 },
+	{ "trust.validity", CFG_DURATION, OFF(trust.validity), "7d", 86400, 365 * 86400 },
+	/* default: beside store.secret_file (cfg_finish) */
+	{ "trust.keys_file", CFG_PATH, OFF(trust.keys_file), NULL, 0, 0 },
+	{ "trust.sign_name", CFG_WORD, OFF(trust.sign_name), "sign", 0, 0 },
 	{ "logsource.type", CFG_WORD, OFF(logsource.type), "none", 0, 0 },
 	{ "logsource.path", CFG_PATH, OFF(logsource.path), NULL, 0, 0 },
 	{ "logsource.unit", CFG_WORD, OFF(logsource.unit), "postfix", 0, 0 },
@@ -572,8 +581,17 @@ cfg_set_scalar(struct cfg_loader *l, const struct cfg_key *k, const char *name,
 		l->cfg->admin.nallow_uids = 1;
 		return 0;
 	}
+	case CFG_TRUST: {
+		enum trust_mode m;
+
+		if (!trust_mode_from_name(v, &m))
+			return cfg_fail(l, "\"%s\" is not signed, signed-or-sent or any", v);
+		*(int *)(void *)field = (int)m;
+		return 0;
+	}
 	case CFG_EXPIRY:
 	case CFG_GROUP_LIST:
+	case CFG_DOMAINS:
 		break;
 	}
 	return cfg_fail(l, "internal: no scalar form");
@@ -585,7 +603,7 @@ cfg_set(struct cfg_loader *l, const struct cfg_key *k, const char *name, yaml_no
 {
 	struct cfg_priv *priv = l->cfg->priv;
 
-	if (k->type == CFG_UIDS || k->type == CFG_GROUP_LIST) {
+	if (k->type == CFG_UIDS || k->type == CFG_GROUP_LIST || k->type == CFG_DOMAINS) {
 		GArray *uids = NULL;
 		GPtrArray *doms = NULL;
 		yaml_node_item_t *it;
@@ -599,7 +617,8 @@ cfg_set(struct cfg_loader *l, const struct cfg_key *k, const char *name, yaml_no
 		}
 		if (node->type != YAML_SEQUENCE_NODE)
 			return cfg_fail(l, "must be a list, e.g. [%s]",
-			    k->type == CFG_UIDS ? "0, 110" : "orange.fr, wanadoo.fr");
+			    k->type == CFG_UIDS ? "0, 110" : k->type == CFG_DOMAINS ?
+			    "bounce.example.com" : "orange.fr, wanadoo.fr");
 		if (k->type == CFG_UIDS)
 			uids = g_array_new(FALSE, FALSE, sizeof(uid_t));
 		else
@@ -655,7 +674,8 @@ cfg_set(struct cfg_loader *l, const struct cfg_key *k, const char *name, yaml_no
 				}
 				low = g_ascii_strdown(ascii, -1);
 				g_free(ascii);
-				for (guint gi = 0; gi < priv->group_domains->len; gi++) {
+				for (guint gi = 0; k->type == CFG_GROUP_LIST &&
+				    gi < priv->group_domains->len; gi++) {
 					GPtrArray *other = g_ptr_array_index(priv->group_domains, gi);
 
 					for (guint di = 0; di < other->len; di++)
@@ -673,6 +693,12 @@ cfg_set(struct cfg_loader *l, const struct cfg_key *k, const char *name, yaml_no
 			g_free(l->cfg->admin.allow_uids);
 			l->cfg->admin.nallow_uids = uids->len;
 			l->cfg->admin.allow_uids = (uid_t *)(void *)g_array_free(uids, FALSE);
+		} else if (k->type == CFG_DOMAINS) {
+			g_strfreev(l->cfg->trust.domains);
+			l->cfg->trust.ndomains = doms->len;
+			g_ptr_array_add(doms, NULL);
+			l->cfg->trust.domains = (char **)g_ptr_array_steal(doms, NULL);
+			g_ptr_array_free(doms, TRUE);
 		} else {
 			if (priv->group_names->len >= CFG_GROUPS_MAX) {
 				cfg_fail(l, "more than %d provider groups", CFG_GROUPS_MAX);
@@ -822,6 +848,18 @@ cfg_finish(struct cfg_loader *l)
 		return cfg_fail_at(l, "socketmap.transport_name", "must differ from socketmap.name");
 	if (strcmp(c->store.path, c->store.secret_file) == 0)
 		return cfg_fail_at(l, "store.secret_file", "is also store.path");
+	if (c->trust.keys_file == NULL) {
+		gchar *dir = g_path_get_dirname(c->store.secret_file);
+
+		c->trust.keys_file = g_build_filename(dir, "signing-keys", NULL);
+		g_free(dir);
+	}
+	if (strcmp(c->trust.keys_file, c->store.path) == 0 ||
+	    strcmp(c->trust.keys_file, c->store.secret_file) == 0)
+		return cfg_fail_at(l, "trust.keys_file", "is also store.path or store.secret_file");
+	if (strcmp(c->trust.sign_name, c->socketmap.name) == 0 ||
+	    strcmp(c->trust.sign_name, c->socketmap.transport_name) == 0)
+		return cfg_fail_at(l, "trust.sign_name", "must differ from the socketmap's other maps");
 	if (c->group != NULL && c->user == NULL)
 		return cfg_fail_at(l, "group", "is only used with user");
 	if (strcmp(c->logsource.type, "file") == 0) {
@@ -1130,6 +1168,7 @@ cfg_free(struct config *c)
 		    k->type == CFG_DELIMS || k->type == CFG_UIDS)
 			g_free(*(void **)(void *)((char *)c + k->off));
 	}
+	g_strfreev(c->trust.domains);
 	cfg_priv_free(c->priv);
 	g_free(c->file);
 	g_free(c);

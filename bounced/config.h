@@ -116,6 +116,14 @@ struct config {
 		char *mail_sendmail;    /* the sendmail program */
 		unsigned mail_max_per_hour;
 	} alerts;
+	struct {
+		int mode;               /* enum trust_mode: what counts toward suppression */
+		char **domains;         /* sender domains the "sign" map signs (lowercase ASCII) */
+		size_t ndomains;
+		int64_t validity;       /* seconds a tag stays good (7 d) */
+		char *keys_file;        /* signing keys; created (0600) when missing */
+		char *sign_name;        /* the socketmap map name for sender_canonical_maps */
+	} trust;
 
 	struct store_policy policy;
 

@@ -23,6 +23,7 @@
 #include "report.h"
 #include "socketmap.h"
 #include "store.h"
+#include "trust.h"
 #include "writer.h"
 
 struct event_base;
@@ -39,6 +40,7 @@ struct daemon {
 	struct store *ro;               /* read-only store: admin reads */
 	struct store_index *idx;        /* "may I send to X?" */
 	struct report_limits rlim;      /* parser limits */
+	struct trust_keyring keys;      /* signing keys (trust.h); keys.n 0: not loaded */
 	char hostname[256];
 	time_t started;
 	int stopping;

@@ -84,6 +84,8 @@ struct lmtp_ingest {
 	struct lmtp_txn *txn;
 	struct report *report;
 	char verp[STORE_ADDR_MAX + 1];  /* recovered recipient, or "" */
+	struct trust_evidence ev;       /* does it answer mail we sent? */
+	char trust[96];                 /* ev as stored */
 	unsigned verp_many;             /* distinct VERP recipients when more than one */
 	gint64 t0;
 };
@@ -101,6 +103,8 @@ static int lmtp_names_nobody(const struct report *r);
 static const char *lmtp_log_addr(const struct daemon *d, const char *addr, char *out,
     size_t outsz);
 static void lmtp_verp(struct lmtp_server *srv, struct lmtp_ingest *ing);
+static void lmtp_trust(struct lmtp_server *srv, struct lmtp_ingest *ing);
+static int lmtp_own_refusal(const struct report *r);
 static void lmtp_log_decisions(struct lmtp_server *srv, struct lmtp_ingest *ing);
 
 struct lmtp_server *
@@ -430,6 +434,53 @@ lmtp_verp(struct lmtp_server *srv, struct lmtp_ingest *ing)
 }
 
 /*
+ * The trust evidence (doc/security.md): the tag of the first signed RCPT
+ * (the best one when several), the null sender, a machine-readable report,
+ * and whether the returned message is one we sent.
+ */
+static void
+lmtp_trust(struct lmtp_server *srv, struct lmtp_ingest *ing)
+{
+	struct daemon *d = srv->d;
+	const struct config *cfg = d->cfg;
+	const struct report *r = ing->report;
+	GPtrArray *rcpts = ing->txn->rcpts;
+	time_t now = time(NULL);
+
+	ing->ev.tag = TRUST_TAG_ABSENT;
+	for (guint i = 0; i < rcpts->len && ing->ev.tag != TRUST_TAG_VALID; i++) {
+		enum trust_tag t = trust_verify(&d->keys, g_ptr_array_index(rcpts, i),
+		    cfg->verp.delimiters[0], cfg->trust.validity, now);
+
+		if (t != TRUST_TAG_ABSENT && (ing->ev.tag == TRUST_TAG_ABSENT || t == TRUST_TAG_VALID))
+			ing->ev.tag = t;
+	}
+	ing->ev.null_sender = ing->txn->mail_from[0] == '\0';
+	ing->ev.well_formed = r->decoder == REPORT_DECODER_RFC3464 || r->decoder == REPORT_DECODER_ARF;
+	ing->ev.sent = STORE_SENT_UNKNOWN;
+	/* only asked when it can change the decision */
+	if (cfg->trust.mode == TRUST_MODE_SIGNED_OR_SENT && ing->ev.tag != TRUST_TAG_VALID &&
+	    ing->ev.null_sender && ing->ev.well_formed && r->orig_message_id != NULL)
+		ing->ev.sent = store_sent_lookup(d->ro, r->orig_message_id, r->orig_queue_id);
+	trust_evidence_format(&ing->ev, report_decoder_name(r->decoder), ing->trust, sizeof(ing->trust));
+	ing->job.bounce.trust = ing->trust;
+	ing->job.bounce.untrusted = trust_decide((enum trust_mode)cfg->trust.mode, &ing->ev);
+}
+
+/* 1 when the message returns bounced's own refusal (classify.h). */
+static int
+lmtp_own_refusal(const struct report *r)
+{
+	for (guint i = 0; i < r->rcpts->len; i++) {
+		const struct report_rcpt *rc = g_ptr_array_index(r->rcpts, i);
+
+		if (rc->rule != NULL && strcmp(rc->rule, REPORT_RULE_OWN_REFUSAL) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/*
  * An address for a log line: escaped, or with log.hash_addresses its keyed
  * hash (no address in the logs to erase).  Returns out.
  */
@@ -495,6 +546,7 @@ lmtp_on_txn(void *ud, struct lmtp_txn *txn)
 	ing->job.bounce.envelope_rcpt = g_ptr_array_index(txn->rcpts, 0);
 	ing->job.bounce.verp_rcpt = ing->verp[0] ? ing->verp : NULL;
 	ing->job.bounce.received = (int64_t)time(NULL);
+	lmtp_trust(srv, ing);
 	ing->job.done = lmtp_ingest_done;
 	ing->job.ud = s;
 	/* this bounce ends the transaction the writer was told of */
@@ -557,17 +609,22 @@ lmtp_ingest_done(struct writer_job *job)
 
 	metrics_lmtp_message(d->metrics, ing->report, job->rc == 0, job->bounce.duplicate_r,
 	    (double)(g_get_monotonic_time() - ing->t0) / 1e6);
+	if (job->rc == 0 && !job->bounce.duplicate_r)
+		metrics_trust(d->metrics, job->bounce.untrusted != NULL, ing->ev.tag,
+		    lmtp_own_refusal(ing->report));
 	(job->rc == 0 ? log_info : log_warnx)("event=bounce session=%u id=%" G_GINT64_FORMAT
 	    " result=%s from=<%s> rcpt=<%s> "
 	    "rcpts=%u size=%zu kept=%u truncated=%d decoder=%s recipients=%u verp=%s%s "
-	    "duplicate=%d batch=%u ms=%.1f%s%s%s%s%s", ing->session_id, job->bounce.id_r,
+	    "duplicate=%d batch=%u ms=%.1f trust=\"%s\" untrusted=%s%s%s%s%s%s",
+	    ing->session_id, job->bounce.id_r,
 	    job->rc == 0 ? "stored" : "failed",
 	    lmtp_log_addr(d, t->mail_from, from, sizeof(from)),
 	    lmtp_log_addr(d, r0, rcpt, sizeof(rcpt)), t->rcpts->len, t->size, t->data->len,
 	    t->truncated, report_decoder_name(ing->report->decoder), ing->report->rcpts->len,
 	    ing->verp[0] ? lmtp_log_addr(d, ing->verp, verp, sizeof(verp)) : "-",
 	    ing->verp_many ? " verp_ambiguous=1" : "", job->bounce.duplicate_r, job->batch,
-	    (double)(g_get_monotonic_time() - ing->t0) / 1000.0,
+	    (double)(g_get_monotonic_time() - ing->t0) / 1000.0, ing->trust,
+	    job->bounce.untrusted != NULL ? job->bounce.untrusted : "-",
 	    job->rc < 0 ? " error_kind=" : "",
 	    job->rc < 0 ? store_error_name(job->errcode) : "",
 	    job->rc < 0 ? " error=\"" : "",

@@ -88,6 +88,8 @@ struct main_purge_job {
 
 static void usage(FILE *fp);
 static int main_secret(struct main_ctx *m, const char *path, char err[256]);
+static int main_rotate_key(const struct config *cfg, int64_t overlap);
+static void main_trust_ctx(struct daemon *d);
 static int main_sockets(struct main_ctx *m, uid_t uid, gid_t gid);
 static int main_in_group(gid_t gid);
 static int main_drop_privileges(const struct config *cfg, uid_t *uid_r, gid_t *gid_r);
@@ -141,11 +143,54 @@ usage(FILE *fp)
 	    "                      sockets (lmtp.sock, query.sock, socketmap.sock,\n"
 	    "                      admin.sock) under DIR\n"
 	    "  -t, --check-config  validate the configuration and exit (0: valid)\n"
+	    "  -R, --rotate-key    add a new signing key to trust.keys_file and exit; the\n"
+	    "                      previous key stays valid for --overlap DURATION\n"
+	    "                      (default trust.validity; 0: refused at once). Then\n"
+	    "                      send bounced a HUP (doc/security.md)\n"
 	    "  -V, --version       print the version\n"
 	    "\n"
 	    "bounced runs in the foreground and logs to stderr unless log.to is syslog.\n"
 	    "Signals: HUP re-reads the policy and the log level; TERM or INT stop it\n"
 	    "after the LMTP transactions in progress.\n");
+}
+
+/* bounced --rotate-key: the key file stays the daemon user's.  Exit status. */
+static int
+main_rotate_key(const struct config *cfg, int64_t overlap)
+{
+	char err[256];
+	struct passwd *pw = NULL;
+
+	if (trust_keys_rotate(cfg->trust.keys_file, time(NULL), overlap, err) < 0) {
+		fprintf(stderr, "bounced: %s\n", err);
+		return 1;
+	}
+	if (geteuid() == 0 && cfg->user != NULL && (pw = getpwnam(cfg->user)) != NULL &&
+	    chown(cfg->trust.keys_file, pw->pw_uid, pw->pw_gid) < 0) {
+		fprintf(stderr, "bounced: chown %s: %s\n", cfg->trust.keys_file, g_strerror(errno));
+		return 1;
+	}
+	printf("bounced: %s: new signing key added; the previous one is accepted for %" G_GINT64_FORMAT
+	    " more seconds. Send bounced a HUP to use it.\n", cfg->trust.keys_file, overlap);
+	return 0;
+}
+
+/* The socketmap's view of the trust settings (startup, SIGHUP). */
+static void
+main_trust_ctx(struct daemon *d)
+{
+	d->sctx.sign_name = d->cfg->trust.sign_name;
+	d->sctx.sign_domains = (const char *const *)d->cfg->trust.domains;
+	d->sctx.nsign_domains = d->cfg->trust.ndomains;
+	d->sctx.keys = d->keys.n > 0 ? &d->keys : NULL;
+	if (d->cfg->trust.mode == TRUST_MODE_ANY)
+		log_warnx("event=trust_any effect=\"every bounce counts, forged ones too: for a "
+		    "migration only\" hint=\"configure the signing (doc/postfix.md) and set "
+		    "trust.mode: signed\"");
+	else if (d->cfg->trust.ndomains == 0)
+		log_warnx("event=trust_no_domains mode=%s effect=\"nothing is signed: bounces will be "
+		    "stored as untrusted\" hint=\"set trust.domains to the bounce domain\"",
+		    trust_mode_name((enum trust_mode)d->cfg->trust.mode));
 }
 
 /* Reads the HMAC secret, or creates it (0600, random) when missing. */
@@ -340,6 +385,8 @@ main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "dir", required_argument, NULL, 'd' },
 		{ "check-config", no_argument, NULL, 't' },
+		{ "rotate-key", no_argument, NULL, 'R' },
+		{ "overlap", required_argument, NULL, 'O' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -347,7 +394,8 @@ main(int argc, char **argv)
 	struct main_ctx *m;
 	struct daemon *d;
 	const char *config_file = NULL, *dir = NULL;
-	int check = 0, opt, drop;
+	int check = 0, rotate = 0, opt, drop;
+	int64_t overlap = -1;
 	char err[512];
 	uid_t uid;
 	gid_t gid;
@@ -356,11 +404,18 @@ main(int argc, char **argv)
 	uint64_t stored, duplicates, failed;
 	struct timeval purge_tv = { PURGE_INTERVAL, 0 }, reader_tv = { READER_CHECK, 0 };
 
-	while ((opt = getopt_long(argc, argv, "c:d:tVh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:d:tRO:Vh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': config_file = optarg; break;
 		case 'd': dir = optarg; break;
 		case 't': check = 1; break;
+		case 'R': rotate = 1; break;
+		case 'O':
+			if (!cfg_parse_duration(optarg, 0, &overlap)) {
+				fprintf(stderr, "bounced: --overlap: \"%s\" is not a duration\n", optarg);
+				return 2;
+			}
+			break;
 		case 'V': printf("bounced %s\n", BOUNCED_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -390,6 +445,13 @@ main(int argc, char **argv)
 		cfg_free(d->cfg);
 		g_free(m);
 		return 0;
+	}
+	if (rotate) {
+		int rc = main_rotate_key(d->cfg, overlap >= 0 ? overlap : d->cfg->trust.validity);
+
+		cfg_free(d->cfg);
+		g_free(m);
+		return rc;
 	}
 	log_init("bounced", d->cfg->log_to_syslog, d->cfg->log_level);
 	signal(SIGPIPE, SIG_IGN);
@@ -429,6 +491,7 @@ main(int argc, char **argv)
 	d->sctx.transport_name = d->cfg->socketmap.transport_name;
 	d->sctx.delimiters = d->cfg->socketmap.recipient_delimiter ?
 	    d->cfg->socketmap.recipient_delimiter : "";
+	main_trust_ctx(d);
 	if (main_sockets(m, drop ? uid : (uid_t)-1, (gid_t)-1) < 0)
 		exit(1);	/* logged; exit keeps main's state reachable */
 	if (d->cfg->metrics.http != NULL) {
@@ -526,6 +589,7 @@ main(int argc, char **argv)
 	cfg_free(d->cfg);
 	g_mime_shutdown();
 	explicit_bzero(m->secret, sizeof(m->secret));
+	explicit_bzero(&d->keys, sizeof(d->keys));
 	g_free(m);
 	return 0;
 }
@@ -564,6 +628,14 @@ main_state(struct main_ctx *m, char err[512])
 	}
 	d->secret = m->secret;          /* log.hash_addresses */
 	d->secret_len = m->secret_len;
+	if (d->keys.n == 0) {
+		if (trust_keys_load(d->cfg->trust.keys_file, 1, time(NULL), &d->keys, e) < 0) {
+			g_strlcpy(err, e, 512);
+			return -1;
+		}
+		d->sctx.keys = &d->keys;
+		log_info("event=signing_keys path=%s keys=%zu", d->cfg->trust.keys_file, d->keys.n);
+	}
 	if (d->writer == NULL) {
 		sc.secret_len = m->secret_len;
 		sc.readonly = 0;
@@ -736,6 +808,21 @@ main_reload(struct main_ctx *m)
 	d->sctx.transport_name = nc->socketmap.transport_name;
 	d->sctx.delimiters = nc->socketmap.recipient_delimiter ?
 	    nc->socketmap.recipient_delimiter : "";
+	{
+		struct trust_keyring kr;
+		char kerr[256];
+
+		/* a rotated key: read again; a broken file keeps the keys in use */
+		if (trust_keys_load(nc->trust.keys_file, 0, time(NULL), &kr, kerr) < 0)
+			log_error("event=reload_failed what=signing_keys error=\"%s\" kept=running_keys",
+			    kerr);
+		else {
+			d->keys = kr;
+			log_info("event=reloaded what=signing_keys keys=%zu", kr.n);
+		}
+		explicit_bzero(&kr, sizeof(kr));
+	}
+	main_trust_ctx(d);
 	if (d->ro != NULL)
 		store_set_policy(d->ro, &nc->policy);
 	pj = g_new0(struct main_policy_job, 1);

@@ -60,6 +60,8 @@ struct metrics {
 	uint64_t unrecognised;          /* stored messages in which no recipient was found */
 	uint64_t lmtp_events;           /* recipients of the stored messages */
 	uint64_t log_lines[METRICS_LOG_COUNT];
+	uint64_t untrusted[TRUST_TAG_COUNT]; /* by the tag state that made them untrusted */
+	uint64_t refusals;              /* messages returning bounced's own refusal */
 	uint64_t suppressions[STORE_CAUSE_COUNT];
 	uint64_t lifted;
 	uint64_t http_requests;
@@ -146,6 +148,15 @@ metrics_log_lines(struct metrics *m, enum metrics_log what, unsigned n)
 {
 	if ((unsigned)what < METRICS_LOG_COUNT)
 		m->log_lines[what] += n;
+}
+
+void
+metrics_trust(struct metrics *m, int untrusted, enum trust_tag tag, int refusal)
+{
+	if (refusal)
+		m->refusals++;
+	if (untrusted && (unsigned)tag < TRUST_TAG_COUNT)
+		m->untrusted[tag]++;
 }
 
 void
@@ -270,6 +281,19 @@ metrics_render(const struct metrics *m, const struct metrics_snapshot *s, GStrin
 	    "wording; kept for re-evaluation).");
 	g_string_append_printf(out, "bounced_lmtp_unrecognised_total %" G_GUINT64_FORMAT "\n",
 	    U64(m->unrecognised));
+	metrics_family(out, "bounced_bounces_untrusted_total", "counter",
+	    "Stored messages not trusted to answer mail this server sent (doc/security.md), by "
+	    "cause: kept as evidence, never suppress, never open an incident.");
+	for (int t = 0; t < TRUST_TAG_COUNT; t++)
+		if (t != TRUST_TAG_VALID)
+			g_string_append_printf(out, "bounced_bounces_untrusted_total{cause=\"%s\"} %"
+			    G_GUINT64_FORMAT "\n", trust_cause_name((enum trust_tag)t),
+			    U64(m->untrusted[t]));
+	metrics_family(out, "bounced_refusals_total", "counter",
+	    "Messages returning bounced's own refusal (mail refused because suppressed): not "
+	    "counted as bounces.");
+	g_string_append_printf(out, "bounced_refusals_total %" G_GUINT64_FORMAT "\n",
+	    U64(m->refusals));
 	metrics_family(out, "bounced_bounce_recipients_total", "counter",
 	    "Recipients of the stored messages by class (hard, soft, complaint, autoreply, "
 	    "delivered, none) and reason; pairs not seen yet are absent.");
@@ -355,12 +379,13 @@ metrics_render(const struct metrics *m, const struct metrics_snapshot *s, GStrin
 	    "Clients connected to the query socket.");
 	g_string_append_printf(out, "bounced_query_connections %u\n", s->query_connections);
 	metrics_family(out, "bounced_socketmap_requests_total", "counter",
-	    "Postfix socketmap lookups by answer: found (suppressed: OK ...), other (NOTFOUND or "
-	    "PERM).");
+	    "Postfix socketmap lookups by answer: found (suppressed: OK ...), signed (the sign "
+	    "map returned a signed sender), other (NOTFOUND, TEMP or PERM).");
 	g_string_append_printf(out, "bounced_socketmap_requests_total{result=\"found\"} %"
+	    G_GUINT64_FORMAT "\nbounced_socketmap_requests_total{result=\"signed\"} %"
 	    G_GUINT64_FORMAT "\nbounced_socketmap_requests_total{result=\"other\"} %"
-	    G_GUINT64_FORMAT "\n", U64(s->socketmap_found),
-	    U64(s->socketmap_requests - s->socketmap_found));
+	    G_GUINT64_FORMAT "\n", U64(s->socketmap_found), U64(s->socketmap_signed),
+	    U64(s->socketmap_requests - s->socketmap_found - s->socketmap_signed));
 	metrics_family(out, "bounced_socketmap_connections", "gauge",
 	    "Postfix connections to the socketmap socket.");
 	g_string_append_printf(out, "bounced_socketmap_connections %u\n", s->socketmap_connections);

@@ -30,6 +30,7 @@
 #include <glib.h>
 
 #include "report.h"
+#include "trust.h"
 
 struct event_base;
 struct metrics;
@@ -76,7 +77,7 @@ struct metrics_snapshot {
 	uint64_t commits, committed_bounces, commit_failures, commit_batch_max;
 	unsigned lmtp_sessions, query_connections, socketmap_connections;
 	uint64_t queries, queries_suppressed, query_errors;
-	uint64_t socketmap_requests, socketmap_found;
+	uint64_t socketmap_requests, socketmap_found, socketmap_signed;
 	/* more families rendered by their owner (the alerts', alert.h), or NULL */
 	void (*render_more)(const void *ud, GString *out);
 	const void *render_more_ud;
@@ -96,6 +97,12 @@ void metrics_lmtp_tempfail(struct metrics *m, enum metrics_tempfail why);
  * stored before (its recipients are not counted again), seconds from the
  * end of DATA to the replies.  r (never NULL) is borrowed for the call.
  */
+/*
+ * A stored (not duplicate) bounce's trust: untrusted 1 when it does not
+ * count, because of tag; refusal 1 when it returned bounced's own refusal.
+ */
+void metrics_trust(struct metrics *m, int untrusted, enum trust_tag tag, int refusal);
+
 void metrics_lmtp_message(struct metrics *m, const struct report *r, int stored, int duplicate,
     double seconds);
 

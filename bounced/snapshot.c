@@ -49,6 +49,7 @@ snapshot_collect(const struct daemon *d, struct metrics_snapshot *s)
 	s->query_errors = d->qctx.errors;
 	s->socketmap_requests = d->sctx.requests;
 	s->socketmap_found = d->sctx.found;
+	s->socketmap_signed = d->sctx.signed_count;
 	s->render_more = snapshot_render_alerts;
 	s->render_more_ud = d->alerts;
 }

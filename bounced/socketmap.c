@@ -17,6 +17,40 @@
 
 static const char *smap_status(const struct store_verdict *v);
 static void smap_put(struct query_buf *b, const char *data, size_t len);
+static size_t smap_sign(struct smap_ctx *ctx, time_t now, const char *key, size_t klen,
+    char *out, size_t outsz);
+
+/*
+ * sender_canonical_maps: the signed form of a sender of the bounce domains.
+ * Postfix also asks "user" and "@domain" forms: not addresses, NOTFOUND.
+ * The key is signed as normalised (lowercase), which is how it is verified.
+ */
+static size_t
+smap_sign(struct smap_ctx *ctx, time_t now, const char *key, size_t klen, char *out,
+    size_t outsz)
+{
+	char norm[STORE_ADDR_MAX + 1], err[256], signed_addr[STORE_ADDR_MAX + 1];
+	int n, rc;
+
+	if (klen == 0 || memchr(key, '@', klen) == NULL)
+		return (size_t)snprintf(out, outsz, "NOTFOUND ");
+	n = store_addr_normalize(key, klen, norm, err);
+	if (n <= 0 || norm[0] == '@')
+		return (size_t)snprintf(out, outsz, "NOTFOUND ");
+	/* too long once signed: sent unsigned rather than deferred for ever */
+	if ((size_t)n + TRUST_TAG_LEN >= sizeof(signed_addr))
+		return (size_t)snprintf(out, outsz, "NOTFOUND ");
+	if (ctx->keys == NULL || ctx->keys->n == 0)
+		return (size_t)snprintf(out, outsz, "TEMP no signing key loaded");
+	rc = trust_sign(ctx->keys, ctx->sign_domains, ctx->nsign_domains, norm, now, signed_addr,
+	    sizeof(signed_addr));
+	if (rc == 0)
+		return (size_t)snprintf(out, outsz, "NOTFOUND ");
+	if (rc < 0)
+		return (size_t)snprintf(out, outsz, "TEMP cannot sign (no current key, or too long)");
+	ctx->signed_count++;
+	return (size_t)snprintf(out, outsz, "OK %s", signed_addr);
+}
 
 /* The RFC 3463 code Postfix should give for a suppressed recipient. */
 static const char *
@@ -53,6 +87,9 @@ smap_answer(struct smap_ctx *ctx, time_t now, const char *req, size_t len, char 
 	if (sp == NULL)
 		return (size_t)snprintf(out, outsz, "PERM expected \"name key\"");
 	nlen = (size_t)(sp - req);
+	if (ctx->sign_name != NULL && nlen == strlen(ctx->sign_name) &&
+	    memcmp(req, ctx->sign_name, nlen) == 0)
+		return smap_sign(ctx, now, sp + 1, len - nlen - 1, out, outsz);
 	if (nlen == strlen(ctx->name) && memcmp(req, ctx->name, nlen) == 0)
 		transport = 0;
 	else if (nlen == strlen(ctx->transport_name) && memcmp(req, ctx->transport_name, nlen) == 0)

@@ -18,6 +18,8 @@
  *   NOTFOUND        may send (or a key that is not an address: a bare domain,
  *                   "user@"; the full address already covers domain entries)
  *   PERM <reason>   unknown map name, request too long
+ * The "sign" map (sender_canonical_maps) answers "OK prvs=...=sender" for a
+ * sender of trust.domains not signed yet, NOTFOUND for any other key.
  * A key "user+ext@domain" (recipient_delimiter) is looked up as itself, then
  * as "user@domain".  A malformed netstring ends the connection.
  */
@@ -28,14 +30,20 @@
 #include <time.h>
 
 #include "query.h"
+#include "trust.h"
 
 struct smap_ctx {
 	const struct store_index *idx;  /* NULL until the store opened: "TEMP store unavailable" */
 	const char *name;               /* access map name ("suppressed") */
 	const char *transport_name;     /* transport map name */
 	const char *delimiters;         /* recipient_delimiter characters, "" for none */
+	const char *sign_name;          /* sender_canonical_maps map name ("sign") */
+	const char *const *sign_domains; /* sender domains signed */
+	size_t nsign_domains;
+	const struct trust_keyring *keys; /* NULL: no key loaded yet ("TEMP") */
 	uint64_t requests;
 	uint64_t found;
+	uint64_t signed_count;          /* senders signed */
 };
 
 /* The engine (query_engine_fn); ctx is a struct smap_ctx. */

@@ -793,6 +793,36 @@ classify_class(const struct classify_rule *row, const struct classify_input *in)
 	return REPORT_CLASS_SOFT;
 }
 
+/*
+ * bounced's own refusal: the text its socketmap gives Postfix for a
+ * suppressed recipient (bounced/socketmap.c: "550 5.1.1 suppressed: hard
+ * userunknown since ..." at SMTP time, "error:5.1.1 suppressed (domain
+ * entry): ..." through the error transport), returned by the local Postfix
+ * (no Remote-MTA).  Not a new bounce: the address is suppressed already.
+ */
+static int
+classify_own_refusal(const struct report_rcpt *rc)
+{
+	static const char *const causes[] = { "hard ", "complaint ", "soft ", "manual ",
+	    "import " };
+	const char *p;
+
+	if (rc->remote_mta != NULL || rc->diagnostic == NULL ||
+	    (p = strstr(rc->diagnostic, "suppressed")) == NULL)
+		return 0;
+	p += strlen("suppressed");
+	if (strncmp(p, " (domain entry)", 15) == 0)
+		p += 15;
+	if (strncmp(p, ": ", 2) != 0)
+		return 0;
+	p += 2;
+	for (size_t i = 0; i < G_N_ELEMENTS(causes); i++)
+		if (strncmp(p, causes[i], strlen(causes[i])) == 0 &&
+		    strstr(p, " since ") != NULL)
+			return 1;
+	return 0;
+}
+
 void
 classify_rcpt(struct report_rcpt *rc, const struct report *r, const char *context)
 {
@@ -801,6 +831,14 @@ classify_rcpt(struct report_rcpt *rc, const struct report *r, const char *contex
 	const struct provider_row *prow;
 	unsigned char grams[CLASSIFY_GRAMS_BYTES];
 	char *lower, *rhost;
+
+	if (classify_own_refusal(rc)) {
+		rc->class = REPORT_CLASS_NONE;
+		rc->reason = REPORT_REASON_UNDEFINED;
+		rc->scope = REPORT_SCOPE_NONE;
+		rc->rule = REPORT_RULE_OWN_REFUSAL;
+		return;
+	}
 
 	if (context != NULL) {
 		char *both = g_strconcat(rc->diagnostic != NULL ? rc->diagnostic : "", "\n", context, NULL);

@@ -108,7 +108,9 @@ int classify_grams_may_hold(const unsigned char grams[CLASSIFY_GRAMS_BYTES], con
  * rc->recipient, status, replycode, action, smtp_command, remote_mta,
  * category and diagnostic are read; context (may be NULL) is more text
  * about the recipient, matched with the diagnostic.
- * Never fails: the table ends with a catch-all row.
+ * Never fails: the table ends with a catch-all row.  Before the table:
+ * bounced's own refusal (no Remote-MTA, its socketmap's wording) is class
+ * none, rule REPORT_RULE_OWN_REFUSAL.
  */
 void classify_rcpt(struct report_rcpt *rc, const struct report *r, const char *context);
 

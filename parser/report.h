@@ -135,6 +135,12 @@ struct report_limits {
 #define REPORT_GMIME_WARNINGS_ON_TROUBLE 1
 #define REPORT_GMIME_WARNINGS_ALWAYS  2
 
+/*
+ * The rule of a recipient refused by bounced itself (its socketmap's answer
+ * returned by the local Postfix): class none, never counted as a bounce.
+ */
+#define REPORT_RULE_OWN_REFUSAL "bounced-refusal"
+
 /* One recipient the message is about. */
 struct report_rcpt {
 	char *recipient;          /* lowercased addr-spec (ORCPT preferred); never NULL */

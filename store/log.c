@@ -118,6 +118,7 @@ log_delivery(struct store *s, struct store_log_batch *b, const struct report_log
 			report_rcpt_free(rc);
 			return store_fail(s, r, "log: sender");
 		}
+		memset(&o, 0, sizeof(o));
 		o.source = "log";
 		o.queue_id = e->queue_id;
 		o.sender = sender;
@@ -253,8 +254,8 @@ store_logpos_get(struct store *s, const char *name, struct store_logpos *r)
 }
 
 int
-store_sent_lookup(struct store *s, const char *queue_id, const char *message_id,
-    struct store_sent *r)
+store_sent_get(struct store *s, const char *queue_id, const char *message_id,
+    struct store_sent_msg *r)
 {
 	sqlite3_stmt *st;
 	int rc;
@@ -296,4 +297,15 @@ store_sent_lookup(struct store *s, const char *queue_id, const char *message_id,
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return store_fail(s, rc, "sent lookup");
 	return rc == SQLITE_ROW;
+}
+
+enum store_sent
+store_sent_lookup(struct store *s, const char *message_id, const char *queue_id)
+{
+	struct store_sent_msg m;
+
+	if (s == NULL)
+		return STORE_SENT_UNKNOWN;
+	return store_sent_get(s, queue_id, message_id, &m) == 1 ? STORE_SENT_YES :
+	    STORE_SENT_UNKNOWN;
 }

@@ -252,7 +252,7 @@ reparse(struct store *s, int64_t id, GHashTable *targets)
 	struct store_event_origin o;
 	struct report *r;
 	int64_t received;
-	int rc;
+	int rc, untrusted;
 
 	if (st == NULL)
 		return -1;
@@ -268,6 +268,7 @@ reparse(struct store *s, int64_t id, GHashTable *targets)
 		const char *verp = (const char *)sqlite3_column_text(st, 2);
 
 		received = sqlite3_column_int64(st, 1);
+		untrusted = sqlite3_column_int(st, 3);
 		r = s->parse != NULL ? s->parse(raw != NULL ? raw : "", len, s->parse_ud) :
 		    report_parse(raw != NULL ? raw : "", len, NULL);
 		if (r != NULL && verp != NULL && report_adopt_recipient(r, verp) == -1) {
@@ -287,6 +288,7 @@ reparse(struct store *s, int64_t id, GHashTable *targets)
 	memset(&o, 0, sizeof(o));
 	o.queue_id = r->orig_queue_id;
 	o.sender = r->orig_sender;
+	o.untrusted = untrusted;
 	for (guint i = 0; i < r->rcpts->len; i++) {
 		char name[STORE_ADDR_MAX + 1];
 		size_t nlen;

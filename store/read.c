@@ -101,7 +101,8 @@ int
 store_list(struct store *s, const struct store_filter *f, time_t now, store_entry_cb cb,
     void *ud)
 {
-	sqlite3_stmt *st = store_stmt(s, STMT_ADDR_LIST);
+	sqlite3_stmt *st = store_stmt(s, f != NULL && f->untrusted_only ?
+	    STMT_ADDR_LIST_UNTRUSTED : STMT_ADDR_LIST);
 	struct store_filter none;
 	int rc;
 
@@ -165,6 +166,8 @@ store_event_free(struct store_event *ev)
 	g_free(ev->orig_message_id);
 	g_free(ev->orig_sender);
 	g_free(ev->subject);
+	g_free(ev->untrusted);
+	g_free(ev->trust);
 	g_free(ev->source);
 	g_free(ev->queue_id);
 	g_free(ev->sender);
@@ -303,11 +306,13 @@ store_show(struct store *s, const char *norm, unsigned max_events, struct store_
 		ev->orig_sender = dup_col(st, 17);
 		ev->subject = dup_col(st, 18);
 		ev->raw_kept = sqlite3_column_int(st, 19);
-		ev->source = g_strdup(sqlite3_column_type(st, 20) == SQLITE_NULL ? "lmtp" :
-		    col_text(st, 20));
-		ev->queue_id = dup_col(st, 21);
-		ev->sender = dup_col(st, 22);
-		ev->twin_of = sqlite3_column_int64(st, 23);
+		ev->untrusted = dup_col(st, 20);
+		ev->trust = dup_col(st, 21);
+		ev->source = g_strdup(sqlite3_column_type(st, 22) == SQLITE_NULL ? "lmtp" :
+		    col_text(st, 22));
+		ev->queue_id = dup_col(st, 23);
+		ev->sender = dup_col(st, 24);
+		ev->twin_of = sqlite3_column_int64(st, 25);
 		g_ptr_array_add(r->events, ev);
 	}
 	sqlite3_reset(st);

@@ -143,7 +143,14 @@
 	"  PRIMARY KEY (alert_id, sink)) WITHOUT ROWID;" \
 	"CREATE INDEX alert_delivery_due ON alert_delivery(state, next_at);" \
 	"PRAGMA user_version = 3;") \
-	/* 4: Postfix's log as a source (issue 16). */ \
+	/* 4: trust: a bounce's evidence, and why it does not count (NULL: it */ \
+	/* counts); its events carry the flag so the policy and its replay skip them. */ \
+	X("ALTER TABLE bounce ADD COLUMN trust TEXT;" \
+	"ALTER TABLE bounce ADD COLUMN untrusted TEXT;" \
+	"ALTER TABLE event ADD COLUMN untrusted INTEGER NOT NULL DEFAULT 0;" \
+	"CREATE INDEX event_untrusted ON event(at) WHERE untrusted != 0;" \
+	"PRAGMA user_version = 4;") \
+	/* 5: Postfix's log as a source (issue 16). */ \
 	X("ALTER TABLE event ADD COLUMN source TEXT;" \
 	"ALTER TABLE event ADD COLUMN queue_id TEXT;" \
 	"ALTER TABLE event ADD COLUMN sender TEXT;" \
@@ -166,7 +173,7 @@
 	"  offset INTEGER NOT NULL," \
 	"  hash TEXT NOT NULL," \
 	"  cursor TEXT NOT NULL) WITHOUT ROWID;" \
-	"PRAGMA user_version = 4;")
+	"PRAGMA user_version = 5;")
 
 #define ADDR_COLS "cause, reason, scope, status, since, until, event_id, rule, source, " \
 	"updated, soft_count, soft_first, soft_last, last_delivered, manual_at"
@@ -186,16 +193,17 @@
 	X(COMMIT, "COMMIT") \
 	X(ROLLBACK, "ROLLBACK") \
 	X(BOUNCE_INS, "INSERT INTO bounce (digest, received, envelope_rcpt, verp_rcpt, decoder," \
-	    " reporting_mta, orig_message_id, orig_sender, feedback_type, subject, nrcpt, raw)" \
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)" \
+	    " reporting_mta, orig_message_id, orig_sender, feedback_type, subject, nrcpt, raw," \
+	    " trust, untrusted)" \
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)" \
 	    " ON CONFLICT (digest) DO NOTHING") \
 	X(BOUNCE_BY_DIGEST, "SELECT id FROM bounce WHERE digest = ?1") \
 	X(EVENT_INS, "INSERT INTO event (bounce_id, address, at, class, reason, scope, status," \
 	    " replycode, action, diagnostic, diagnostic_type, remote_mta, smtp_command, rule," \
-	    " source, queue_id, sender, twin_of)" \
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)") \
+	    " untrusted, source, queue_id, sender, twin_of) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8," \
+	    " ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)") \
 	X(EVENT_TWIN, "SELECT id FROM event WHERE queue_id = ?1 AND address = ?2" \
-	    " AND action = 'failed' AND twin_of IS NULL AND coalesce(source, 'lmtp') != ?3" \
+	    " AND action = 'failed' AND twin_of IS NULL AND untrusted = 0 AND coalesce(source, 'lmtp') != ?3" \
 	    " ORDER BY id LIMIT 1") \
 	X(SENT_MSGID, "INSERT INTO sent (queue_id, message_id, at) VALUES (?1, ?2, ?3)" \
 	    " ON CONFLICT (queue_id) DO UPDATE SET message_id = excluded.message_id," \
@@ -232,6 +240,18 @@
 	    " AND (?8 = 0 OR since >= ?8)" \
 	    " AND (?9 = 0 OR since < ?9)" \
 	    " ORDER BY address LIMIT ?10") \
+	/* addresses named by untrusted bounces, with their state when they have one */ \
+	X(ADDR_LIST_UNTRUSTED, "SELECT e.address, coalesce(a.cause, 0), coalesce(a.reason, 0)," \
+	    " coalesce(a.scope, 0), coalesce(a.status, ''), coalesce(a.since, max(e.at))," \
+	    " coalesce(a.until, 0), a.event_id, coalesce(a.rule, ''), coalesce(a.source, 'untrusted')," \
+	    " coalesce(a.updated, max(e.at)), coalesce(a.soft_count, 0), coalesce(a.soft_first, 0)," \
+	    " coalesce(a.soft_last, 0), coalesce(a.last_delivered, 0), coalesce(a.manual_at, 0)" \
+	    " FROM event e LEFT JOIN addr a ON a.address = e.address" \
+	    " WHERE e.untrusted != 0 AND e.address > ?1" \
+	    " AND (?7 IS NULL OR substr(e.address, instr(e.address, '@') + 1) = ?7)" \
+	    " AND (?8 = 0 OR e.at >= ?8)" \
+	    " AND (?9 = 0 OR e.at < ?9)" \
+	    " GROUP BY e.address ORDER BY e.address LIMIT ?10") \
 	X(AUDIT_INS, "INSERT INTO audit (at, actor, action, target, cause, reason, status, since," \
 	    " until, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)") \
 	/* bounces naming only the forgotten address: tombstones */ \
@@ -260,27 +280,29 @@
 	    " WHERE instr(lower(note), ?1) > 0 OR instr(lower(actor), ?1) > 0") \
 	X(FORGET_ADDR_TEXT, "UPDATE addr SET source = 'erased' WHERE instr(lower(source), ?1) > 0") \
 	X(REEVAL_BOUNCES, "SELECT id FROM bounce WHERE raw IS NOT NULL ORDER BY id") \
-	X(REEVAL_BOUNCE, "SELECT raw, received, verp_rcpt FROM bounce WHERE id = ?1") \
+	X(REEVAL_BOUNCE, "SELECT raw, received, verp_rcpt, untrusted IS NOT NULL FROM bounce" \
+	    " WHERE id = ?1") \
 	X(REEVAL_BOUNCE_UPD, "UPDATE bounce SET decoder = ?2, reporting_mta = ?3," \
 	    " orig_message_id = ?4, orig_sender = ?5, feedback_type = ?6, subject = ?7, nrcpt = ?8" \
 	    " WHERE id = ?1") \
 	X(REEVAL_EVENTS_DEL, "DELETE FROM event WHERE bounce_id = ?1") \
 	X(REEVAL_TARGETS, "SELECT DISTINCT address FROM event") \
 	X(REEVAL_ADDR_EVENTS, "SELECT id, at, class, reason, scope, status FROM event" \
-	    " WHERE address = ?1 AND twin_of IS NULL ORDER BY at, id") \
+	    " WHERE address = ?1 AND untrusted = 0 AND twin_of IS NULL ORDER BY at, id") \
 	X(REEVAL_ADDR_ACTIONS, "SELECT at, action, cause, reason, status, since, until FROM audit" \
 	    " WHERE target = ?1 AND action IN ('suppress', 'import', 'unsuppress', 'restore')" \
 	    " ORDER BY at, id") \
 	X(REEVAL_SENDER_EVENTS, "SELECT id, address, at, reason, status, diagnostic, bounce_id" \
 	    " FROM event" \
-	    " WHERE scope = ?1 AND class IN (?2, ?3) AND twin_of IS NULL ORDER BY at, id") \
+	    " WHERE scope = ?1 AND class IN (?2, ?3) AND untrusted = 0 AND twin_of IS NULL" \
+	    " ORDER BY at, id") \
 	X(INCIDENT_CLEAR, "DELETE FROM incident") \
 	X(PURGE, "UPDATE bounce SET raw = NULL WHERE id IN (SELECT id FROM bounce" \
 	    " WHERE received < ?1 AND raw IS NOT NULL LIMIT ?2)") \
 	X(SHOW_EVENTS, "SELECT e.id, e.bounce_id, e.at, e.class, e.reason, e.scope, e.status," \
 	    " e.replycode, e.action, e.diagnostic, e.diagnostic_type, e.remote_mta, e.smtp_command," \
 	    " e.rule, b.decoder, b.reporting_mta, b.orig_message_id, b.orig_sender, b.subject," \
-	    " b.raw IS NOT NULL, e.source, e.queue_id, e.sender, e.twin_of" \
+	    " b.raw IS NOT NULL, b.untrusted, b.trust, e.source, e.queue_id, e.sender, e.twin_of" \
 	    " FROM event e LEFT JOIN bounce b ON b.id = e.bounce_id" \
 	    " WHERE e.address = ?1 ORDER BY e.at DESC, e.id DESC LIMIT ?2") \
 	X(AUDIT_BY_TARGET, "SELECT id, at, actor, action, target, cause, reason, status, since," \
@@ -327,6 +349,7 @@
 	    " next_at = ?4, error = ?5 WHERE alert_id = ?1 AND sink = ?2") \
 	X(ALERT_SURGES, "SELECT coalesce(b.orig_sender, ''), e.class, count(*) FROM event e" \
 	    " JOIN bounce b ON b.id = e.bounce_id WHERE e.at >= ?1 AND e.class IN (?2, ?3)" \
+	    " AND e.untrusted = 0" \
 	    " GROUP BY 1, 2 HAVING count(*) >= ?4 ORDER BY 3 DESC LIMIT 100")
 
 #endif

@@ -189,6 +189,7 @@ struct store_event_origin {
 	const char *source;           /* "log", or NULL: "lmtp" */
 	const char *queue_id;         /* the original message's Postfix queue ID, or NULL */
 	const char *sender;           /* the original message's sender, or NULL */
+	int untrusted;                /* 1: an untrusted bounce's: evidence only (trust) */
 };
 
 /* Records one recipient as an event (see store.c); o may be NULL. */

@@ -20,7 +20,7 @@
 #include "store-int.h"
 
 /* Limits. */
-#define SCHEMA_VERSION 4
+#define SCHEMA_VERSION 5
 #define DEFAULT_BUSY_MS 2000
 #define DEFAULT_CACHE_KIB 2048
 
@@ -809,7 +809,7 @@ store_event_insert(struct store *s, int64_t bounce_id, int64_t at, const struct 
 		g_strlcpy(name_r, rc->recipient != NULL ? rc->recipient : "", STORE_ADDR_MAX + 1);
 		*len_r = 0;
 	}
-	if (o != NULL && o->queue_id != NULL && *len_r > 0 && rc->action != NULL &&
+	if (o != NULL && !o->untrusted && o->queue_id != NULL && *len_r > 0 && rc->action != NULL &&
 	    strcmp(rc->action, "failed") == 0) {
 		int r;
 
@@ -844,13 +844,14 @@ store_event_insert(struct store *s, int64_t bounce_id, int64_t at, const struct 
 	store_bind_text(st, 12, rc->remote_mta);
 	store_bind_text(st, 13, rc->smtp_command);
 	store_bind_text(st, 14, rc->rule);
-	store_bind_text(st, 15, o != NULL ? o->source : NULL);
-	store_bind_text(st, 16, o != NULL ? o->queue_id : NULL);
-	store_bind_text(st, 17, o != NULL ? o->sender : NULL);
+	sqlite3_bind_int(st, 15, o != NULL && o->untrusted);
+	store_bind_text(st, 16, o != NULL ? o->source : NULL);
+	store_bind_text(st, 17, o != NULL ? o->queue_id : NULL);
+	store_bind_text(st, 18, o != NULL ? o->sender : NULL);
 	if (twin != 0)
-		sqlite3_bind_int64(st, 18, twin);
+		sqlite3_bind_int64(st, 19, twin);
 	else
-		sqlite3_bind_null(st, 18);
+		sqlite3_bind_null(st, 19);
 	if (store_step_done(s, st, "record event") == -1)
 		return -1;
 	*id_r = sqlite3_last_insert_rowid(s->db);
@@ -869,7 +870,8 @@ store_ingest_rcpt(struct store *s, int64_t bounce_id, int64_t at, const struct r
 	memset(&ev, 0, sizeof(ev));
 	if (store_event_insert(s, bounce_id, at, rc, o, t.name, &t.len, &ev.id, twin_r) == -1)
 		return -1;
-	if (t.len == 0 || *twin_r)
+	/* untrusted: kept as evidence, never a state nor an incident; a twin: counted already */
+	if (t.len == 0 || *twin_r || (o != NULL && o->untrusted))
 		return 0;
 	ev.at = at;
 	ev.class = rc->class;
@@ -941,6 +943,8 @@ ingest_one(struct store *s, struct store_bounce *b, time_t now, GArray *changes)
 	store_bind_text(st, 10, r != NULL ? r->subject : NULL);
 	sqlite3_bind_int(st, 11, (int)nrcpt);
 	sqlite3_bind_blob64(st, 12, b->raw != NULL ? b->raw : "", b->raw_len, SQLITE_STATIC);
+	store_bind_text(st, 13, b->trust);
+	store_bind_text(st, 14, b->untrusted);
 	if (store_step_done(s, st, "record bounce") == -1)
 		return -1;
 	if (sqlite3_changes(s->db) == 0) {
@@ -963,6 +967,7 @@ ingest_one(struct store *s, struct store_bounce *b, time_t now, GArray *changes)
 	memset(&o, 0, sizeof(o));
 	o.queue_id = r != NULL ? r->orig_queue_id : NULL;
 	o.sender = r != NULL ? r->orig_sender : NULL;
+	o.untrusted = b->untrusted != NULL;
 	for (unsigned i = 0; i < nrcpt; i++) {
 		int twin;
 

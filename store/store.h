@@ -233,6 +233,26 @@ int store_check(const struct store_index *idx, const char *norm, size_t len, tim
 /* Loads every current suppression of the database into idx (startup, reload). */
 int store_load_index(struct store *s, struct store_index *idx);
 
+/* ---- was this message sent by us? ----------------------------------- */
+
+/* What the sent-mail record says of a returned message. */
+enum store_sent {
+	STORE_SENT_UNKNOWN,           /* no record (or no record kept yet) */
+	STORE_SENT_YES,               /* this server sent it */
+	STORE_SENT_NO,                /* the record covers the period and has no such mail */
+};
+
+/*
+ * The pluggable "was this message sent by us?" lookup for the trust check
+ * (bounced/trust.h): message_id (without <>) and/or the Postfix queue_id
+ * named in a bounce, either may be NULL.  Backed by the log source's sent
+ * map (store_sent_get(), store/log.c): YES when the message is in it;
+ * otherwise UNKNOWN, never NO (the map expires after logsource.sent_ttl and
+ * is empty without a log source: an absent message may be an old one).
+ * s may be NULL (store not open) and a store error is unknown too.
+ */
+enum store_sent store_sent_lookup(struct store *s, const char *message_id, const char *queue_id);
+
 /* ---- writes: each call is one durable transaction ------------------ */
 
 /* One received bounce. */
@@ -244,6 +264,9 @@ struct store_bounce {
 	const char *verp_rcpt;        /* recipient decoded from a VERP envelope, or NULL:
 	                               * kept so re-evaluation can adopt it again */
 	int64_t received;             /* unix time; 0: now */
+	const char *untrusted;        /* NULL: counts; else why not (trust_decide()): stored
+	                               * with its events, never suppresses nor opens an incident */
+	const char *trust;            /* the evidence ("tag=valid sender=null ..."), or NULL */
 	/* out */
 	int64_t id_r;                 /* the stored bounce's id */
 	int duplicate_r;              /* 1: same digest already stored; nothing counted again */
@@ -366,7 +389,7 @@ struct store_log_batch {
 int store_log_ingest(struct store *s, struct store_log_batch *b, time_t now, GArray *changes);
 
 /* A message this server sent, from the log's sent map. */
-struct store_sent {
+struct store_sent_msg {
 	char queue_id[REPORT_LOG_QID_MAX + 1];
 	char message_id[REPORT_LOG_FIELD_MAX + 1];
 	char sender[STORE_ADDR_MAX + 1];  /* "" when unknown or the null sender */
@@ -378,8 +401,8 @@ struct store_sent {
  * <>; the newest if several); either may be NULL.  1 found (*r filled),
  * 0 not in the map (never sent, or expired), -1 error.
  */
-int store_sent_lookup(struct store *s, const char *queue_id, const char *message_id,
-    struct store_sent *r);
+int store_sent_get(struct store *s, const char *queue_id, const char *message_id,
+    struct store_sent_msg *r);
 
 /* ---- reads -------------------------------------------------------- */
 
@@ -422,6 +445,9 @@ struct store_filter {
 	int64_t since, until;         /* on the entry's since */
 	const char *after;            /* keyset paging: addresses > after, or NULL */
 	unsigned limit;               /* 0 = no limit */
+	int untrusted_only;           /* 1: addresses named by untrusted bounces (with their
+	                               * state, or not suppressed); since/until on the events;
+	                               * cause, reason, scope and suppressed_only ignored */
 };
 
 /* Calls cb for each entry in address order; cb returns 0 to go on, 1 to stop.  0 / -1. */
@@ -443,6 +469,8 @@ struct store_event {
 	char *rule;                   /* the classify rule that decided */
 	char *decoder, *reporting_mta, *orig_message_id, *orig_sender, *subject;
 	int raw_kept;                 /* 1: store_raw(bounce_id) has the message */
+	char *untrusted;              /* NULL: the bounce counted; else why not ("tag-absent") */
+	char *trust;                  /* the bounce's evidence, or NULL (before trust existed) */
 	char *source;                 /* "lmtp" or "log" (Postfix's log) */
 	char *queue_id;               /* the original message's Postfix queue ID, or NULL */
 	char *sender;                 /* the original message's sender, or NULL */

@@ -40,6 +40,7 @@ struct list_run {
 	uint64_t rows;
 	int crlf;
 	int write_error;
+	int export;                     /* 1: bouncectl export */
 };
 
 static int list_help(int export);
@@ -76,7 +77,8 @@ list_help(int export)
 		    "  --after ADDRESS      the page after this address (given at the end of a page)\n"
 		    "  --all                every entry, no paging\n", LIST_DEFAULT_LIMIT);
 	printf("Filters:\n"
-	    "  --state S            suppressed (%s) or all\n"
+	    "  --state S            suppressed (%s) or all; list: untrusted, the addresses\n"
+	    "                       named by bounces that did not count (doc/security.md)\n"
 	    "  --class C[,C...]     hard, soft, complaint, manual, import\n"
 	    "  --reason R           userunknown, mailboxfull, hostunknown... (bounced.yaml(5))\n"
 	    "  --scope S            scope of the deciding event: address, domain, sender,\n"
@@ -97,8 +99,10 @@ list_filter_option(struct list_run *r, GString *req, int opt, const char *arg)
 
 	switch (opt) {
 	case OPT_STATE:
-		if (strcmp(arg, "suppressed") != 0 && strcmp(arg, "all") != 0)
-			return cmd_usage(&r->o, "--state is suppressed or all");
+		if (strcmp(arg, "suppressed") != 0 && strcmp(arg, "all") != 0 &&
+		    (r->export || strcmp(arg, "untrusted") != 0))
+			return cmd_usage(&r->o, "--state is suppressed or all%s",
+			    r->export ? "" : " or untrusted");
 		cmd_req_add(req, "state", arg);
 		return 0;
 	case OPT_CLASS: {
@@ -258,6 +262,7 @@ list_run(int argc, char **argv, int export)
 	r.fmt = export ? FMT_CSV : FMT_TABLE;
 	r.crlf = 1;
 	r.out = stdout;
+	r.export = export;
 	cmd_req_start(req, export ? "EXPORT" : "LIST");
 	cmd_opts_init(&r.o, argv[0]);
 	while ((opt = cmd_getopt(&r.o, argc, argv, "", longopts)) != -1) {

@@ -163,6 +163,16 @@ show_event(struct show_run *r, struct cmd_fields *f)
 	if (bounce != NULL && strcmp(bounce, "0") != 0)
 		g_string_append_printf(b, "; bounce %s%s", bounce, raw != NULL &&
 		    strcmp(raw, "1") == 0 ? " kept (show --raw --bounce ID)" : " not kept");
+	if ((v = cmd_field_opt(f, "trust")) != NULL) {
+		const char *u = cmd_field_opt(f, "untrusted");
+
+		g_string_append(b, "\n      trust        ");
+		g_string_append(b, u != NULL ? "UNTRUSTED (" : "trusted (");
+		if (u != NULL)
+			g_string_append_printf(b, "%s; ", u);
+		cmd_table_text(b, v, 200);
+		g_string_append(b, u != NULL ? "): never suppresses" : ")");
+	}
 	if ((v = cmd_field_opt(f, "source")) != NULL && strcmp(v, "log") == 0) {
 		g_string_append(b, "\n      source       Postfix's log, queue ID ");
 		cmd_table_text(b, cmd_field_opt(f, "queue_id"), 40);

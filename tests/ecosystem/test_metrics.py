@@ -98,6 +98,7 @@ DAEMON_FAMILIES = {
     # issue 17 (bounced/alert.c)
     "bounced_alert_incident_open": "gauge", "bounced_alert_events_total": "counter",
     "bounced_alert_deliveries_total": "counter",
+    "bounced_bounces_untrusted_total": "counter", "bounced_refusals_total": "counter",
 }
 
 
@@ -155,6 +156,9 @@ def case_http():
             (("bounced_lmtp_messages_total",), {"result": "duplicate"}, 1),
             (("bounced_lmtp_messages_total",), {"result": "failed"}, 0),
             (("bounced_lmtp_unrecognised_total",), {}, 1),
+            # trust.mode any (the test harness): nothing untrusted, no refusal
+            (("bounced_bounces_untrusted_total",), {"cause": "tag-absent"}, 0),
+            (("bounced_refusals_total",), {}, 0),
             (("bounced_bounce_recipients_total",), {"class": "hard", "reason": "userunknown"}, 1),
             (("bounced_lmtp_ingest_seconds", "_count"), {}, 3),
             (("bounced_suppressions_total",), {"cause": "hard"}, 1),

@@ -374,6 +374,49 @@ test_cases(void)
 	}
 }
 
+/*
+ * bounced's own refusal (its socketmap's wording, returned by the local
+ * Postfix with no Remote-MTA) is class none before any row; the same words
+ * from a remote MTA, or other wording, go through the table.
+ */
+static void
+test_own_refusal(void)
+{
+	static const struct {
+		const char *diag, *remote_mta;
+		int own;
+	} cases[] = {
+		{ "suppressed: hard userunknown since 2026-12-05T19:00:00Z", NULL, 1 },
+		{ "suppressed (domain entry): hard hostunknown since 2026-12-05T19:00:00Z", NULL, 1 },
+		{ "suppressed: manual undefined since 2026-12-05T19:00:00Z until 2027-01-01T00:00:00Z",
+		    NULL, 1 },
+		{ "550 5.1.1 suppressed: soft mailboxfull since 2026-12-05T19:00:00Z", NULL, 1 },
+		{ "suppressed: hard userunknown since 2026-12-05T19:00:00Z", "mx.remote.example", 0 },
+		{ "550 5.1.1 user unknown", NULL, 0 },
+		{ "suppressed: hard userunknown", NULL, 0 },
+		{ "mail suppressed: by policy", NULL, 0 },
+	};
+	struct report *r = report_new();
+
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		struct report_rcpt rc;
+		int own;
+
+		memset(&rc, 0, sizeof(rc));
+		rc.recipient = (char *)"dead@example.net";
+		rc.action = (char *)"failed";
+		g_strlcpy(rc.status, "5.1.1", sizeof(rc.status));
+		rc.diagnostic = (char *)cases[i].diag;
+		rc.remote_mta = (char *)cases[i].remote_mta;
+		classify_rcpt(&rc, r, NULL);
+		own = rc.rule != NULL && strcmp(rc.rule, REPORT_RULE_OWN_REFUSAL) == 0;
+		if (own != cases[i].own || (own && rc.class != REPORT_CLASS_NONE))
+			g_error("case %zu \"%s\": got rule %s class %s, want own refusal %d", i,
+			    cases[i].diag, rc.rule, report_class_name(rc.class), cases[i].own);
+	}
+	report_free(r);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -389,5 +432,6 @@ main(int argc, char **argv)
 	g_test_add_func("/classify/invariants", test_invariants);
 	g_test_add_func("/classify/every-row-has-a-fixture", test_every_row_has_a_fixture);
 	g_test_add_func("/classify/cases", test_cases);
+	g_test_add_func("/classify/own-refusal", test_own_refusal);
 	return g_test_run();
 }

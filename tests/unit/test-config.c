@@ -11,6 +11,7 @@
 #include <glib.h>
 
 #include "config.h"
+#include "trust.h"
 
 static struct config *
 load(const char *yaml, char err[512])
@@ -65,6 +66,16 @@ test_errors(void)
 		{ "verp:\n  delimiters: \"+\"\n",
 		  "t.yaml:2: verp.delimiters: \"+\" is not two distinct delimiter characters "
 		  "(Postfix's default is \"+=\")" },
+		{ "trust:\n  mode: strict\n",
+		  "t.yaml:2: trust.mode: \"strict\" is not signed, signed-or-sent or any" },
+		{ "trust:\n  domains: bounce.example.com\n",
+		  "t.yaml:2: trust.domains: must be a list, e.g. [bounce.example.com]" },
+		{ "trust:\n  domains: [\"a b\"]\n",
+		  "t.yaml:2: trust.domains: \"a b\" is not a domain name" },
+		{ "trust:\n  validity: 2000d\n",
+		  "t.yaml:2: trust.validity: 2000d is above the maximum 31536000" },
+		{ "trust:\n  sign_name: suppressed\n",
+		  "t.yaml:2: trust.sign_name: must differ from the socketmap's other maps" },
 		{ "verp:\n  enabled: maybe\n",
 		  "t.yaml:2: verp.enabled: \"maybe\" is not a boolean (true or false)" },
 		{ "socketmap:\n  recipient_delimiter: \"a\"\n",
@@ -160,6 +171,12 @@ test_defaults(void)
 	g_assert_cmpstr(c->socketmap.recipient_delimiter, ==, "+");
 	g_assert_cmpstr(c->verp.delimiters, ==, "+=");
 	g_assert_true(c->verp.enabled);
+	/* trust: the safest mode; the keys beside the secret; nothing signed yet */
+	g_assert_cmpint(c->trust.mode, ==, TRUST_MODE_SIGNED);
+	g_assert_cmpstr(c->trust.keys_file, ==, "/st/signing-keys");
+	g_assert_cmpstr(c->trust.sign_name, ==, "sign");
+	g_assert_cmpuint(c->trust.ndomains, ==, 0);
+	g_assert_cmpint(c->trust.validity, ==, 7 * 86400);
 	g_assert_null(c->user);
 	g_assert_false(c->log_to_syslog);
 	g_assert_cmpint(c->log_level, ==, LOG_LEVEL_INFO);

@@ -208,6 +208,7 @@ test_changes(void)
 	s.query_errors = 2;
 	s.socketmap_requests = 7;
 	s.socketmap_found = 4;
+	s.socketmap_signed = 1;
 	t = render(m, &s);
 	want_line(t, "bounced_suppressions_total{cause=\"hard\"} 2");
 	want_line(t, "bounced_suppressions_total{cause=\"manual\"} 1");
@@ -216,7 +217,8 @@ test_changes(void)
 	want_line(t, "bounced_queries_total{result=\"ok\"} 5");
 	want_line(t, "bounced_queries_total{result=\"suppressed\"} 3");
 	want_line(t, "bounced_queries_total{result=\"err\"} 2");
-	want_line(t, "bounced_socketmap_requests_total{result=\"other\"} 3");
+	want_line(t, "bounced_socketmap_requests_total{result=\"signed\"} 1");
+	want_line(t, "bounced_socketmap_requests_total{result=\"other\"} 2");
 	g_string_free(t, TRUE);
 	g_array_free(ch, TRUE);
 	metrics_free(m);

@@ -148,6 +148,59 @@ test_unavailable(void)
 	g_string_free(in, TRUE);
 }
 
+/* The "sign" map (sender_canonical_maps): trust.domains senders only, once. */
+static void
+test_sign(void)
+{
+	static const char *const domains[] = { "bounce.example.com" };
+	struct trust_keyring kr;
+	struct smap_ctx ctx = { .idx = NULL, .name = "suppressed", .transport_name = "transport",
+	    .delimiters = "+", .sign_name = "sign", .sign_domains = domains, .nsign_domains = 1 };
+	static const struct {
+		const char *req, *want_prefix;
+	} cases[] = {
+		{ "sign bounces@bounce.example.com", "OK prvs=0" },
+		{ "sign Bounces@Bounce.Example.COM", "OK prvs=0" },
+		{ "sign bounces+a=b.example@bounce.example.com", "OK prvs=0" },
+		{ "sign prvs=01230123456789=bounces@bounce.example.com", "NOTFOUND " },
+		{ "sign shop@example.com", "NOTFOUND " },
+		{ "sign bounces", "NOTFOUND " },                 /* Postfix's "user" form */
+		{ "sign @bounce.example.com", "NOTFOUND " },     /* and "@domain" */
+		{ "sign ", "NOTFOUND " },
+	};
+	time_t now = 1764900000;
+
+	/* no key loaded yet: Postfix defers rather than sends unsigned */
+	{
+		char out[512];
+		size_t n = smap_answer(&ctx, now, cases[0].req, strlen(cases[0].req), out, sizeof(out));
+
+		out[n] = '\0';
+		g_assert_cmpstr(out, ==, "TEMP no signing key loaded");
+	}
+	memset(&kr, 0, sizeof(kr));
+	kr.n = 1;
+	memset(kr.keys[0].key, 7, TRUST_KEY_BYTES);
+	ctx.keys = &kr;
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		char out[512];
+		size_t n = smap_answer(&ctx, now, cases[i].req, strlen(cases[i].req), out, sizeof(out));
+
+		out[n] = '\0';
+		if (!g_str_has_prefix(out, cases[i].want_prefix))
+			g_error("%s: got \"%s\" want \"%s...\"", cases[i].req, out,
+			    cases[i].want_prefix);
+		if (g_str_has_prefix(out, "OK ")) {
+			const char *addr = out + 3;
+
+			/* what Postfix gets back is verified, and lowercase */
+			g_assert_cmpint(trust_verify(&kr, addr, '+', 7 * 86400, now), ==, TRUST_TAG_VALID);
+			g_assert_null(strpbrk(addr, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"));
+		}
+	}
+	g_assert_cmpuint(ctx.signed_count, ==, 3);
+}
+
 /* Without recipient_delimiter, "dead+news" is another address. */
 static void
 test_no_delimiter(void)
@@ -235,6 +288,7 @@ main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/socketmap/unavailable", test_unavailable);
 	g_test_add_func("/socketmap/requests", test_requests);
+	g_test_add_func("/socketmap/sign", test_sign);
 	g_test_add_func("/socketmap/no-delimiter", test_no_delimiter);
 	g_test_add_func("/socketmap/malformed", test_malformed);
 	g_test_add_func("/socketmap/too-long", test_too_long);

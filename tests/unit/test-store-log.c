@@ -214,7 +214,7 @@ test_sent_map_and_position(void)
 		"Dec  5 10:00:02 mx postfix/cleanup[2]: Q3: message-id=<three@app.example>",
 		"Dec  5 10:00:03 mx postfix/cleanup[2]: Q4: message-id=<four@app.example>", NULL };
 	struct store_logpos pos, got;
-	struct store_sent r;
+	struct store_sent_msg r;
 
 	memset(&pos, 0, sizeof(pos));
 	g_strlcpy(pos.name, "file:/var/log/mail.log", sizeof(pos.name));
@@ -228,21 +228,25 @@ test_sent_map_and_position(void)
 	g_assert_cmpint(got.offset, ==, 12345);
 	g_assert_cmpstr(got.hash, ==, "abcdef");
 	/* bounded at sent_max = 3: the oldest (Q1) went */
-	g_assert_cmpint(store_sent_lookup(s, "Q1", NULL, &r), ==, 0);
-	g_assert_cmpint(store_sent_lookup(s, NULL, "three@app.example", &r), ==, 1);
+	g_assert_cmpint(store_sent_get(s, "Q1", NULL, &r), ==, 0);
+	g_assert_cmpint(store_sent_get(s, NULL, "three@app.example", &r), ==, 1);
 	g_assert_cmpstr(r.queue_id, ==, "Q3");
-	g_assert_cmpint(store_sent_lookup(s, "Q4", NULL, &r), ==, 1);
+	g_assert_cmpint(store_sent_get(s, "Q4", NULL, &r), ==, 1);
 	g_assert_cmpstr(r.message_id, ==, "four@app.example");
-	g_assert_cmpint(store_sent_lookup(s, "nope", "two@app.example", &r), ==, 1);
+	g_assert_cmpint(store_sent_get(s, "nope", "two@app.example", &r), ==, 1);
 	g_assert_cmpstr(r.queue_id, ==, "Q2");
-	g_assert_cmpint(store_sent_lookup(s, NULL, NULL, &r), ==, 0);
+	g_assert_cmpint(store_sent_get(s, NULL, NULL, &r), ==, 0);
+	/* the trust check's question (store_sent_lookup: message-id first) */
+	g_assert_cmpint(store_sent_lookup(s, "three@app.example", NULL), ==, STORE_SENT_YES);
+	g_assert_cmpint(store_sent_lookup(s, "never@app.example", NULL), ==, STORE_SENT_UNKNOWN);
+	g_assert_cmpint(store_sent_lookup(NULL, "three@app.example", NULL), ==, STORE_SENT_UNKNOWN);
 	/* expired after sent_ttl (7 days; pruned at most once a minute) */
 	{
 		const char *none[] = { NULL };
 
 		feed(s, none, NOW + 8 * D, NULL);
 	}
-	g_assert_cmpint(store_sent_lookup(s, "Q4", NULL, &r), ==, 0);
+	g_assert_cmpint(store_sent_get(s, "Q4", NULL, &r), ==, 0);
 	g_assert_cmpint(tu_sql_int(dir, "SELECT count(*) FROM sent"), ==, 0);
 	store_close(s);
 	tu_rmdir(dir);

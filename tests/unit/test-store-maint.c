@@ -226,7 +226,8 @@ fake_parse(const char *buf, size_t len, void *ud)
 }
 
 static void
-ingest_raw(struct store *s, struct fake_parser *fp, const char *raw, time_t t, GArray *changes)
+ingest_raw_as(struct store *s, struct fake_parser *fp, const char *raw, time_t t,
+    const char *untrusted, GArray *changes)
 {
 	struct store_bounce b;
 	struct report *r = fake_parse(raw, strlen(raw), fp);
@@ -236,8 +237,99 @@ ingest_raw(struct store *s, struct fake_parser *fp, const char *raw, time_t t, G
 	b.raw_len = strlen(raw);
 	b.report = r;
 	b.received = t;
+	b.untrusted = untrusted;
+	b.trust = untrusted != NULL ? "tag=absent sender=non-null report=none sent=unknown" :
+	    "tag=valid sender=null report=rfc3464 sent=unknown";
 	g_assert_cmpint(store_ingest(s, &b, 1, t, changes), ==, 0);
 	report_free(r);
+}
+
+static void
+ingest_raw(struct store *s, struct fake_parser *fp, const char *raw, time_t t, GArray *changes)
+{
+	ingest_raw_as(s, fp, raw, t, NULL, changes);
+}
+
+static int
+count_row(const struct store_entry *e, void *ud)
+{
+	GPtrArray *names = ud;
+
+	g_ptr_array_add(names, g_strdup(e->address));
+	return 0;
+}
+
+/*
+ * An untrusted bounce (issue 13) is kept with its events and evidence but
+ * never suppresses nor opens an incident, not even after a re-evaluation;
+ * show and list (untrusted_only) find it.
+ */
+static void
+test_untrusted(void)
+{
+	char *dir = tu_mkdir();
+	struct store_policy pol = policy();
+	struct store *s = tu_open(dir, &pol, 0);
+	struct fake_parser fp = { 2, 0 };
+	GArray *changes = g_array_new(FALSE, TRUE, sizeof(struct store_change));
+	GPtrArray *diffs = g_ptr_array_new_with_free_func(
+	    (GDestroyNotify)(void (*)(void))store_reeval_diff_free);
+	GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+	struct store_filter f;
+	struct store_show sh;
+	struct store_entry e;
+	const struct store_event *ev;
+
+	store_set_parser(s, fake_parse, &fp);
+	ingest_raw_as(s, &fp, "Subject: f1\nRcpt: boss@bigclient.example\n550 5.1.1 unknown\n", T0,
+	    "tag-absent", changes);
+	ingest_raw_as(s, &fp, "Subject: f2\nRcpt: x@orange.fr\n550 5.7.1 blocked\n", T0,
+	    "tag-bad-signature", changes);
+	ingest_raw(s, &fp, "Subject: t1\nRcpt: dead@example.com\n550 5.1.1 unknown\n", T0, changes);
+	/* only the trusted one changed anything */
+	g_assert_cmpuint(changes->len, ==, 1);
+	g_assert_cmpint(store_get(s, "boss@bigclient.example", &e), ==, 0);
+	g_assert_cmpint(tu_sql_int(dir, "SELECT count(*) FROM incident"), ==, 0);
+	g_assert_cmpint(tu_sql_int(dir, "SELECT count(*) FROM event WHERE untrusted = 1"), ==, 2);
+
+	/* show: the events with the cause and the evidence */
+	g_assert_cmpint(store_show(s, "boss@bigclient.example", 0, &sh), ==, 1);
+	g_assert_cmpuint(sh.events->len, ==, 1);
+	ev = g_ptr_array_index(sh.events, 0);
+	g_assert_cmpint(ev->class, ==, REPORT_CLASS_HARD);
+	g_assert_cmpstr(ev->untrusted, ==, "tag-absent");
+	g_assert_nonnull(strstr(ev->trust, "tag=absent"));
+	store_show_clear(&sh);
+	g_assert_cmpint(store_show(s, "dead@example.com", 0, &sh), ==, 1);
+	ev = g_ptr_array_index(sh.events, 0);
+	g_assert_null(ev->untrusted);
+	store_show_clear(&sh);
+
+	/* list: the untrusted filter */
+	memset(&f, 0, sizeof(f));
+	f.reason = f.scope = -1;
+	f.untrusted_only = 1;
+	g_assert_cmpint(store_list(s, &f, T0, count_row, names), ==, 0);
+	g_assert_cmpuint(names->len, ==, 2);
+	g_assert_cmpstr(g_ptr_array_index(names, 0), ==, "boss@bigclient.example");
+	g_assert_cmpstr(g_ptr_array_index(names, 1), ==, "x@orange.fr");
+
+	/* a re-evaluation replays the trusted events only, and keeps the flag */
+	g_array_set_size(changes, 0);
+	g_assert_cmpint(store_reevaluate(s, 0, T0 + D, diffs, changes), ==, 0);
+	g_assert_cmpuint(diffs->len, ==, 0);
+	g_assert_cmpint(store_get(s, "boss@bigclient.example", &e), ==, 0);
+	g_assert_cmpint(tu_sql_int(dir, "SELECT count(*) FROM incident"), ==, 0);
+	g_assert_cmpint(tu_sql_int(dir, "SELECT count(*) FROM event WHERE untrusted = 1"), ==, 2);
+	g_assert_cmpint(store_get(s, "dead@example.com", &e), ==, 1);
+	g_assert_cmpint(e.v.cause, ==, STORE_CAUSE_HARD);
+	store_entry_clear(&e);
+
+	g_ptr_array_free(names, TRUE);
+	g_ptr_array_free(diffs, TRUE);
+	g_array_free(changes, TRUE);
+	store_close(s);
+	tu_rmdir(dir);
 }
 
 static void
@@ -436,10 +528,10 @@ test_migrate(void)
 		char err[256];
 
 		g_assert_null(store_open(&cfg, &pol, err));
-		g_assert_nonnull(strstr(err, "schema version 1, need 4"));
+		g_assert_nonnull(strstr(err, "schema version 1, need 5"));
 	}
 	s = tu_open(dir, &pol, 0);
-	g_assert_cmpint(tu_sql_int(dir, "PRAGMA user_version"), ==, 4);
+	g_assert_cmpint(tu_sql_int(dir, "PRAGMA user_version"), ==, 5);
 	g_assert_cmpint(tu_sql_int(dir,
 	    "SELECT count(*) FROM sqlite_master WHERE name = 'event_at'"), ==, 1);
 	/* 3: an incident of the old schema stays an incident (opened when first seen). */
@@ -447,7 +539,9 @@ test_migrate(void)
 	    " WHERE opened = first_seen AND opened != 0"), ==, 1);
 	g_assert_cmpint(tu_sql_int(dir,
 	    "SELECT count(*) FROM sqlite_master WHERE name IN ('alert', 'alert_delivery')"), ==, 2);
-	/* 4: the log's tables; old events came over LMTP (source NULL) */
+	/* 4: events from before trust existed count (untrusted 0) */
+	g_assert_cmpint(tu_sql_int(dir, "SELECT count(*) FROM event WHERE untrusted != 0"), ==, 0);
+	/* 5: the log's tables; old events came over LMTP (source NULL) */
 	g_assert_cmpint(tu_sql_int(dir, "SELECT count(*) FROM sqlite_master WHERE name IN "
 	    "('sent', 'logseen', 'logpos', 'event_queue')"), ==, 4);
 	g_assert_cmpint(tu_sql_int(dir, "SELECT count(*) FROM event WHERE source IS NOT NULL"),
@@ -485,6 +579,7 @@ main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/store/forget", test_forget);
 	g_test_add_func("/store/reevaluate", test_reevaluate);
+	g_test_add_func("/store/untrusted", test_untrusted);
 	g_test_add_func("/store/show-stats", test_show_stats);
 	g_test_add_func("/store/migrate", test_migrate);
 	return g_test_run();

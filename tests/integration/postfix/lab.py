@@ -921,7 +921,10 @@ socketmap: {{ socket: "{socketmap}", mode: "0666", name: suppressed }}
 admin:     {{ socket: "{admin}", allow_uids: [0] }}
 store:     {{ path: "{store}", secret_file: "{secret}" }}
 log:       {{ to: stderr, level: debug }}
-""".format(**paths) + extra
+""".format(**paths) + ("" if "trust:" in extra else
+                       # the lab's Postfix does not sign unless a test
+                       # configures it (test_trust.py): every bounce counts
+                       "trust:     { mode: any }\n") + extra
 
 
 def bounced_binary(arg=None):
@@ -939,6 +942,12 @@ class LabTestCase(unittest.TestCase):
     stopped after the class's tests, an error when a Postfix process of it
     is left."""
     lab = None
+    bounced = None      # the Bounced of the subclass, if any
+
+    def diag(self):
+        """The tails of the maillog and of bounced's log, for a failure message."""
+        return "\n-- maillog --\n%s\n-- bounced log --\n%s" % (
+            self.lab.log_tail(30), self.bounced.log_tail(30) if self.bounced else "")
 
     @classmethod
     def tearDownClass(cls):

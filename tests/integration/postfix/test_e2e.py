@@ -80,10 +80,6 @@ class EndToEnd(L.LabTestCase):
 
     # -- helpers --------------------------------------------------------------
 
-    def diag(self):
-        return "\n-- maillog --\n%s\n-- bounced log --\n%s" % (
-            self.lab.log_tail(30), self.bounced.log_tail(30))
-
     def bounce_of(self, rcpt, mark, xverp=False, kind="non-delivery"):
         """Sends one message to rcpt and waits for its DSN to be delivered
         over LMTP.  Returns (dsn qid, delivery, monotonic time it was seen)."""

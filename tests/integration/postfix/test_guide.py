@@ -23,6 +23,9 @@ the guide's order, and the behaviour the guide promises is checked:
   main.cf transport: mail injected by sendmail to a suppressed recipient
       bounces at once (error transport), nothing is sent to the remote
   sh check: postmap -q answers as the guide says
+  yaml trust + main.cf sign: Postfix signs the Return-Path through
+      proxy:socketmap, the remote MX sees it signed, its bounce suppresses,
+      a forged bounce from the Internet does not
 
 The lab runs Postfix with Debian's chroot column (master.cf.dist) so the
 guide's chroot advice is tested too.  Every block with a KIND must be used
@@ -234,8 +237,13 @@ class Guide(L.LabTestCase):
                 got = [i for i in range(n_before, len(rs.delivered))
                        if rcpt in rs.delivered[i][1]]
             if got:
-                self.assertEqual(rs.delivered[got[0]][0], sender,
-                                 "envelope sender at the remote MX" + self.diag())
+                # sender: the address, or a pattern "^...$" (a signed sender)
+                if sender.startswith("^"):
+                    self.assertRegex(rs.delivered[got[0]][0], sender,
+                                     "envelope sender at the remote MX" + self.diag())
+                else:
+                    self.assertEqual(rs.delivered[got[0]][0], sender,
+                                     "envelope sender at the remote MX" + self.diag())
                 return got[0] + 1
             time.sleep(0.05)
         self.fail("nothing reached the remote MX for %s%s" % (rcpt, self.diag()))
@@ -471,6 +479,69 @@ class Guide(L.LabTestCase):
                              "socketmap:unix:%s:suppressed" % self.bounced.paths["socketmap"]],
                             capture_output=True, text=True)
         self.assertEqual((ok.returncode, ok.stdout), (1, ""), ok)
+
+    def test_8_sign(self):
+        """Section 6: bounced's config as the guide says, Postfix signs through
+        proxy:socketmap (cleanup is chrooted), the remote sees the signed
+        sender, the real bounce counts and a forgery from the Internet does not."""
+        lab = self.lab
+        keys = os.path.join(self.bounced.dir, "signing-keys")
+        # the block as written: the key file goes beside store.secret_file
+        trust = self.sub(self.block("yaml", "trust"))
+        self.bounced.stop()
+        with open(self.bounced.config, "w") as f:
+            f.write(L.bounced_config(self.bounced.paths, trust))
+        self.bounced.start()
+        self.assertTrue(os.path.exists(keys), "no key created at the first start")
+        self.assertEqual(os.stat(keys).st_mode & 0o777, 0o600)
+        self.apply_main_cf("sign")
+        lab.reload()
+        signed = "signed@" + R
+        lab.remote_server.set_rule(signed, "550 5.1.1 <%s>: User unknown" % signed)
+        mark = lab.log_mark()
+        r = self.run_sh_line("sendmail -f %s %s < message.txt" % (RP, signed))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # the remote refused it at RCPT: the envelope it saw is in Postfix's
+        # log, and the DSN comes back to that signed address
+        line = lab.wait_log(r"postfix/qmgr\[\d+\]: \w+: from=<prvs=\d{4}[0-9a-f]{10}=%s>"
+                            % re.escape(RP), after=mark)[0]
+        sender = re.search(r"from=<([^>]*)>", line).group(1)
+        self.delivered_to_bounced(sender, mark)
+        self.bounced.wait_check(signed, lambda a: a.startswith("SUPPRESSED hard"), timeout=5)
+        # a forged DSN from the Internet to the (unsigned) Return-Path
+        victim = "boss@" + R
+        code, msg = self.remote_smtp(RP, "From: MAILER-DAEMON@mx.evil.example\n"
+                                     "Subject: Undelivered Mail\n\n"
+                                     "<%s>: host said: 550 5.1.1 User unknown\n" % victim)
+        self.assertEqual(code, 250, msg)
+        self.delivered_to_bounced(RP, mark)
+        time.sleep(0.3)
+        self.assertEqual(self.bounced.check(victim), "OK", "a forgery suppressed" + self.diag())
+        # the applications of section 3 and 4, unchanged, now send signed mail
+        rs = lab.remote_server
+        signed_rp = r"^prvs=\d{4}[0-9a-f]{10}=%s$" % re.escape(RP)
+        n = len(rs.delivered)
+        r = self.run_sh("sendmail")
+        self.assertEqual(r[0].returncode, 0, r)
+        n = self.wait_remote(n, signed_rp, CUSTOMER)
+        exec(compile(self.py(self.block("python", "smtplib")), "guide:smtplib", "exec"), {})
+        n = self.wait_remote(n, signed_rp, CUSTOMER)
+        exec(compile(self.py(self.block("python", "smtplib")) + "\n"
+                     + self.py(self.block("python", "smtplib-verp")), "guide:verp", "exec"), {})
+        n = self.wait_remote(n, signed_rp, CUSTOMER)    # the first block's message
+        n = self.wait_remote(n, r"^prvs=\d{4}[0-9a-f]{10}=bounces\+customer=%s@bounce"
+                             r"\.example\.com$" % re.escape(R), CUSTOMER)
+        if self.php_ok() is None and os.path.exists(PHPMAILER):
+            self.run_php(self.sub(self.block("php", "mail")))
+            n = self.wait_remote(n, signed_rp, CUSTOMER)
+            self.run_php(self.phpmailer(self.block("php", "phpmailer")))
+            n = self.wait_remote(n, signed_rp, CUSTOMER)
+
+    def run_sh_line(self, line):
+        line = line.replace("sendmail ", "%s -C %s " % (L._sbin("sendmail"),
+                                                        shlex.quote(self.lab.etc)), 1)
+        return subprocess.run(["sh", "-c", line], cwd=self.work, capture_output=True, text=True,
+                              timeout=60)
 
     def test_9_every_block_used(self):
         unused = set(self.blocks) - type(self).used
