@@ -33,7 +33,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from bouncedtest import check, fail, skip, lmtp_session, dsn, run_case  # noqa: E402
 
 UNITS = ["bounced.service", "bounced-lmtp.socket", "bounced-query.socket",
-         "bounced-admin.socket"]
+         "bounced-policy.socket", "bounced-admin.socket"]
 SOCKETS = ["lmtp", "query", "socketmap", "admin"]
 
 
