@@ -56,10 +56,11 @@ struct metrics_snapshot {
 	int store_writable;
 	unsigned writer_pending;
 	uint64_t commits, committed_bounces, commit_failures, commit_batch_max;
-	unsigned lmtp_sessions, query_connections, socketmap_connections;
+	unsigned lmtp_sessions, query_connections, socketmap_connections, policy_connections;
 	uint64_t lmtp_stored, lmtp_duplicates, lmtp_failed;
 	uint64_t queries, queries_suppressed, query_errors;
 	uint64_t socketmap_requests, socketmap_found;
+	uint64_t policy_requests, policy_rejected, policy_deferred, policy_errors;
 };
 
 struct metrics *metrics_new(void);

@@ -34,6 +34,8 @@
 #include <glib.h>
 
 int cmd_parse(int argc, char **argv);
+/* offline: the live Postfix configuration checked for bounced (cmd-postfix-check.c) */
+int cmd_postfix_check(int argc, char **argv);
 
 /*
  * Appends s as a JSON string (RFC 8259: quotes, backslash, control

@@ -110,6 +110,23 @@ def main_cf_params(text):
     return params
 
 
+def debian_chroot(lab):
+    """Sets the chroot column of the lab's master.cf as Debian's
+    master.cf.dist has it (DEBIAN_CHROOTED)."""
+    mc = os.path.join(lab.etc, "master.cf")
+    lines = []
+    with open(mc) as f:
+        master = f.read()
+    for line in master.splitlines():
+        w = line.split()
+        if len(w) >= 8 and w[7] in DEBIAN_CHROOTED:
+            w[4] = "y"
+            line = "  ".join(w)
+        lines.append(line)
+    with open(mc, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
 def run_guide_script(lab, blocks, bid, sub, cwd):
     """Runs the guide's ```sh BID block as a script after its ```sh helper
     block, paths rewritten by sub, with MAIL_CONFIG pointing Postfix's
@@ -138,18 +155,7 @@ class Guide(L.LabTestCase):
         try:
             # Debian's chroot settings; mynetworks = 127.0.0.1 only, so a
             # client from 127.0.0.2 is "the Internet"; XVERP not yet allowed
-            mc = os.path.join(lab.etc, "master.cf")
-            lines = []
-            with open(mc) as f:
-                master = f.read()
-            for line in master.splitlines():
-                f = line.split()
-                if len(f) >= 8 and f[7] in DEBIAN_CHROOTED:
-                    f[4] = "y"
-                    line = "  ".join(f)
-                lines.append(line)
-            with open(mc, "w") as f:
-                f.write("\n".join(lines) + "\n")
+            debian_chroot(lab)
             main = os.path.join(lab.etc, "main.cf")
             with open(main) as f:
                 text = f.read()

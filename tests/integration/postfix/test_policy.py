@@ -129,18 +129,7 @@ class Policy(L.LabTestCase):
         try:
             cls.check_port = L.free_port()
             cls.routed_port = L.free_port()
-            # Debian's chroot column
-            mc = os.path.join(lab.etc, "master.cf")
-            with open(mc) as f:
-                lines = []
-                for line in f.read().splitlines():
-                    f_ = line.split()
-                    if len(f_) >= 8 and f_[7] in G.DEBIAN_CHROOTED:
-                        f_[4] = "y"
-                        line = "  ".join(f_)
-                    lines.append(line)
-            with open(mc, "w") as f:
-                f.write("\n".join(lines) + "\n")
+            G.debian_chroot(lab)
             main = os.path.join(lab.etc, "main.cf")
             with open(main) as f:
                 text = f.read()
@@ -164,6 +153,13 @@ class Policy(L.LabTestCase):
                 f.write("\n".join(cls.admin_transport) + "\n")
             subprocess.run([L._sbin("postmap"), "-c", lab.etc,
                             os.path.join(lab.etc, "transport")], check=True)
+            import shutil
+            before = os.path.join(lab.dir, "etc-before")     # for postfix-check
+            shutil.copytree(lab.etc, before)
+            with open(os.path.join(before, "main.cf")) as f:
+                text = f.read().replace(lab.etc + "/", before + "/")
+            with open(os.path.join(before, "main.cf"), "w") as f:
+                f.write(text)
             cls.before = {k: cls.postconf_of(lab, k) for k in (
                 "relay_domains", "transport_maps", "smtpd_recipient_restrictions",
                 "smtpd_relay_restrictions")}
@@ -297,6 +293,80 @@ class Policy(L.LabTestCase):
         lab.wait_log(r"sender non-delivery notification", after=mark)
         self.assertEqual(lab.remote_server.rcpt_counts.get(DEAD, 0), before)
         self.bounced.admin("unsuppress", "--note", "test done", DEAD)
+
+    def postfix_check(self, etc, *args):
+        ctl = os.path.join(os.path.dirname(os.path.dirname(self.bounced.binary)), "tools",
+                           "bouncectl")
+        ctl = os.environ.get("BOUNCECTL", ctl)
+        r = subprocess.run([ctl, "postfix-check", "-c", etc, "--socket-activation", "no"]
+                           + list(args), capture_output=True, text=True, timeout=60)
+        return r.returncode, r.stdout + r.stderr
+
+    def test_2b_postfix_check(self):
+        """postfix-check passes the guide's configuration and finds each
+        harmful one (on copies of the lab's config directory)."""
+        import shutil
+        code, out = self.postfix_check(self.lab.etc)
+        self.assertEqual(code, 0, out)
+        self.assertNotRegex(out, r"(?m)^(missing|harmful)")
+        pc = L._sbin("postconf")
+        sm = "proxy:socketmap:unix:%s:suppressed" % self.bounced.paths["socketmap"]
+        cases = [
+            ("socketmap in recipient restrictions",
+             ["-e", "smtpd_recipient_restrictions = check_recipient_access %s" % sm],
+             r"harmful +smtpd_recipient_restrictions: bounced's socketmap"),
+            ("socketmap in transport_maps",
+             ["-e", "transport_maps = %s_transport, hash:%s/transport" % (sm, self.lab.etc)],
+             r"harmful +transport_maps: bounced's socketmap .* 451 to all"),
+            ("policy asked about inbound mail",
+             ["-e", "smtpd_recipient_restrictions = $bounced_policy"],
+             r"harmful +smtpd_recipient_restrictions: bounced's policy service is asked about "
+             r"inbound"),
+            ("policy before permit_auth_destination",
+             ["-e", "smtpd_relay_restrictions = $bounced_policy, permit_mynetworks, "
+              "defer_unauth_destination"],
+             r"harmful +smtpd_relay_restrictions: bounced's policy service is not after"),
+            ("fail-closed without socket activation",
+             ["-e", "bounced_policy = check_policy_service unix:private/bounced-policy"],
+             r"harmful +the policy service is fail-closed without socket activation"),
+            ("chrooted smtpd, absolute policy socket",
+             ["-e", "bounced_policy = check_policy_service { unix:/run/bounced/policy.sock, "
+              "default_action=DUNNO }"],
+             r"harmful +the policy service's socket is an absolute path"),
+            ("bounce domain not in relay_domains",
+             ["-e", "relay_domains = %s" % HOSTED],
+             r"harmful +bounce domain bounce\.example\.com is not in relay_domains.*\n.*fix: "
+             r"postconf -e 'relay_domains = hosted\.test, bounce\.example\.com'"),
+            ("chrooted bounced service",
+             ["-F", "bounced/unix/chroot=y"],
+             r"harmful +master\.cf: the \"bounced\" service is chrooted"),
+        ]
+        for name, args, want in cases:
+            with self.subTest(name):
+                etc = os.path.join(self.lab.dir, "etc-check")
+                shutil.rmtree(etc, ignore_errors=True)
+                shutil.copytree(self.lab.etc, etc)
+                subprocess.run([pc, "-c", etc] + args, check=True, capture_output=True)
+                code, out = self.postfix_check(etc)
+                self.assertEqual(code, 5, "%s: %s" % (name, out))
+                self.assertRegex(out, want)
+        # fail-closed is fine when systemd holds the socket
+        etc = os.path.join(self.lab.dir, "etc-check")
+        shutil.rmtree(etc, ignore_errors=True)
+        shutil.copytree(self.lab.etc, etc)
+        subprocess.run([pc, "-c", etc, "-e",
+                        "bounced_policy = check_policy_service unix:private/bounced-policy"],
+                       check=True)
+        code, out = self.postfix_check(etc, "--socket-activation", "yes")
+        self.assertEqual(code, 0, out)
+        # before the guide (Debian's main.cf and the admin's settings): missing, not harmful
+        code, out = self.postfix_check(os.path.join(self.lab.dir, "etc-before"))
+        self.assertEqual(code, 1, out)
+        self.assertRegex(out, r"(?m)^missing +smtpd_relay_restrictions: no bounced policy")
+        self.assertNotRegex(out, r"(?m)^harmful")
+        # no Postfix configuration there: postconf fails, exit 3
+        code, out = self.postfix_check(os.path.join(self.lab.dir, "etc-none"))
+        self.assertEqual(code, 3, out)
 
     def stream(self, tag, fail_closed):
         """COUNT messages, every other one by sendmail, bounced stopped for
