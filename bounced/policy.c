@@ -16,6 +16,8 @@
 #include "policy.h"
 #include "socketmap.h"
 
+#define POLICY_ESC_SIZE (4 * QUERY_PVALUE_MAX + 8)   /* a value escaped for the log */
+
 /* Truncation bits of struct query_policy_req.truncated. */
 enum { POLICY_T_SENDER = 1, POLICY_T_RECIPIENT = 2 };
 
@@ -77,12 +79,13 @@ static size_t
 policy_error(struct policy_ctx *ctx, const struct query_policy_req *r, const char *why,
     char *out, size_t outsz)
 {
-	gchar *esc = g_strescape(r->sender, NULL);
+	char esc[POLICY_ESC_SIZE], eqid[64];
 
 	ctx->errors++;
 	log_warnx("event=policy action=%s error=\"%s\" queue_id=%s sender=\"%s\"",
-	    ctx->fail_closed ? "defer" : "dunno", why, r->queue_id[0] ? r->queue_id : "-", esc);
-	g_free(esc);
+	    ctx->fail_closed ? "defer" : "dunno", why,
+	    log_escape(r->queue_id[0] ? r->queue_id : "-", strlen(r->queue_id[0] ? r->queue_id : "-"),
+	    eqid, sizeof(eqid)), log_escape(r->sender, strlen(r->sender), esc, sizeof(esc)));
 	if (ctx->fail_closed)
 		return (size_t)snprintf(out, outsz, "DEFER_IF_PERMIT 4.3.0 bounced: %s, try again "
 		    "later", why);
@@ -94,8 +97,9 @@ policy_decide(struct policy_ctx *ctx, time_t now, const struct query_policy_req 
     size_t outsz)
 {
 	char norm[STORE_ADDR_MAX + 1], err[256], since[32], until[32], status[8];
+	char esender[POLICY_ESC_SIZE], ercpt[POLICY_ESC_SIZE], esasl[POLICY_ESC_SIZE];
+	char eqid[64], eclient[128], estate[32];
 	struct store_verdict v;
-	gchar *esender, *ercpt, *esasl;
 	int n, rc, soft;
 	size_t len;
 
@@ -134,18 +138,17 @@ policy_decide(struct policy_ctx *ctx, time_t now, const struct query_policy_req 
 		ctx->deferred++;
 	else
 		ctx->rejected++;
-	esender = g_strescape(r->sender, NULL);
-	ercpt = g_strescape(r->recipient, NULL);
-	esasl = g_strescape(r->sasl_username, NULL);
+	/* every attribute came from smtpd, the sender and SASL name from the client: escaped */
 	log_info("event=policy action=%s queue_id=%s sender=\"%s\" rcpt=\"%s\" client=%s "
 	    "sasl_username=\"%s\" state=%s cause=%s reason=%s status=%s",
-	    soft ? "defer" : "reject", r->queue_id[0] ? r->queue_id : "-", esender, ercpt,
-	    r->client_address[0] ? r->client_address : "-", esasl,
-	    r->protocol_state[0] ? r->protocol_state : "-", store_cause_name(v.cause),
-	    report_reason_name(v.reason), status);
-	g_free(esender);
-	g_free(ercpt);
-	g_free(esasl);
+	    soft ? "defer" : "reject",
+	    log_escape(r->queue_id, strlen(r->queue_id), eqid, sizeof(eqid)),
+	    log_escape(r->sender, strlen(r->sender), esender, sizeof(esender)),
+	    log_escape(r->recipient, strlen(r->recipient), ercpt, sizeof(ercpt)),
+	    log_escape(r->client_address, strlen(r->client_address), eclient, sizeof(eclient)),
+	    log_escape(r->sasl_username, strlen(r->sasl_username), esasl, sizeof(esasl)),
+	    log_escape(r->protocol_state, strlen(r->protocol_state), estate, sizeof(estate)),
+	    store_cause_name(v.cause), report_reason_name(v.reason), status);
 	return len;
 }
 
