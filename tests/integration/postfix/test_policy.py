@@ -22,6 +22,13 @@ refuses blocked@hosted.test and counts its requests).
       delivered; mail from mynetworks to dead@remote.test is refused at RCPT
       (550) over SMTP, and bounced to the sender with the reason when
       injected with sendmail
+  test_2b_postfix_check
+      bouncectl postfix-check passes the guide's configuration, says
+      "missing" before it, and finds each harmful configuration (exit 5)
+  test_5_socket_activation_restart
+      fail-closed with the sockets held across a restart (as systemd's
+      socket units do): SMTP submissions during the restart wait and are
+      accepted, none gets a 451
   test_3_stream_fail_open / test_4_stream_fail_closed
       COUNT messages to remote recipients, half by SMTP and half by
       sendmail, paced so that bounced is stopped for STOP seconds in the
@@ -416,6 +423,45 @@ class Policy(L.LabTestCase):
         print("\n%s: %s" % (tag, fig), file=sys.stderr)
         return fig, codes
 
+    def test_5_socket_activation_restart(self):
+        """Fail-closed, with the sockets held across a restart (systemd's
+        socket units): SMTP submissions during the restart wait for bounced
+        instead of getting 451; a suppressed recipient is still refused."""
+        lab = self.lab
+        self.script("fail-closed")
+        self.assertEqual(self.bounced.stop(), 0)
+        act = Activated(self.bounced)
+        try:
+            act.start()
+            self.assertRegex(self.bounced.log_tail(40), r"socket=policy_service path=\S+ "
+                             r"from=systemd")
+            self.bounced.admin("suppress", DEAD)
+            res = lab.send(RP, [DEAD])
+            self.assertEqual(res.refused.get(DEAD, (0,))[0], 550, res)
+            self.assertEqual(act.stop(), 0)
+            results = []
+
+            def submit(i):
+                results.append(lab.send(RP, ["act-%d@%s" % (i, R)]))
+            threads = [threading.Thread(target=submit, args=(i,)) for i in range(5)]
+            for t in threads:
+                t.start()
+            time.sleep(3)                       # bounced down, the sockets held
+            # none answered yet: their RCPT waits in the policy socket's queue
+            self.assertEqual(results, [], "answered while bounced was down")
+            act.start()
+            for t in threads:
+                t.join(60)
+            self.assertEqual(len(results), 5)
+            for r in results:
+                self.assertEqual(r.refused, {}, "refused during a restart: %r%s"
+                                 % (r, self.diag()))
+            self.wait_delivered(lab.remote_server, ["act-%d@%s" % (i, R) for i in range(5)])
+        finally:
+            act.close()
+            self.bounced.start()
+            self.script("refuse")
+
     def deferred(self, tag):
         """Messages of the stream waiting in Postfix's queue (sendmail
         submissions the check deferred)."""
@@ -440,6 +486,54 @@ class Policy(L.LabTestCase):
             self.assertGreater(fig["sendmail_queued_at_restart"], 0, fig)
         finally:
             self.script("refuse")
+
+
+class Activated:
+    """bounced started the way systemd's socket units start it: this process
+    holds the listening sockets (like systemd), passes them as LISTEN_FDS,
+    and keeps them open while bounced is stopped, so clients connecting in
+    between wait in the kernel's queue instead of being refused."""
+
+    def __init__(self, bounced):
+        self.b = bounced
+        self.socks = []
+        for key in ("lmtp", "query", "socketmap", "admin", "policy"):
+            path = bounced.paths[key]
+            if os.path.exists(path):
+                os.unlink(path)
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.bind(path)
+            os.chmod(path, 0o600 if key == "admin" else 0o666)
+            s.listen(256)
+            self.socks.append(s)
+        self.proc = None
+
+    def start(self):
+        fds = [s.fileno() for s in self.socks]
+
+        def child():
+            # the fds systemd passes are 3, 4, ...: move them there
+            tmp = [os.dup(fd) for fd in fds]
+            for i, fd in enumerate(tmp):
+                os.dup2(fd, 3 + i)
+                os.set_inheritable(3 + i, True)
+        log = open(self.b.log_path, "ab")
+        self.proc = subprocess.Popen(
+            ["sh", "-c", 'LISTEN_PID=$$ LISTEN_FDS=%d exec "$0" --config "$1"' % len(fds),
+             self.b.binary, self.b.config], preexec_fn=child, close_fds=False,
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        log.close()
+        L.wait_until(lambda: self.b.check("probe@" + R) == "OK", 20, what="activated bounced")
+
+    def stop(self):
+        self.proc.send_signal(15)      # SIGTERM, as systemd stops it
+        return self.proc.wait(20)
+
+    def close(self):
+        if self.proc and self.proc.poll() is None:
+            self.stop()
+        for s in self.socks:
+            s.close()
 
 
 def main():
