@@ -244,6 +244,12 @@ main_sockets(struct main_ctx *m, uid_t uid, gid_t gid)
 		}
 		sgids[i] = sgid;
 		fds[i] = sock_listen_unix(cs, uid, sgid, err);
+		if (fds[i] < 0 && cs == &c->policy_service.sock) {
+			/* optional: without it Postfix applies its default_action (the guide: DUNNO) */
+			log_error("event=socket_unavailable socket=%s error=\"%s\" effect=\"Postfix cannot "
+			    "ask the policy service: its default_action applies\"", names[i], err);
+			continue;
+		}
 		if (fds[i] < 0) {
 			log_error("event=startup_failed socket=%s error=\"%s\"", names[i], err);
 			return -1;
@@ -265,11 +271,13 @@ main_sockets(struct main_ctx *m, uid_t uid, gid_t gid)
 	    c->socketmap.sock.idle_timeout, smap_engine, &d->sctx,
 	    "22:TEMP too many connections,");
 	d->admin = admin_server_new(d, fds[3]);
-	d->policy = query_server_new(d->base, fds[4], "policy", c->policy_service.sock.max_connections,
-	    c->policy_service.sock.idle_timeout, policy_engine, &d->pctx,
-	    "action=DEFER_IF_PERMIT 4.3.2 bounced: too many connections\n\n");
+	if (fds[4] >= 0)
+		d->policy = query_server_new(d->base, fds[4], "policy",
+		    c->policy_service.sock.max_connections, c->policy_service.sock.idle_timeout,
+		    policy_engine, &d->pctx,
+		    "action=DEFER_IF_PERMIT 4.3.2 bounced: too many connections\n\n");
 	if (d->lmtp == NULL || d->query == NULL || d->smap == NULL || d->admin == NULL ||
-	    d->policy == NULL) {
+	    (fds[4] >= 0 && d->policy == NULL)) {
 		log_error("event=startup_failed error=\"cannot listen\"");
 		return -1;
 	}
@@ -278,7 +286,7 @@ main_sockets(struct main_ctx *m, uid_t uid, gid_t gid)
 	ls[1] = query_server_listener(d->query);
 	ls[2] = query_server_listener(d->smap);
 	ls[3] = admin_server_listener(d->admin);
-	ls[4] = query_server_listener(d->policy);
+	ls[4] = d->policy != NULL ? query_server_listener(d->policy) : NULL;
 	for (size_t i = 0; i < MAIN_NSOCKETS; i++)
 		if (m->created_sockets[i] != NULL && sock_listener_watch(ls[i], socks[i], uid,
 		    sgids[i]) < 0)
@@ -778,7 +786,8 @@ main_shutdown(struct main_ctx *m)
 	sock_notify("STOPPING=1");
 	query_server_stop(d->query);
 	query_server_stop(d->smap);
-	query_server_stop(d->policy);
+	if (d->policy != NULL)
+		query_server_stop(d->policy);
 	left = lmtp_server_shutdown(d->lmtp);
 	log_info("event=shutdown lmtp_sessions_left=%u writer_pending=%u", left,
 	    writer_pending(d->writer));
