@@ -96,7 +96,7 @@ size_t
 policy_decide(struct policy_ctx *ctx, time_t now, const struct query_policy_req *r, char *out,
     size_t outsz)
 {
-	char norm[STORE_ADDR_MAX + 1], err[256], since[32], until[32], status[8];
+	char norm[STORE_ADDR_MAX + 1], err[256], why[QUERY_REPLY_MAX / 2], status[8];
 	char esender[POLICY_ESC_SIZE], ercpt[POLICY_ESC_SIZE], esasl[POLICY_ESC_SIZE];
 	char eqid[64], eclient[128], estate[32];
 	struct store_verdict v;
@@ -127,13 +127,9 @@ policy_decide(struct policy_ctx *ctx, time_t now, const struct query_policy_req 
 	g_strlcpy(status, smap_status(&v), sizeof(status));
 	if (soft)
 		status[0] = '4';
-	query_iso8601(v.since, since);
-	if (v.until != STORE_TTL_NEVER)
-		query_iso8601(v.until, until);
-	len = (size_t)snprintf(out, outsz, "%s %s suppressed%s: %s %s since %s%s%s",
-	    soft ? "DEFER_IF_PERMIT" : "550", status, v.domain ? " (domain entry)" : "",
-	    store_cause_name(v.cause), report_reason_name(v.reason), since,
-	    v.until != STORE_TTL_NEVER ? " until " : "", v.until != STORE_TTL_NEVER ? until : "");
+	smap_describe(&v, why, sizeof(why));
+	len = (size_t)snprintf(out, outsz, "%s %s %s", soft ? "DEFER_IF_PERMIT" : "550", status,
+	    why);
 	if (soft)
 		ctx->deferred++;
 	else

@@ -40,7 +40,7 @@ size_t
 smap_answer(struct smap_ctx *ctx, time_t now, const char *req, size_t len, char *out,
     size_t outsz)
 {
-	char norm[STORE_ADDR_MAX + 1], err[256], since[32], until[32];
+	char norm[STORE_ADDR_MAX + 1], err[256], why[QUERY_REPLY_MAX / 2];
 	const char *sp = memchr(req, ' ', len);
 	struct store_verdict v;
 	size_t nlen, klen;
@@ -77,13 +77,23 @@ smap_answer(struct smap_ctx *ctx, time_t now, const char *req, size_t len, char 
 	if (rc <= 0)
 		return (size_t)snprintf(out, outsz, "NOTFOUND ");
 	ctx->found++;
-	query_iso8601(v.since, since);
-	if (v.until != STORE_TTL_NEVER)
-		query_iso8601(v.until, until);
-	return (size_t)snprintf(out, outsz, "OK %s%s suppressed%s: %s %s since %s%s%s",
-	    transport ? "error:" : "550 ", smap_status(&v), v.domain ? " (domain entry)" : "",
-	    store_cause_name(v.cause), report_reason_name(v.reason), since,
-	    v.until != STORE_TTL_NEVER ? " until " : "", v.until != STORE_TTL_NEVER ? until : "");
+	smap_describe(&v, why, sizeof(why));
+	return (size_t)snprintf(out, outsz, "OK %s%s %s", transport ? "error:" : "550 ",
+	    smap_status(&v), why);
+}
+
+size_t
+smap_describe(const struct store_verdict *v, char *out, size_t outsz)
+{
+	char since[32], until[32];
+
+	query_iso8601(v->since, since);
+	if (v->until != STORE_TTL_NEVER)
+		query_iso8601(v->until, until);
+	return (size_t)snprintf(out, outsz, "suppressed%s: %s %s since %s%s%s",
+	    v->domain ? " (domain entry)" : "", store_cause_name(v->cause),
+	    report_reason_name(v->reason), since, v->until != STORE_TTL_NEVER ? " until " : "",
+	    v->until != STORE_TTL_NEVER ? until : "");
 }
 
 int

@@ -48,6 +48,12 @@ int smap_engine(void *ctx, struct query_buf *b, time_t now);
 size_t smap_answer(struct smap_ctx *ctx, time_t now, const char *req, size_t len, char *out,
     size_t outsz);
 
+/*
+ * "suppressed[ (domain entry)]: <cause> <reason> since <time>[ until <time>]",
+ * the text Postfix shows for a suppressed recipient, into out.  Its length.
+ */
+size_t smap_describe(const struct store_verdict *v, char *out, size_t outsz);
+
 /* The RFC 3463 code for a suppressed recipient ("5.1.1", "5.2.2", ...); static text. */
 const char *smap_status(const struct store_verdict *v);
 
