@@ -21,6 +21,7 @@
 #include "config.h"
 #include "query.h"
 #include "report.h"
+#include "policy.h"
 #include "socketmap.h"
 #include "store.h"
 #include "trust.h"
@@ -46,9 +47,11 @@ struct daemon {
 
 	struct query_ctx qctx;
 	struct smap_ctx sctx;
+	struct policy_ctx pctx;
 	struct lmtp_server *lmtp;
 	struct query_server *query;
 	struct query_server *smap;
+	struct query_server *policy;    /* Postfix policy delegation (policy.h) */
 	struct admin_server *admin;
 
 	const unsigned char *secret;    /* the HMAC secret once read (main.c's), or NULL */
