@@ -53,3 +53,25 @@ reset_hwm() { echo 5 > "/proc/$1/clear_refs" 2>/dev/null || true; }
 
 # The median of the numbers on stdin, one a line.
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# bench_import ADMIN_SOCKET N: suppresses user0..user<N-1>@bench.test through
+# the admin IMPORT path (what bench-query -k N asks about: half are stored).
+bench_import() {
+python3 - "$1" "$2" <<'PY'
+import socket, sys
+path, n = sys.argv[1], int(sys.argv[2])
+s = socket.socket(socket.AF_UNIX)
+s.connect(path)
+f = s.makefile("rb")
+s.sendall(b"IMPORT source=bench\n")
+assert f.readline() == b"OK send\n"
+chunk = 50000
+for lo in range(0, n, chunk):
+    s.sendall("".join("+ target=user%d@bench.test cause=hard reason=userunknown\n" % i
+                      for i in range(lo, min(n, lo + chunk))).encode())
+s.sendall(b".\n")
+line = f.readline().decode().strip()
+if not line.startswith("OK imported=%d " % n):
+    sys.exit("import failed: " + line)
+PY
+}

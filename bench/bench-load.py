@@ -175,6 +175,7 @@ def main():
                 "lmtp:\n  socket: run/lmtp.sock\n  max_connections: %d\n  hostname: bench.test\n"
                 "query:\n  socket: run/query.sock\n  max_connections: %d\n"
                 "socketmap:\n  socket: run/socketmap.sock\n"
+                "policy_service:\n  socket: run/policy.sock\n"
                 "admin:\n  socket: run/admin.sock\n"
                 "store:\n  path: state/bounced.db\n  secret_file: state/secret\n"
                 % (LMTP_MAX, QUERY_MAX))

@@ -5,9 +5,12 @@
  * fixed time; prints requests/s and latency percentiles.  The same client
  * speaks bounced's query protocol ("CHECK <address>\n" -> one line) or
  * Redis RESP (EXISTS or GET <address>), so the two servers are measured the
- * same way.
+ * same way; and, for Postfix's two ways of asking bounced, the socketmap
+ * ("suppressed <address>" netstrings) and the policy delegation protocol
+ * (a request shaped as Postfix 3.7's smtpd sends it at RCPT, 31 attributes,
+ * about 620 bytes), so that bench-policy.sh compares them in one run.
  *
- *   bench-query -s SOCKET [-P bounced|redis-exists|redis-get] [-c CONNS]
+ *   bench-query -s SOCKET [-P bounced|redis-exists|redis-get|socketmap|policy] [-c CONNS]
  *               [-d DEPTH] [-t SECONDS] [-k KEYS] [-w WARMUP] [-r RATE] [-q]
  *
  * -r RATE paces the clients (lock-step) to RATE requests/s in all: each
@@ -41,7 +44,10 @@
 #define BQ_BUF       65536
 #define BQ_DEPTH_MAX 256
 
-enum bq_proto { BQ_BOUNCED, BQ_REDIS_EXISTS, BQ_REDIS_GET };
+enum bq_proto { BQ_BOUNCED, BQ_REDIS_EXISTS, BQ_REDIS_GET, BQ_SOCKETMAP, BQ_POLICY };
+
+static const char *const bq_proto_names[] = { "bounced", "redis-exists", "redis-get",
+	"socketmap", "policy" };
 
 struct bq_conn {
 	int fd;
@@ -130,6 +136,23 @@ bq_request(struct bq *b, struct bq_conn *c, uint64_t now)
 		c->out_len += (size_t)snprintf(c->out + c->out_len, BQ_BUF - c->out_len,
 		    "*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n", kl, key);
 		break;
+	case BQ_SOCKETMAP:
+		c->out_len += (size_t)snprintf(c->out + c->out_len, BQ_BUF - c->out_len,
+		    "%d:suppressed %s,", kl + 11, key);
+		break;
+	case BQ_POLICY:
+		c->out_len += (size_t)snprintf(c->out + c->out_len, BQ_BUF - c->out_len,
+		    "request=smtpd_access_policy\nprotocol_state=RCPT\nprotocol_name=ESMTP\n"
+		    "client_address=192.0.2.10\nclient_name=app.example.org\n"
+		    "reverse_client_name=app.example.org\nclient_port=40122\n"
+		    "helo_name=app.example.org\nsender=shop@example.org\nrecipient=%s\n"
+		    "recipient_count=0\nqueue_id=\ninstance=1a2b.656e1f00.1c2d3.0\nsize=0\n"
+		    "etrn_domain=\nstress=\nsasl_method=\nsasl_username=\nsasl_sender=\n"
+		    "ccert_subject=\nccert_issuer=\nccert_fingerprint=\n"
+		    "ccert_pubkey_fingerprint=\nencryption_protocol=\nencryption_cipher=\n"
+		    "encryption_keysize=0\npolicy_context=\nserver_address=127.0.0.1\n"
+		    "server_port=25\ncompatibility_level=3.6\nmail_version=3.7.11\n\n", key);
+		break;
 	}
 	c->sent_at[(c->head + c->inflight) % BQ_DEPTH_MAX] = now;
 	c->inflight++;
@@ -142,9 +165,24 @@ bq_request(struct bq *b, struct bq_conn *c, uint64_t now)
 static size_t
 bq_reply(struct bq *b, const char *buf, size_t len, int *hit_r, int *err_r)
 {
-	const char *nl = memchr(buf, '\n', len);
+	const char *nl;
 	size_t l1;
 
+	if (b->proto == BQ_SOCKETMAP) {
+		const char *colon = memchr(buf, ':', len);
+		size_t n, h;
+
+		if (colon == NULL)
+			return 0;
+		n = (size_t)strtoul(buf, NULL, 10);
+		h = (size_t)(colon - buf) + 1;
+		if (len < h + n + 1)
+			return 0;
+		*hit_r = n >= 2 && strncmp(colon + 1, "OK", 2) == 0;
+		*err_r = buf[h + n] != ',' || (n >= 4 && strncmp(colon + 1, "TEMP", 4) == 0);
+		return h + n + 1;
+	}
+	nl = memchr(buf, '\n', len);
 	if (nl == NULL)
 		return 0;
 	l1 = (size_t)(nl - buf) + 1;
@@ -154,6 +192,14 @@ bq_reply(struct bq *b, const char *buf, size_t len, int *hit_r, int *err_r)
 		*hit_r = buf[0] == 'S';
 		*err_r = buf[0] == 'E';
 		return l1;
+	}
+	if (b->proto == BQ_POLICY) {
+		/* "action=...\n\n" */
+		if (len < l1 + 1)
+			return 0;
+		*hit_r = strncmp(buf, "action=DUNNO", 12) != 0;
+		*err_r = strncmp(buf, "action=", 7) != 0 || buf[l1] != '\n';
+		return l1 + 1;
 	}
 	switch (buf[0]) {
 	case ':':
@@ -221,7 +267,7 @@ bq_flush(struct bq_conn *c)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: bench-query -s SOCKET [-P bounced|redis-exists|redis-get] "
+	fprintf(stderr, "usage: bench-query -s SOCKET [-P bounced|redis-exists|redis-get|socketmap|policy] "
 	    "[-c CONNS] [-d DEPTH] [-t SECONDS] [-w WARMUP] [-k KEYS] [-r RATE] [-q]\n");
 	exit(2);
 }
@@ -246,6 +292,10 @@ main(int argc, char **argv)
 				b.proto = BQ_REDIS_EXISTS;
 			else if (strcmp(optarg, "redis-get") == 0)
 				b.proto = BQ_REDIS_GET;
+			else if (strcmp(optarg, "socketmap") == 0)
+				b.proto = BQ_SOCKETMAP;
+			else if (strcmp(optarg, "policy") == 0)
+				b.proto = BQ_POLICY;
 			else
 				usage();
 			break;
@@ -353,8 +403,7 @@ main(int argc, char **argv)
 	printf("proto=%s conns=%u depth=%u rate=%.0f seconds=%.1f requests=%" PRIu64 " rps=%.0f "
 	    "p50_us=%" PRIu64 " p90_us=%" PRIu64 " p99_us=%" PRIu64 " p999_us=%" PRIu64
 	    " max_us=%" PRIu64 " hits=%.3f errors=%" PRIu64 "\n",
-	    b.proto == BQ_BOUNCED ? "bounced" : b.proto == BQ_REDIS_EXISTS ? "redis-exists" :
-	    "redis-get", b.conns, b.depth, b.rate, b.seconds, b.requests, (double)b.requests / b.seconds,
+	    bq_proto_names[b.proto], b.conns, b.depth, b.rate, b.seconds, b.requests, (double)b.requests / b.seconds,
 	    bq_percentile(&b, 0.50), bq_percentile(&b, 0.90), bq_percentile(&b, 0.99),
 	    bq_percentile(&b, 0.999), b.max_us,
 	    b.requests ? (double)b.hits / (double)b.requests : 0.0, b.errors);

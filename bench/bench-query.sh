@@ -37,23 +37,7 @@ bench_bg "$BOUNCED_BIN" --dir "$tmp/b" >"$tmp/bounced.log" 2>&1
 bpid=$!
 wait_sock "$tmp/b/admin.sock"
 t0=$(date +%s.%N)
-python3 - "$tmp/b/admin.sock" "$KEYS" <<'PY'
-import socket, sys
-path, n = sys.argv[1], int(sys.argv[2])
-s = socket.socket(socket.AF_UNIX)
-s.connect(path)
-f = s.makefile("rb")
-s.sendall(b"IMPORT source=bench\n")
-assert f.readline() == b"OK send\n"
-chunk = 50000
-for lo in range(0, n, chunk):
-    s.sendall("".join("+ target=user%d@bench.test cause=hard reason=userunknown\n" % i
-                      for i in range(lo, min(n, lo + chunk))).encode())
-s.sendall(b".\n")
-line = f.readline().decode().strip()
-if not line.startswith("OK imported=%d " % n):
-    sys.exit("import failed: " + line)
-PY
+bench_import "$tmp/b/admin.sock" "$KEYS"
 t1=$(date +%s.%N)
 echo "bounced: imported $KEYS addresses in $(echo "$t1 - $t0" | bc) s (admin IMPORT, 1000 per commit); RSS $(rss $bpid) KiB, peak $(hwm $bpid) KiB (the index doubles as it grows)"
 # measure a daemon started on the filled store, as in production

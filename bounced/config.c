@@ -132,6 +132,10 @@ static const struct cfg_key cfg_keys[] = {
 	{ "socketmap.recipient_delimiter", CFG_DELIMS, OFF(socketmap.recipient_delimiter), "+",
 	    0, 0 },
 
+	SOCKET_KEYS(policy_service, "$run/policy.sock", "0666", NULL, "256", LIMIT_QUERY_CONNS,
+	    STR(LIMIT_QUERY_IDLE)),
+	{ "policy_service.fail_closed", CFG_BOOL, OFF(policy_service.fail_closed), "false", 0, 0 },
+
 	SOCKET_KEYS(admin, "$run/admin.sock", "0600", NULL, "8", LIMIT_ADMIN_CONNS, "3600"),
 	{ "admin.allow_uids", CFG_UIDS, OFF(admin.allow_uids), "0", 0, 0 },
 
@@ -827,8 +831,9 @@ cfg_finish(struct cfg_loader *l)
 	struct config *c = l->cfg;
 	struct cfg_priv *p = c->priv;
 	const struct cfg_socket *socks[] = { &c->lmtp.sock, &c->query.sock, &c->socketmap.sock,
-	    &c->admin.sock };
-	static const char *const sock_names[] = { "lmtp", "query", "socketmap", "admin" };
+	    &c->policy_service.sock, &c->admin.sock };
+	static const char *const sock_names[] = { "lmtp", "query", "socketmap", "policy_service",
+	    "admin" };
 
 	if (c->lmtp.keep_bytes > c->lmtp.max_message_size)
 		return cfg_fail_at(l, "lmtp.keep_bytes", "is larger than lmtp.max_message_size");
@@ -907,6 +912,8 @@ cfg_finish(struct cfg_loader *l)
 	c->lmtp.sock.group_explicit = g_hash_table_contains(l->seen, "lmtp.group");
 	c->query.sock.group_explicit = g_hash_table_contains(l->seen, "query.group");
 	c->socketmap.sock.group_explicit = g_hash_table_contains(l->seen, "socketmap.group");
+	c->policy_service.sock.group_explicit = g_hash_table_contains(l->seen,
+	    "policy_service.group");
 	c->admin.sock.group_explicit = g_hash_table_contains(l->seen, "admin.group");
 
 	if (g_hash_table_contains(l->seen, "policy.provider_groups") ||

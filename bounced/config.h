@@ -67,6 +67,11 @@ struct config {
 
 	struct {
 		struct cfg_socket sock;
+		int fail_closed;        /* 1: answer DEFER_IF_PERMIT, not DUNNO, when unsure */
+	} policy_service;
+
+	struct {
+		struct cfg_socket sock;
 		uid_t *allow_uids;
 		size_t nallow_uids;
 	} admin;

@@ -21,6 +21,7 @@
 #include "config.h"
 #include "query.h"
 #include "report.h"
+#include "policy.h"
 #include "socketmap.h"
 #include "store.h"
 #include "trust.h"
@@ -47,9 +48,11 @@ struct daemon {
 
 	struct query_ctx qctx;
 	struct smap_ctx sctx;
+	struct policy_ctx pctx;
 	struct lmtp_server *lmtp;
 	struct query_server *query;
 	struct query_server *smap;
+	struct query_server *policy;    /* Postfix policy delegation (policy.h) */
 	struct admin_server *admin;
 	struct logsrc *logsrc;          /* Postfix's log, or NULL (logsource.type none) */
 

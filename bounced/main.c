@@ -61,6 +61,7 @@
 #define PURGE_INTERVAL   (6 * 3600)      /* raw bounce retention runs this often */
 #define EX_CONFIG_ERR    78              /* sysexits.h EX_CONFIG */
 #define READER_CHECK     1               /* seconds: retry or check the read-only store */
+#define MAIN_NSOCKETS    5               /* lmtp, query, socketmap, admin, policy_service */
 
 /* One process's state beyond struct daemon. */
 struct main_ctx {
@@ -72,7 +73,7 @@ struct main_ctx {
 	gint64 shutdown_deadline;
 	unsigned char secret[SECRET_MAX];
 	size_t secret_len;
-	char *created_sockets[4];       /* unlinked at exit (not systemd's) */
+	char *created_sockets[MAIN_NSOCKETS]; /* unlinked at exit (not systemd's) */
 };
 
 /* A policy change for the writer's store (SIGHUP). */
@@ -260,14 +261,15 @@ main_sockets(struct main_ctx *m, uid_t uid, gid_t gid)
 {
 	struct daemon *d = &m->d;
 	struct config *c = d->cfg;
-	struct cfg_socket *socks[] = { &c->lmtp.sock, &c->query.sock, &c->socketmap.sock,
-	    &c->admin.sock };
-	static const char *const names[] = { "lmtp", "query", "socketmap", "admin" };
-	struct sock_listener *ls[4];
-	gid_t sgids[4];
-	int fds[4];
+	struct cfg_socket *socks[MAIN_NSOCKETS] = { &c->lmtp.sock, &c->query.sock,
+	    &c->socketmap.sock, &c->admin.sock, &c->policy_service.sock };
+	static const char *const names[MAIN_NSOCKETS] = { "lmtp", "query", "socketmap", "admin",
+	    "policy_service" };
+	struct sock_listener *ls[MAIN_NSOCKETS];
+	gid_t sgids[MAIN_NSOCKETS];
+	int fds[MAIN_NSOCKETS];
 
-	for (size_t i = 0; i < 4; i++) {
+	for (size_t i = 0; i < MAIN_NSOCKETS; i++) {
 		const struct cfg_socket *cs = socks[i];
 		gid_t sgid = gid;
 		char err[256];
@@ -299,6 +301,12 @@ main_sockets(struct main_ctx *m, uid_t uid, gid_t gid)
 		}
 		sgids[i] = sgid;
 		fds[i] = sock_listen_unix(cs, uid, sgid, err);
+		if (fds[i] < 0 && cs == &c->policy_service.sock) {
+			/* optional: without it Postfix applies its default_action (the guide: DUNNO) */
+			log_error("event=socket_unavailable socket=%s error=\"%s\" effect=\"Postfix cannot "
+			    "ask the policy service: its default_action applies\"", names[i], err);
+			continue;
+		}
 		if (fds[i] < 0) {
 			log_error("event=startup_failed socket=%s error=\"%s\"", names[i], err);
 			return -1;
@@ -320,7 +328,13 @@ main_sockets(struct main_ctx *m, uid_t uid, gid_t gid)
 	    c->socketmap.sock.idle_timeout, smap_engine, &d->sctx,
 	    "22:TEMP too many connections,");
 	d->admin = admin_server_new(d, fds[3]);
-	if (d->lmtp == NULL || d->query == NULL || d->smap == NULL || d->admin == NULL) {
+	if (fds[4] >= 0)
+		d->policy = query_server_new(d->base, fds[4], "policy",
+		    c->policy_service.sock.max_connections, c->policy_service.sock.idle_timeout,
+		    policy_engine, &d->pctx,
+		    "action=DEFER_IF_PERMIT 4.3.2 bounced: too many connections\n\n");
+	if (d->lmtp == NULL || d->query == NULL || d->smap == NULL || d->admin == NULL ||
+	    (fds[4] >= 0 && d->policy == NULL)) {
 		log_error("event=startup_failed error=\"cannot listen\"");
 		return -1;
 	}
@@ -329,7 +343,8 @@ main_sockets(struct main_ctx *m, uid_t uid, gid_t gid)
 	ls[1] = query_server_listener(d->query);
 	ls[2] = query_server_listener(d->smap);
 	ls[3] = admin_server_listener(d->admin);
-	for (size_t i = 0; i < 4; i++)
+	ls[4] = d->policy != NULL ? query_server_listener(d->policy) : NULL;
+	for (size_t i = 0; i < MAIN_NSOCKETS; i++)
 		if (m->created_sockets[i] != NULL && sock_listener_watch(ls[i], socks[i], uid,
 		    sgids[i]) < 0)
 			log_warn("event=socket socket=%s warning=\"cannot watch %s\"", names[i],
@@ -492,6 +507,8 @@ main(int argc, char **argv)
 	d->sctx.delimiters = d->cfg->socketmap.recipient_delimiter ?
 	    d->cfg->socketmap.recipient_delimiter : "";
 	main_trust_ctx(d);
+	d->pctx.delimiters = d->sctx.delimiters;
+	d->pctx.fail_closed = d->cfg->policy_service.fail_closed;
 	if (main_sockets(m, drop ? uid : (uid_t)-1, (gid_t)-1) < 0)
 		exit(1);	/* logged; exit keeps main's state reachable */
 	if (d->cfg->metrics.http != NULL) {
@@ -546,9 +563,9 @@ main(int argc, char **argv)
 	event_add(m->purge_timer, &purge_tv);
 
 	log_info("event=started version=%s pid=%d store=%s index_entries=%zu lmtp=%s query=%s "
-	    "socketmap=%s admin=%s", BOUNCED_VERSION, (int)getpid(), sc.path,
+	    "socketmap=%s policy=%s admin=%s", BOUNCED_VERSION, (int)getpid(), sc.path,
 	    d->idx != NULL ? store_index_count(d->idx) : 0, d->cfg->lmtp.sock.path, d->cfg->query.sock.path,
-	    d->cfg->socketmap.sock.path, d->cfg->admin.sock.path);
+	    d->cfg->socketmap.sock.path, d->cfg->policy_service.sock.path, d->cfg->admin.sock.path);
 	sock_notify("READY=1");
 
 	event_base_dispatch(d->base);
@@ -564,6 +581,7 @@ main(int argc, char **argv)
 	admin_server_free(d->admin);
 	query_server_free(d->query);
 	query_server_free(d->smap);
+	query_server_free(d->policy);
 	store_close(d->ro);
 	d->ro = NULL;
 	writer_free(d->writer);
@@ -679,6 +697,7 @@ main_reader(struct main_ctx *m, char err[512])
 	d->ro = ro;
 	d->qctx.idx = d->idx;
 	d->sctx.idx = d->idx;
+	d->pctx.idx = d->idx;
 	return 0;
 }
 
@@ -793,6 +812,7 @@ main_reload(struct main_ctx *m)
 	if (strcmp(nc->lmtp.sock.path, old->lmtp.sock.path) != 0 ||
 	    strcmp(nc->query.sock.path, old->query.sock.path) != 0 ||
 	    strcmp(nc->socketmap.sock.path, old->socketmap.sock.path) != 0 ||
+	    strcmp(nc->policy_service.sock.path, old->policy_service.sock.path) != 0 ||
 	    strcmp(nc->admin.sock.path, old->admin.sock.path) != 0 ||
 	    strcmp(nc->store.path, old->store.path) != 0 ||
 	    g_strcmp0(nc->user, old->user) != 0 ||
@@ -823,6 +843,8 @@ main_reload(struct main_ctx *m)
 		explicit_bzero(&kr, sizeof(kr));
 	}
 	main_trust_ctx(d);
+	d->pctx.delimiters = d->sctx.delimiters;
+	d->pctx.fail_closed = nc->policy_service.fail_closed;
 	if (d->ro != NULL)
 		store_set_policy(d->ro, &nc->policy);
 	pj = g_new0(struct main_policy_job, 1);
@@ -893,6 +915,8 @@ main_shutdown(struct main_ctx *m)
 	sock_notify("STOPPING=1");
 	query_server_stop(d->query);
 	query_server_stop(d->smap);
+	if (d->policy != NULL)
+		query_server_stop(d->policy);
 	left = lmtp_server_shutdown(d->lmtp);
 	log_info("event=shutdown lmtp_sessions_left=%u writer_pending=%u", left,
 	    writer_pending(d->writer));

@@ -389,6 +389,19 @@ metrics_render(const struct metrics *m, const struct metrics_snapshot *s, GStrin
 	metrics_family(out, "bounced_socketmap_connections", "gauge",
 	    "Postfix connections to the socketmap socket.");
 	g_string_append_printf(out, "bounced_socketmap_connections %u\n", s->socketmap_connections);
+	metrics_family(out, "bounced_policy_requests_total", "counter",
+	    "Postfix policy delegation requests by answer: reject (5xx), defer (a soft "
+	    "suppression), error (could not judge: DUNNO, or DEFER_IF_PERMIT when fail_closed), "
+	    "dunno.");
+	g_string_append_printf(out, "bounced_policy_requests_total{result=\"reject\"} %"
+	    G_GUINT64_FORMAT "\nbounced_policy_requests_total{result=\"defer\"} %" G_GUINT64_FORMAT
+	    "\nbounced_policy_requests_total{result=\"error\"} %" G_GUINT64_FORMAT
+	    "\nbounced_policy_requests_total{result=\"dunno\"} %" G_GUINT64_FORMAT "\n",
+	    U64(s->policy_rejected), U64(s->policy_deferred), U64(s->policy_errors),
+	    U64(s->policy_requests - s->policy_rejected - s->policy_deferred - s->policy_errors));
+	metrics_family(out, "bounced_policy_connections", "gauge",
+	    "Postfix connections to the policy delegation socket.");
+	g_string_append_printf(out, "bounced_policy_connections %u\n", s->policy_connections);
 	metrics_family(out, "bounced_metrics_http_requests_total", "counter",
 	    "Requests on the metrics HTTP endpoint (this one included).");
 	g_string_append_printf(out, "bounced_metrics_http_requests_total %" G_GUINT64_FORMAT "\n",

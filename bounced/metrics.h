@@ -75,9 +75,10 @@ struct metrics_snapshot {
 	int store_writable;
 	unsigned writer_pending;
 	uint64_t commits, committed_bounces, commit_failures, commit_batch_max;
-	unsigned lmtp_sessions, query_connections, socketmap_connections;
+	unsigned lmtp_sessions, query_connections, socketmap_connections, policy_connections;
 	uint64_t queries, queries_suppressed, query_errors;
 	uint64_t socketmap_requests, socketmap_found, socketmap_signed;
+	uint64_t policy_requests, policy_rejected, policy_deferred, policy_errors;
 	/* more families rendered by their owner (the alerts', alert.h), or NULL */
 	void (*render_more)(const void *ud, GString *out);
 	const void *render_more_ud;

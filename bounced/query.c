@@ -300,6 +300,7 @@ query_accept(int fd, void *arg)
 	c->b.in_len = c->b.out_len = 0;
 	c->b.discard = 0;
 	c->b.skip = 0;
+	memset(&c->b.preq, 0, sizeof(c->b.preq));
 	c->eof = 0;
 	c->rev = event_new(s->base, fd, EV_READ | EV_PERSIST, query_readable, c);
 	c->wev = event_new(s->base, fd, EV_WRITE | EV_PERSIST, query_writable, c);

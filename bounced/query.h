@@ -34,12 +34,33 @@
 #define QUERY_OUT_SIZE  8192                     /* replies not yet written */
 #define QUERY_REPLY_MAX 512                      /* the longest single reply */
 
+#define QUERY_PVALUE_MAX 320                     /* a policy attribute value kept */
+
+/*
+ * What the policy engine (policy.h) keeps of a request while its lines
+ * arrive: the attributes it uses, truncated to QUERY_PVALUE_MAX (flagged).
+ */
+struct query_policy_req {
+	unsigned attrs;         /* attribute lines so far */
+	size_t bytes;           /* bytes so far */
+	const char *bad;        /* why the request is unusable (static text), or NULL */
+	unsigned truncated;     /* bit per field below: its value was longer */
+	char request[32];       /* "smtpd_access_policy" */
+	char protocol_state[16];
+	char queue_id[32];
+	char sender[QUERY_PVALUE_MAX + 1];
+	char recipient[QUERY_PVALUE_MAX + 1];
+	char client_address[64];
+	char sasl_username[128];
+};
+
 /* A connection's buffers: what the engines read and write. */
 struct query_buf {
 	size_t in_len;          /* bytes in in[] not yet consumed */
 	size_t out_len;         /* bytes in out[] not yet written */
 	int discard;            /* dropping an over-long request up to its end */
 	size_t skip;            /* bytes still to drop (socketmap) */
+	struct query_policy_req preq;   /* policy engine's request in progress */
 	char in[QUERY_IN_SIZE];
 	char out[QUERY_OUT_SIZE];
 };

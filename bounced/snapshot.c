@@ -49,6 +49,11 @@ snapshot_collect(const struct daemon *d, struct metrics_snapshot *s)
 	s->query_errors = d->qctx.errors;
 	s->socketmap_requests = d->sctx.requests;
 	s->socketmap_found = d->sctx.found;
+	s->policy_connections = d->policy != NULL ? query_server_connections(d->policy) : 0;
+	s->policy_requests = d->pctx.requests;
+	s->policy_rejected = d->pctx.rejected;
+	s->policy_deferred = d->pctx.deferred;
+	s->policy_errors = d->pctx.errors;
 	s->socketmap_signed = d->sctx.signed_count;
 	s->render_more = snapshot_render_alerts;
 	s->render_more_ud = d->alerts;

@@ -15,7 +15,6 @@
 
 #define SMAP_DIGITS_MAX 5       /* netstring length digits: 99999 > LIMIT_QUERY_LINE */
 
-static const char *smap_status(const struct store_verdict *v);
 static void smap_put(struct query_buf *b, const char *data, size_t len);
 static size_t smap_sign(struct smap_ctx *ctx, time_t now, const char *key, size_t klen,
     char *out, size_t outsz);
@@ -52,8 +51,7 @@ smap_sign(struct smap_ctx *ctx, time_t now, const char *key, size_t klen, char *
 	return (size_t)snprintf(out, outsz, "OK %s", signed_addr);
 }
 
-/* The RFC 3463 code Postfix should give for a suppressed recipient. */
-static const char *
+const char *
 smap_status(const struct store_verdict *v)
 {
 	switch (v->cause) {
@@ -77,8 +75,8 @@ size_t
 smap_answer(struct smap_ctx *ctx, time_t now, const char *req, size_t len, char *out,
     size_t outsz)
 {
-	char norm[STORE_ADDR_MAX + 1], err[256], since[32], until[32];
-	const char *sp = memchr(req, ' ', len), *at;
+	char norm[STORE_ADDR_MAX + 1], err[256], why[QUERY_REPLY_MAX / 2];
+	const char *sp = memchr(req, ' ', len);
 	struct store_verdict v;
 	size_t nlen, klen;
 	int transport, n, rc;
@@ -113,26 +111,46 @@ smap_answer(struct smap_ctx *ctx, time_t now, const char *req, size_t len, char 
 	/* the database could not be opened yet: Postfix defers rather than guesses */
 	if (ctx->idx == NULL)
 		return (size_t)snprintf(out, outsz, "TEMP store unavailable");
-	rc = store_check(ctx->idx, norm, (size_t)n, now, &v);
-	if (rc == 0 && ctx->delimiters[0] != '\0' && (at = strrchr(norm, '@')) != NULL) {
-		size_t cut = strcspn(norm, ctx->delimiters);
+	rc = smap_lookup(ctx->idx, ctx->delimiters, norm, now, &v);
+	if (rc <= 0)
+		return (size_t)snprintf(out, outsz, "NOTFOUND ");
+	ctx->found++;
+	smap_describe(&v, why, sizeof(why));
+	return (size_t)snprintf(out, outsz, "OK %s%s %s", transport ? "error:" : "550 ",
+	    smap_status(&v), why);
+}
+
+size_t
+smap_describe(const struct store_verdict *v, char *out, size_t outsz)
+{
+	char since[32], until[32];
+
+	util_iso8601_format(v->since, since);
+	if (v->until != STORE_TTL_NEVER)
+		util_iso8601_format(v->until, until);
+	return (size_t)snprintf(out, outsz, "suppressed%s: %s %s since %s%s%s",
+	    v->domain ? " (domain entry)" : "", store_cause_name(v->cause),
+	    report_reason_name(v->reason), since, v->until != STORE_TTL_NEVER ? " until " : "",
+	    v->until != STORE_TTL_NEVER ? until : "");
+}
+
+int
+smap_lookup(const struct store_index *idx, const char *delimiters, char *norm, time_t now,
+    struct store_verdict *v_r)
+{
+	const char *at;
+	int rc = store_check(idx, norm, strlen(norm), now, v_r);
+
+	if (rc == 0 && delimiters[0] != '\0' && (at = strrchr(norm, '@')) != NULL) {
+		size_t cut = strcspn(norm, delimiters);
 
 		/* "user+ext@domain" -> "user@domain" */
 		if (cut > 0 && norm + cut < at) {
 			memmove(norm + cut, at, strlen(at) + 1);
-			rc = store_check(ctx->idx, norm, strlen(norm), now, &v);
+			rc = store_check(idx, norm, strlen(norm), now, v_r);
 		}
 	}
-	if (rc <= 0)
-		return (size_t)snprintf(out, outsz, "NOTFOUND ");
-	ctx->found++;
-	util_iso8601_format(v.since, since);
-	if (v.until != STORE_TTL_NEVER)
-		util_iso8601_format(v.until, until);
-	return (size_t)snprintf(out, outsz, "OK %s%s suppressed%s: %s %s since %s%s%s",
-	    transport ? "error:" : "550 ", smap_status(&v), v.domain ? " (domain entry)" : "",
-	    store_cause_name(v.cause), report_reason_name(v.reason), since,
-	    v.until != STORE_TTL_NEVER ? " until " : "", v.until != STORE_TTL_NEVER ? until : "");
+	return rc;
 }
 
 /* Appends one netstring to the output. */

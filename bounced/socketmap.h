@@ -56,4 +56,21 @@ int smap_engine(void *ctx, struct query_buf *b, time_t now);
 size_t smap_answer(struct smap_ctx *ctx, time_t now, const char *req, size_t len, char *out,
     size_t outsz);
 
+/*
+ * "suppressed[ (domain entry)]: <cause> <reason> since <time>[ until <time>]",
+ * the text Postfix shows for a suppressed recipient, into out.  Its length.
+ */
+size_t smap_describe(const struct store_verdict *v, char *out, size_t outsz);
+
+/* The RFC 3463 code for a suppressed recipient ("5.1.1", "5.2.2", ...); static text. */
+const char *smap_status(const struct store_verdict *v);
+
+/*
+ * store_check of a normalised address, then, when absent and the local part
+ * has one of the delimiters, of "user@domain" (norm is cut to that).  The
+ * index's 1/0/-1; v_r filled when 1.
+ */
+int smap_lookup(const struct store_index *idx, const char *delimiters, char *norm, time_t now,
+    struct store_verdict *v_r);
+
 #endif

@@ -298,6 +298,28 @@ store_policy_incident_worthy(const char *status, const char *diagnostic)
 	return worthy;
 }
 
+/*
+ * The built-in provider groups: one filtering platform behind several
+ * consumer domains, so one block is one incident.  Orange, La Poste and SFR
+ * share their antispam tools (a block at one is a block at the three: the
+ * deliverability guide this project serves says so); Microsoft, Yahoo/AOL
+ * and Google each filter all their consumer domains alike.  A config that
+ * names policy.provider_groups replaces them all.
+ */
+static const char *const group_orange[] = { "orange.fr", "wanadoo.fr", "laposte.net",
+	"sfr.fr", "neuf.fr", "cegetel.net", "club-internet.fr", "numericable.fr", "9online.fr" };
+static const char *const group_microsoft[] = { "outlook.com", "hotmail.com", "hotmail.fr",
+	"live.com", "live.fr", "msn.com", "outlook.fr" };
+static const char *const group_yahoo[] = { "yahoo.com", "yahoo.fr", "ymail.com",
+	"rocketmail.com", "aol.com", "aol.fr" };
+static const char *const group_google[] = { "gmail.com", "googlemail.com" };
+static const struct store_provider_group default_groups[] = {
+	{ "orange", group_orange, G_N_ELEMENTS(group_orange) },
+	{ "microsoft", group_microsoft, G_N_ELEMENTS(group_microsoft) },
+	{ "yahoo", group_yahoo, G_N_ELEMENTS(group_yahoo) },
+	{ "google", group_google, G_N_ELEMENTS(group_google) },
+};
+
 void
 store_policy_default(struct store_policy *pol)
 {
@@ -319,6 +341,6 @@ store_policy_default(struct store_policy *pol)
 	pol->incident_quiet = 24 * 3600;
 	pol->incident_min_messages = 2;
 	pol->incident_window = 3600;
-	pol->groups = NULL;
-	pol->ngroups = 0;
+	pol->groups = default_groups;
+	pol->ngroups = G_N_ELEMENTS(default_groups);
 }

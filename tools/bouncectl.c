@@ -28,6 +28,9 @@ struct cmd {
 static const struct cmd cmds[] = {
 	{ "parse", cmd_parse, "parse [--json] FILE|DIR|- ...",
 	  "parse bounces offline and print what bounced makes of each recipient", 0 },
+	{ "postfix-check", cmd_postfix_check,
+	  "postfix-check [-c DIR] [--bounce-domain D] [--socket-activation yes|no]",
+	  "offline: what of Postfix's configuration is wired right, missing, harmful for bounced", 1 },
 	{ "check", cmd_check, "check ADDRESS...|-",
 	  "may I send? exit 0 when every address may be sent to, 1 when one is suppressed", 1 },
 	{ "show", cmd_show, "show ADDRESS|@DOMAIN | show --raw [--bounce ID] [ADDRESS]",

@@ -36,6 +36,8 @@
 #include "util.h"
 
 int cmd_parse(int argc, char **argv);
+/* offline: the live Postfix configuration checked for bounced (cmd-postfix-check.c) */
+int cmd_postfix_check(int argc, char **argv);
 
 /*
  * Appends s as a JSON string, or null when s is NULL: util.h's writer, the

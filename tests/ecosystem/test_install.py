@@ -8,7 +8,7 @@ installed systemd units fit the installed config and the daemon.
                                  config never overwritten, systemd-analyze
                                  verify on the units (when systemd-analyze is
                                  there), the config passes --check-config
-    test_install.py activation   the installed socket units' four sockets,
+    test_install.py activation   the installed socket units' five sockets,
                                  passed by systemd-socket-activate (LISTEN_FDS)
                                  to the daemon run with the installed config
                                  (both relocated from /run/bounced to a temp
@@ -35,8 +35,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from bouncedtest import check, fail, skip, lmtp_session, dsn, run_case  # noqa: E402
 
 UNITS = ["bounced.service", "bounced-lmtp.socket", "bounced-query.socket",
-         "bounced-admin.socket"]
-SOCKETS = ["lmtp", "query", "socketmap", "admin"]
+         "bounced-policy.socket", "bounced-admin.socket"]
+SOCKETS = ["lmtp", "query", "socketmap", "policy_service", "admin"]
+# the policy socket lives in Postfix's queue directory (chrooted smtpd)
+POLICY_PATH = "/var/spool/postfix/private/bounced-policy"
 
 
 def build_root():
@@ -102,7 +104,7 @@ def unit_values(text):
 
 
 def config_sockets(path):
-    """The four socket paths, modes and groups of a bounced.yaml (its
+    """The five socket paths, modes and groups of a bounced.yaml (its
     top-level sections; enough for config.example.yaml's layout)."""
     out, sec = {}, None
     with open(path) as f:
@@ -205,14 +207,18 @@ def case_destdir():
               "socket units listen on %s, the config names %s" % (sorted(listen), sorted(cpaths)))
         for p, uv in listen.items():
             name = cpaths[p]
-            check(p.startswith("/run/bounced/"), p)
-            if name in ("lmtp", "query", "socketmap"):
+            check(p.startswith("/run/bounced/") or (name == "policy_service" and p == POLICY_PATH),
+                  p)
+            if name in ("lmtp", "query", "socketmap", "policy_service"):
                 check(uv["SocketMode"] == [cs[name]["mode"]],
                       "%s: unit mode %s, config %s" % (name, uv["SocketMode"], cs[name]["mode"]))
         check(unit_values(units["bounced-lmtp.socket"])["SocketGroup"] == [cs["lmtp"]["group"]],
               "the LMTP socket's group is the config's lmtp.group (postfix)")
         req = sv["Requires"][0].split()
-        check(sorted(req) == sorted(UNITS[1:]), "the service requires its three sockets: %s" % req)
+        check(sorted(req) == sorted(u for u in UNITS[1:] if u != "bounced-policy.socket"),
+              "the service requires its lmtp, query and admin sockets: %s" % req)
+        check(sv["Wants"][0].split() == ["bounced-policy.socket"],
+              "the service wants its policy socket (Postfix may not be installed yet)")
 
         sa = shutil.which("systemd-analyze")
         if sa:
@@ -235,7 +241,7 @@ def case_destdir():
 
 
 def case_activation():
-    """systemd-socket-activate (from the systemd package) creates the four
+    """systemd-socket-activate (from the systemd package) creates the five
     sockets of the installed units, relocated to a temp dir, and passes them
     to the daemon, which must take every one of them by path."""
     build = build_root()
@@ -264,10 +270,12 @@ def case_activation():
         listen = []
         for u in UNITS[1:]:
             listen += unit_values(open(os.path.join(unitdir, u)).read())["ListenStream"]
-        check(len(listen) == 4, listen)
-        # relocate: /run/bounced -> DEST/run, /var/lib/bounced -> DEST/state
+        check(len(listen) == 5, listen)
+        # relocate: /run/bounced -> DEST/run, /var/lib/bounced -> DEST/state, the policy
+        # socket -> DEST/run/policy_service.sock
         text = open(conf).read().replace("/run/bounced/", run + "/") \
-            .replace("/var/lib/bounced/", state + "/")
+            .replace("/var/lib/bounced/", state + "/") \
+            .replace(POLICY_PATH, run + "/policy_service.sock")
         user = "nobody" if os.geteuid() == 0 else ""
         text = re.sub(r"(?m)^user: bounced$", "user: %s" % user, text)
         text = re.sub(r"(?m)^  group: postfix$", "  group:", text)
@@ -280,7 +288,8 @@ def case_activation():
             os.makedirs(state)
             shutil.chown(state, user)
         # the units' order is not the config's: bounced must match by path
-        paths = [p.replace("/run/bounced/", run + "/") for p in reversed(listen)]
+        paths = [p.replace("/run/bounced/", run + "/").replace(POLICY_PATH,
+                 run + "/policy_service.sock") for p in reversed(listen)]
         notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         npath = os.path.join(dest, "notify")
         notify.bind(npath)
@@ -315,7 +324,7 @@ def case_activation():
         taken = re.findall(r"event=socket socket=(\w+) path=(\S+) from=systemd", logtext())
         print("\n".join("taken from systemd: %s %s" % t for t in taken))
         check(sorted(taken) == sorted((s, os.path.join(run, s + ".sock")) for s in SOCKETS),
-              "the four passed sockets, each by its path:\n" + logtext())
+              "the five passed sockets, each by its path:\n" + logtext())
         check("event=privileges_dropped" in logtext() or not user, "dropped to nobody")
 
         class D:  # the minimum bouncedtest's helpers need

@@ -99,6 +99,7 @@ DAEMON_FAMILIES = {
     "bounced_alert_incident_open": "gauge", "bounced_alert_events_total": "counter",
     "bounced_alert_deliveries_total": "counter",
     "bounced_bounces_untrusted_total": "counter", "bounced_refusals_total": "counter",
+    "bounced_policy_requests_total": "counter", "bounced_policy_connections": "gauge",
 }
 
 
@@ -109,6 +110,21 @@ def smap(d, req):
     out = s.recv(1000).decode()
     s.close()
     return out
+
+
+def policy(d, rcpt):
+    """One policy delegation request (as Postfix's smtpd sends it): the action."""
+    s = d.connect("policy.sock")
+    s.sendall(b"request=smtpd_access_policy\nprotocol_state=RCPT\nsender=a@example.org\n"
+              b"recipient=%s\n\n" % rcpt.encode())
+    out = b""
+    while not out.endswith(b"\n\n"):
+        chunk = s.recv(1000)
+        if not chunk:
+            break
+        out += chunk
+    s.close()
+    return out.decode()
 
 
 def case_http():
@@ -139,6 +155,9 @@ def case_http():
         check(smap(d, "suppressed gone@example.net").split(":", 1)[1].startswith("OK 550"),
               "socketmap found")
         check("NOTFOUND" in smap(d, "suppressed fine@example.net"), "socketmap notfound")
+        # the policy service: reject, dunno
+        check(policy(d, "gone@example.net").startswith("action=550 5.1.1 "), "policy reject")
+        check(policy(d, "fine@example.net") == "action=DUNNO\n\n", "policy dunno")
         # a manual suppression and its lifting (admin socket -> writer -> index)
         _, st = d.admin("SUPPRESS target=manual@example.org note=test")
         check(st.startswith("OK"), st)
@@ -170,6 +189,10 @@ def case_http():
             (("bounced_queries_total",), {"result": "err"}, 2),
             (("bounced_socketmap_requests_total",), {"result": "found"}, 1),
             (("bounced_socketmap_requests_total",), {"result": "other"}, 1),
+            (("bounced_policy_requests_total",), {"result": "reject"}, 1),
+            (("bounced_policy_requests_total",), {"result": "dunno"}, 1),
+            (("bounced_policy_requests_total",), {"result": "defer"}, 0),
+            (("bounced_policy_requests_total",), {"result": "error"}, 0),
             (("bounced_metrics_http_requests_total",), {}, 2),
             (("bounced_index_entries",), {}, 1),
         ]

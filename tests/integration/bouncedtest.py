@@ -65,6 +65,7 @@ class Daemon:
             "lmtp": "  socket: run/lmtp.sock\n  hostname: lmtp.test\n",
             "query": "  socket: run/query.sock\n",
             "socketmap": "  socket: run/socketmap.sock\n",
+            "policy_service": "  socket: run/policy.sock\n",
             "admin": "  socket: run/admin.sock\n",
             "store": "  path: %s/bounced.db\n  secret_file: %s/secret\n" % (self.state, self.state),
         }

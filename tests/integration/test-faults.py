@@ -207,6 +207,19 @@ def case_socket_dir_start():
         d.cleanup(check_exit=False)
 
 
+def case_policy_socket_unavailable():
+    """The policy delegation socket is optional: when it cannot be created the
+    daemon starts anyway (Postfix then applies its default_action, DUNNO in
+    the guide), says so, and serves the other sockets."""
+    with Daemon() as d:
+        d.write_config(open(d.config).read().replace("run/policy.sock",
+                                                     "/proc/bounced-no-such/policy.sock"))
+        d.start()
+        check(d.check("a@b.test") == "OK", "the query socket serves")
+        check(d.grep("event=socket_unavailable socket=policy_service"), "logged")
+        check(not d.grep("event=startup_failed"), "not a startup failure")
+
+
 def case_socket_dir_perm():
     """The socket directory is 0700 root: the daemon warns that its clients cannot
     reach the sockets; a chmod fixes it without a restart."""

@@ -187,6 +187,23 @@ test_defaults(void)
 	g_assert_cmpint(c->policy.ttl_soft, ==, pol.ttl_soft);
 	g_assert_cmpint(c->policy.ttl_reason[REPORT_REASON_HOSTUNKNOWN], ==,
 	    pol.ttl_reason[REPORT_REASON_HOSTUNKNOWN]);
+	/* the built-in provider groups: Orange, La Poste and SFR are one */
+	g_assert_cmpuint(c->policy.ngroups, ==, 4);
+	g_assert_cmpstr(c->policy.groups[0].name, ==, "orange");
+	{
+		int laposte = 0, sfr = 0;
+
+		for (size_t i = 0; i < c->policy.groups[0].ndomains; i++) {
+			laposte |= strcmp(c->policy.groups[0].domains[i], "laposte.net") == 0;
+			sfr |= strcmp(c->policy.groups[0].domains[i], "sfr.fr") == 0;
+		}
+		g_assert_true(laposte && sfr);
+	}
+	cfg_free(c);
+	/* a file naming its own groups replaces them all; {} means none */
+	c = load("policy:\n  provider_groups: {}\n", err);
+	g_assert_nonnull(c);
+	g_assert_cmpuint(c->policy.ngroups, ==, 0);
 	cfg_free(c);
 }
 
@@ -333,7 +350,7 @@ test_example(void)
 	g_assert_cmpstr(c->user, ==, "bounced");
 	g_assert_cmpstr(c->lmtp.sock.path, ==, "/run/bounced/lmtp.sock");
 	g_assert_true(c->lmtp.sock.group_explicit);
-	g_assert_cmpuint(c->policy.ngroups, ==, 3);
+	g_assert_cmpuint(c->policy.ngroups, ==, 4);
 	g_assert_cmpuint(c->policy.groups[0].ndomains, ==, 9);
 	g_assert_cmpint(c->policy.ttl_reason[REPORT_REASON_HOSTUNKNOWN], ==, 30 * 86400);
 	cfg_free(c);

@@ -291,9 +291,9 @@ markdown(void)
 		"  about the mailbox.\n"
 		"- **incident**: a sender-scope failure never counts against the recipient;\n"
 		"  the store opens (or extends) an incident for the provider instead.\n"
-		"  Orange, La Poste and SFR share antispam tools: list their domains in one\n"
-		"  `policy.provider_groups` entry (see config.example.yaml) so that a block\n"
-		"  at any of them is one incident.\n"
+		"  Orange, La Poste and SFR share antispam tools: bounced's built-in\n"
+		"  provider groups (`policy.provider_groups`, see config.example.yaml) put\n"
+		"  their domains in one group, so that a block at any of them is one incident.\n"
 		"\n");
 	for (size_t p = 0; p < np; p++) {
 		g_string_append_printf(s, "## %s\n\nMarkers:", provs[p].label);

@@ -912,12 +912,13 @@ class Lab:
 def bounced_config(paths, extra=""):
     """The ONE place with bounced's config text for the tests: adjust here
     when the daemon's keys change.  paths: lmtp, query, socketmap, admin,
-    store, secret."""
+    store, secret, policy."""
     return """\
 # bounced config written by tests/integration/postfix/lab.py
 lmtp:      {{ socket: "{lmtp}", mode: "0666" }}
 query:     {{ socket: "{query}", mode: "0666" }}
 socketmap: {{ socket: "{socketmap}", mode: "0666", name: suppressed }}
+policy_service: {{ socket: "{policy}", mode: "0666" }}
 admin:     {{ socket: "{admin}", allow_uids: [0] }}
 store:     {{ path: "{store}", secret_file: "{secret}" }}
 log:       {{ to: stderr, level: debug }}
@@ -992,6 +993,9 @@ class Bounced:
             "query": os.path.join(lab.run, "query.sock"),
             "socketmap": os.path.join(lab.run, "socketmap.sock"),
             "admin": os.path.join(lab.run, "admin.sock"),
+            # in Postfix's queue directory, where a chrooted smtpd finds it
+            # as unix:private/bounced-policy (doc/postfix.md section 5)
+            "policy": os.path.join(lab.spool, "private", "bounced-policy"),
             "store": os.path.join(self.dir, "bounced.db"),
             "secret": os.path.join(self.dir, "secret"),
         }
@@ -1087,6 +1091,17 @@ class Bounced:
         if len(got) < len(lines):
             raise RuntimeError("query socket closed after %d of %d answers" % (len(got), len(lines)))
         return [g.rstrip("\r") for g in got]
+
+    def admin(self, *args):
+        """Runs bouncectl (next to the bounced binary in the build tree, or
+        $BOUNCECTL) on this bounced's admin socket; returns its stdout."""
+        ctl = os.environ.get("BOUNCECTL") or os.path.join(
+            os.path.dirname(os.path.dirname(self.binary)), "tools", "bouncectl")
+        r = subprocess.run([ctl, "--socket", self.paths["admin"]] + list(args),
+                           capture_output=True, text=True, timeout=30)
+        if r.returncode != 0:
+            raise RuntimeError("bouncectl %s: %s%s" % (" ".join(args), r.stdout, r.stderr))
+        return r.stdout
 
     def check(self, addr):
         """CHECK <addr> -> the answer line: "OK", "SUPPRESSED <cause> <reason>

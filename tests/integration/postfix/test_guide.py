@@ -6,24 +6,33 @@ The fenced blocks of the guide are read from the file (```KIND ID), their
 paths pointed at a private Postfix (lab.py) and a real bounced, applied in
 the guide's order, and the behaviour the guide promises is checked:
 
-  master.cf service + main.cf/transport domain + sh postmap
+  sh helper: the shell function every postconf snippet uses (adds, never
+      replaces); each snippet is run twice and must change nothing the
+      second time
+  master.cf service + transport domain + sh domain
       Postfix's own DSN and a bounce from a remote MTA (a client outside
       mynetworks, source 127.0.0.2) reach bounced over the unchrooted
       "bounced" service; the bounce domain does not make an open relay
-  transport/main.cf address
+  transport/sh address
       bounces@example.com and bounces+x@example.com go to bounced, the
       other addresses of example.com where they went before
   sh sendmail, php mail, php.ini sendmail_path, php phpmailer,
   python smtplib: the remote MX sees MAIL FROM:<bounces@bounce.example.com>
-  main.cf verp, sh sendmail-verp, python smtplib-verp, php phpmailer-verp:
+  sh verp, sh sendmail-verp, python smtplib-verp, php phpmailer-verp:
       one copy per recipient with the VERP Return-Path (XVERP refused
-      before main.cf verp); the VERP bounce suppresses its recipient
-  main.cf refuse: smtpd refuses a suppressed recipient with the reason,
-      accepts the others; bounced stopped -> 451 4.3.0, never accepted
-  main.cf transport: mail injected by sendmail to a suppressed recipient
-      bounces at once (error transport), nothing is sent to the remote
+      before sh verp); the VERP bounce suppresses its recipient
+  sh refuse: the policy service (chrooted smtpd, unix:private/...) refuses
+      a suppressed remote recipient of a mynetworks client with the reason,
+      accepts the others; a suppressed address of a hosted domain still
+      receives mail from the Internet; bounced stopped: accepted
+      (fail-open), sh fail-closed: 451 4.3.5, never a 5xx
+  sh sendmail-check: mail injected by sendmail to a suppressed recipient
+      bounces to the sender with the reason, nothing is sent to the
+      remote; other recipients are delivered
   sh check: postmap -q answers as the guide says
-  yaml trust + main.cf sign: Postfix signs the Return-Path through
+  ini php-fpm, sh delay-warning: the pool's Return-Path reaches the remote
+      MX; delay_warning_time is set only when it was 0h
+  yaml trust + sh sign: Postfix signs the Return-Path through
       proxy:socketmap, the remote MX sees it signed, its bounce suppresses,
       a forged bounce from the Internet does not
 
@@ -104,6 +113,38 @@ def main_cf_params(text):
     return params
 
 
+def debian_chroot(lab):
+    """Sets the chroot column of the lab's master.cf as Debian's
+    master.cf.dist has it (DEBIAN_CHROOTED)."""
+    mc = os.path.join(lab.etc, "master.cf")
+    lines = []
+    with open(mc) as f:
+        master = f.read()
+    for line in master.splitlines():
+        w = line.split()
+        if len(w) >= 8 and w[7] in DEBIAN_CHROOTED:
+            w[4] = "y"
+            line = "  ".join(w)
+        lines.append(line)
+    with open(mc, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def run_guide_script(lab, blocks, bid, sub, cwd):
+    """Runs the guide's ```sh BID block as a script after its ```sh helper
+    block, paths rewritten by sub, with MAIL_CONFIG pointing Postfix's
+    commands at the lab; `postfix reload` is left to the caller (the lab's
+    synchronous reload).  Returns (CompletedProcess, whether it reloads)."""
+    helper = blocks[("sh", "helper")]
+    body = sub(blocks[("sh", bid)])
+    reload = "postfix reload" in body
+    body = body.replace("postfix reload", ":")
+    env = dict(os.environ, MAIL_CONFIG=lab.etc, PATH="/usr/sbin:/usr/bin:/sbin:/bin")
+    r = subprocess.run(["sh", "-ec", helper + "\n" + body], cwd=cwd, env=env,
+                       capture_output=True, text=True, timeout=60)
+    return r, reload
+
+
 class Guide(L.LabTestCase):
     bounced = None
     blocks = None
@@ -117,18 +158,7 @@ class Guide(L.LabTestCase):
         try:
             # Debian's chroot settings; mynetworks = 127.0.0.1 only, so a
             # client from 127.0.0.2 is "the Internet"; XVERP not yet allowed
-            mc = os.path.join(lab.etc, "master.cf")
-            lines = []
-            with open(mc) as f:
-                master = f.read()
-            for line in master.splitlines():
-                f = line.split()
-                if len(f) >= 8 and f[7] in DEBIAN_CHROOTED:
-                    f[4] = "y"
-                    line = "  ".join(f)
-                lines.append(line)
-            with open(mc, "w") as f:
-                f.write("\n".join(lines) + "\n")
+            debian_chroot(lab)
             main = os.path.join(lab.etc, "main.cf")
             with open(main) as f:
                 text = f.read()
@@ -139,6 +169,7 @@ class Guide(L.LabTestCase):
             lab.start()
             lab.remote({DEAD: "550 5.1.1 <%s>: Recipient address rejected: User unknown" % DEAD,
                         "verp@" + R: "550 5.1.1 <verp@%s>: User unknown" % R})
+            cls.check_port = L.free_port()
             cls.bounced = L.Bounced(lab).start()
             cls.work = os.path.join(lab.dir, "app")
             os.makedirs(cls.work)
@@ -155,6 +186,7 @@ class Guide(L.LabTestCase):
         lab = cls.lab
         return (text.replace("/run/bounced/", lab.run + "/")
                 .replace("/etc/postfix/", lab.etc + "/")
+                .replace("10027", str(cls.check_port))
                 .replace("example.net", R))
 
     def block(self, kind, bid):
@@ -200,6 +232,30 @@ class Guide(L.LabTestCase):
                 self.fail("sh %s: no rule to run %r" % (bid, line))
             out.append(subprocess.run(["sh", "-c", line], cwd=self.work, capture_output=True,
                                       text=True, timeout=60))
+        return out
+
+    def run_script(self, bid, twice=True):
+        """Runs a sh block (run_guide_script); with twice, runs it again and
+        asserts that main.cf and master.cf did not change (the snippets
+        add, never repeat)."""
+        self.block("sh", "helper")
+        r, reload = run_guide_script(self.lab, self.blocks, bid, self.sub, self.work)
+        self.assertEqual(r.returncode, 0, "sh %s: %s %s" % (bid, r.stdout, r.stderr))
+        if twice:
+            before = self.cf_text()
+            r2, _ = run_guide_script(self.lab, self.blocks, bid, self.sub, self.work)
+            self.assertEqual(r2.returncode, 0, "sh %s again: %s" % (bid, r2.stderr))
+            self.assertEqual(self.cf_text(), before, "sh %s changed the config again" % bid)
+        type(self).used.add(("sh", bid))
+        if reload:
+            self.lab.reload()
+        return r
+
+    def cf_text(self):
+        out = []
+        for name in ("main.cf", "master.cf"):
+            with open(os.path.join(self.lab.etc, name)) as f:
+                out.append(f.read())
         return out
 
     def run_php(self, source, sendmail_path=None):
@@ -287,14 +343,21 @@ class Guide(L.LabTestCase):
                      r".*lmtp\.sock\]: No such file or directory\)" % (chroot_dsn, re.escape(RP)),
                      after=mark)
         self.assertTrue(self.bounced.check(DEAD) == "OK")
-        # master.cf: the unchrooted lmtp service
-        with open(os.path.join(lab.etc, "master.cf"), "a") as f:
-            f.write(self.sub(self.block("master.cf", "service")))
-        self.apply_main_cf("domain")
-        self.block("transport", "domain")
+        # the guide's snippet: the unchrooted lmtp service, relay_domains,
+        # transport_maps and the transport line, each added once
         self.write_transport()
-        r = self.run_sh("postmap")
-        self.assertTrue(all(x.returncode == 0 for x in r), r)
+        self.run_script("domain")
+        svc = self.block("master.cf", "service").splitlines()[-1].split()
+        got = subprocess.run([L._sbin("postconf"), "-c", lab.etc, "-M", "bounced/unix"],
+                             capture_output=True, text=True, check=True).stdout.split()
+        self.assertEqual(got, svc, "master.cf service")
+        self.assertIn("bounce.example.com", lab.postconf("relay_domains").split())
+        self.assertIn("hash:%s/transport" % lab.etc, lab.postconf("transport_maps"))
+        self.assertIn("texthash:%s/transport" % lab.etc, lab.postconf("transport_maps"),
+                      "the lab's own transport_maps entry was replaced")
+        line = self.sub(self.block("transport", "domain")).strip()
+        with open(os.path.join(lab.etc, "transport")) as f:
+            self.assertEqual(f.read().splitlines().count(line), 1, "transport line")
         self.assertTrue(os.path.exists(os.path.join(lab.etc, "transport.db")), "postmap made no .db")
 
         # Postfix's own DSN (the remote MX refused DEAD), queued above,
@@ -322,8 +385,10 @@ class Guide(L.LabTestCase):
                         "relay_domains=bounce.example.com example.com"], check=True)
         self.block("transport", "address")
         self.write_transport(["example.com smtp:[127.0.0.1]:%d" % lab.remote_port])
-        self.run_sh("postmap")
-        self.apply_main_cf("address")
+        subprocess.run([L._sbin("postmap"), "-c", lab.etc, os.path.join(lab.etc, "transport")],
+                       check=True)
+        self.run_script("address")
+        self.assertEqual(lab.postconf("recipient_delimiter"), "+")
         lab.reload()
         for rcpt in ("bounces@example.com", "bounces+verp=%s@example.com" % R):
             mark = lab.log_mark()
@@ -386,8 +451,10 @@ class Guide(L.LabTestCase):
         with self.assertRaises(smtplib.SMTPSenderRefused) as cm:
             exec(verp_code, ns)
         self.assertEqual(cm.exception.smtp_code, 555)
-        self.apply_main_cf("verp")
-        lab.reload()
+        self.run_script("verp")
+        # added to Postfix's default ($authorized_verp_clients), not replacing it
+        self.assertEqual(lab.postconf("smtpd_authorized_verp_clients"),
+                         "$authorized_verp_clients, $mynetworks")
         n = len(rs.delivered)
         exec(verp_code, ns)
         n = self.wait_remote(n, verp_sender, CUSTOMER)
@@ -411,19 +478,29 @@ class Guide(L.LabTestCase):
         n = self.wait_remote(n, RP, CUSTOMER)
         self.wait_remote(n, verp_sender, CUSTOMER)
 
+    def inbound_smtp(self, rcpt, source="127.0.0.2"):
+        """A message from the Internet (outside mynetworks): the RCPT reply."""
+        with smtplib.SMTP("127.0.0.1", self.lab.smtpd_port, local_hostname="mx.remote.test",
+                          source_address=(source, 0), timeout=30) as s:
+            s.ehlo()
+            s.mail("someone@elsewhere.test")
+            code, msg = s.rcpt(rcpt)
+            if code in (250, 251):
+                code2, msg2 = s.data(b"Subject: hello\r\n\r\nhello\r\n")
+                self.assertEqual(code2, 250, msg2)
+            return code, msg.decode()
+
     def test_5_refuse_suppressed(self):
         lab = self.lab
+        rs = lab.remote_server
         self.assertTrue(self.bounced.check(DEAD).startswith("SUPPRESSED"))
-        # the guide's reason for proxy: a chrooted smtpd cannot reach the
-        # socket by itself (the lookup fails, the client is told to retry)
-        subprocess.run([L._sbin("postconf"), "-c", lab.etc, "-e",
-                        "smtpd_recipient_restrictions=check_recipient_access socketmap:unix:%s:"
-                        "suppressed" % self.bounced.paths["socketmap"]], check=True)
-        lab.reload()
-        res = lab.send(RP, [DEAD])
-        self.assertEqual(res.refused.get(DEAD, (0,))[0], 451, "without proxy: %r" % res)
-        self.apply_main_cf("refuse")
-        lab.reload()
+        # a hosted address (example.com is a relay domain of the lab since
+        # test 2) that is suppressed
+        hosted = "alice@example.com"
+        self.bounced.admin("suppress", hosted)
+        self.run_script("refuse")
+        self.assertRegex(lab.postconf("smtpd_relay_restrictions"),
+                         r"^permit_auth_destination, \$bounced_policy, permit_mynetworks")
         res = lab.send(RP, [DEAD, CUSTOMER])
         self.assertIn(DEAD, res.refused, "a suppressed recipient was accepted: %r" % res
                       + self.diag())
@@ -433,22 +510,37 @@ class Guide(L.LabTestCase):
                          r"userunknown since \d{4}-\d\d-\d\dT" % re.escape(DEAD))
         self.assertNotIn(CUSTOMER, res.refused)
         self.assertTrue(res.queue_id, "the other recipient was not accepted: %r" % res)
-        # bounced down: Postfix defers, it never lets a recipient through by mistake
+        self.assertRegex(self.bounced.log_tail(50), r"event=policy action=reject .*sender=\"%s\" "
+                         r"rcpt=\"%s\"" % (re.escape(RP), re.escape(DEAD)))
+        # inbound: the suppressed hosted address still receives its mail
+        n = len(rs.delivered)
+        code, msg = self.inbound_smtp(hosted)
+        self.assertEqual(code, 250, "inbound to a suppressed hosted address: %d %s" % (code, msg))
+        self.wait_remote(n, "someone@elsewhere.test", hosted)
+        # bounced down, fail-open: accepted (and the DSN of the remote's 550
+        # waits in the queue for bounced)
         self.assertEqual(self.bounced.stop(), 0)
         try:
             res = lab.send(RP, [DEAD])
-            self.assertIn(DEAD, res.refused, res)
-            code, text = res.refused[DEAD]
-            self.assertEqual(code, 451, "with bounced down: %d %s" % (code, text))
-            self.assertRegex(text, r"^4\.3\.\d ")
+            self.assertEqual(res.refused, {}, "fail-open refused: %r%s" % (res, self.diag()))
+            self.assertTrue(res.queue_id, res)
+            self.run_script("fail-closed")
+            res = lab.send(RP, [DEAD])
+            code, text = res.refused.get(DEAD, (0, "accepted"))
+            self.assertEqual(code, 451, "fail-closed with bounced down: %d %s" % (code, text))
+            self.assertRegex(text, r"^4\.3\.5 ")
+            # inbound unaffected
+            code, msg = self.inbound_smtp(hosted)
+            self.assertEqual(code, 250, "inbound with bounced down: %d %s" % (code, msg))
         finally:
             self.bounced.start()
+        self.run_script("refuse", twice=False)      # back to fail-open
+        self.assertIn("default_action=DUNNO", lab.postconf("bounced_policy"))
 
-    def test_6_transport_for_sendmail(self):
+    def test_6_sendmail_check(self):
         lab = self.lab
         rs = lab.remote_server
-        self.apply_main_cf("transport")
-        lab.reload()
+        self.run_script("sendmail-check")
         before = rs.rcpt_counts.get(DEAD.lower(), 0)
         mark = lab.log_mark()
         with open(os.path.join(self.work, "dead.txt"), "w") as f:
@@ -457,19 +549,25 @@ class Guide(L.LabTestCase):
             r = subprocess.run([L._sbin("sendmail"), "-C", lab.etc, "-f", RP, DEAD], stdin=f,
                                capture_output=True)
         self.assertEqual(r.returncode, 0, r)
-        line = lab.wait_log(r"postfix/error\[\d+\]: \w+: to=<%s>,.*status=bounced "
-                            r"\(suppressed: hard userunknown since " % re.escape(DEAD),
-                            after=mark)[0]
-        self.assertIn("relay=none", line)
+        line = lab.wait_log(r"postfix/smtp\[\d+\]: \w+: to=<%s>,.*status=bounced \(host "
+                            r"127\.0\.0\.1\[127\.0\.0\.1\] said: 550 5\.1\.1 <%s>: Recipient "
+                            r"address rejected: suppressed: hard userunknown since "
+                            % (re.escape(DEAD), re.escape(DEAD)), after=mark)[0]
+        self.assertIn(":%d" % self.check_port, line)
         # its bounce reaches bounced like any other
         self.delivered_to_bounced(RP, mark)
         time.sleep(0.5)
         self.assertEqual(rs.rcpt_counts.get(DEAD.lower(), 0), before,
                          "the suppressed recipient was sent to the remote MX")
-        # not suppressed: the transport map falls through to the guide's table
+        # not suppressed: delivered, with the application's Return-Path
         n = len(rs.delivered)
         r = self.run_sh("sendmail")
         self.wait_remote(n, RP, CUSTOMER)
+        # VERP survives the detour (sendmail -XV)
+        n = len(rs.delivered)
+        r = self.run_sh("sendmail-verp")
+        self.assertEqual(r[0].returncode, 0, r)
+        self.wait_remote(n, "bounces+customer=%s@bounce.example.com" % R, CUSTOMER)
 
     def test_7_check(self):
         r = self.run_sh("check")[0]
@@ -480,7 +578,27 @@ class Guide(L.LabTestCase):
                             capture_output=True, text=True)
         self.assertEqual((ok.returncode, ok.stdout), (1, ""), ok)
 
-    def test_8_sign(self):
+    def test_8_pools_and_delay_warning(self):
+        lab = self.lab
+        self.assertEqual(lab.postconf("delay_warning_time"), "0h")
+        self.run_script("delay-warning")
+        self.assertEqual(lab.postconf("delay_warning_time"), "4h")
+        subprocess.run([L._sbin("postconf"), "-c", lab.etc, "-e", "delay_warning_time=1h"],
+                       check=True)
+        self.run_script("delay-warning", twice=False)
+        self.assertEqual(lab.postconf("delay_warning_time"), "1h", "an admin's value was replaced")
+        line = self.block("ini", "php-fpm").strip()
+        self.assertTrue(line.startswith("php_admin_value[sendmail_path] = "), line)
+        why = self.php_ok()
+        if why:
+            self.skipTest("PHP-FPM block: " + why)
+        value = line.split("=", 1)[1].strip()
+        value = value.replace("/usr/sbin/sendmail", "%s -C %s" % (L._sbin("sendmail"), lab.etc))
+        n = len(lab.remote_server.delivered)
+        self.run_php("<?php\nmail('%s', 'x', \"y\\n\");\n" % CUSTOMER, sendmail_path=value)
+        self.wait_remote(n, "bounces+shop@bounce.example.com", CUSTOMER)
+
+    def test_8z_sign(self):
         """Section 6: bounced's config as the guide says, Postfix signs through
         proxy:socketmap (cleanup is chrooted), the remote sees the signed
         sender, the real bounce counts and a forgery from the Internet does not."""
@@ -494,8 +612,7 @@ class Guide(L.LabTestCase):
         self.bounced.start()
         self.assertTrue(os.path.exists(keys), "no key created at the first start")
         self.assertEqual(os.stat(keys).st_mode & 0o777, 0o600)
-        self.apply_main_cf("sign")
-        lab.reload()
+        self.run_script("sign")
         signed = "signed@" + R
         lab.remote_server.set_rule(signed, "550 5.1.1 <%s>: User unknown" % signed)
         mark = lab.log_mark()
