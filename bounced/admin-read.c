@@ -287,13 +287,13 @@ admin_put_event(struct evbuffer *out, const struct store_event *ev)
 {
 	char at[32], act[64], diag[ADMIN_FIELD], dtype[64], mta[256], cmd[64], rule[128],
 	    dec[64], rmta[256], mid[ADMIN_FIELD], snd[ADMIN_FIELD], subj[ADMIN_FIELD], unt[64],
-	    tru[256];
+	    tru[256], qid[64], lsnd[ADMIN_FIELD];
 
 	evbuffer_add_printf(out, "+ type=event id=%" G_GINT64_FORMAT " bounce=%" G_GINT64_FORMAT
 	    " at=%s class=%s reason=%s scope=%s status=%s replycode=%s action=%s "
 	    "diagnostic=%s diagnostic_type=%s remote_mta=%s smtp_command=%s rule=%s "
 	    "decoder=%s reporting_mta=%s message_id=%s orig_sender=%s subject=%s raw=%d "
-	    "untrusted=%s trust=%s\n",
+	    "untrusted=%s trust=%s source=%s queue_id=%s sender=%s twin_of=%" G_GINT64_FORMAT "\n",
 	    ev->id, ev->bounce_id, util_iso8601_format(ev->at, at),
 	    report_class_name(ev->class), report_reason_name(ev->reason),
 	    report_scope_name(ev->scope), ev->status[0] ? ev->status : "-",
@@ -303,7 +303,8 @@ admin_put_event(struct evbuffer *out, const struct store_event *ev)
 	    ADMIN_F(ev->rule, rule), ADMIN_F(ev->decoder, dec),
 	    ADMIN_F(ev->reporting_mta, rmta), ADMIN_F(ev->orig_message_id, mid),
 	    ADMIN_F(ev->orig_sender, snd), ADMIN_F(ev->subject, subj), ev->raw_kept,
-	    ADMIN_F(ev->untrusted, unt), ADMIN_F(ev->trust, tru));
+	    ADMIN_F(ev->untrusted, unt), ADMIN_F(ev->trust, tru), ev->source,
+	    ADMIN_F(ev->queue_id, qid), ADMIN_F(ev->sender, lsnd), ev->twin_of);
 }
 
 /* SHOW address=A [events=N] (default 50; 0 = all) */

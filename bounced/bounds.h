@@ -29,6 +29,13 @@
 #define LIMIT_ADMIN_LINE         (64u * 1024)
 #define LIMIT_ADMIN_CONNS        16
 
+/* Postfix's log (bounced/logsrc.c; line limits in parser/postfix-log.h) */
+#define LIMIT_LOGSRC_READ        (64u * 1024) /* bytes read at once */
+#define LIMIT_LOGSRC_BATCH       1024      /* lines used per commit */
+#define LIMIT_LOGSRC_BATCH_BYTES (4u * 1024 * 1024) /* bytes read per commit */
+#define LOGSRC_POLL_MS           200       /* the file is looked at this often */
+#define LOGSRC_POSITION_EVERY    5         /* seconds: the position of unused lines is saved */
+
 /* config file */
 #define LIMIT_CONFIG_BYTES       (1024u * 1024)
 

@@ -155,6 +155,11 @@ static const struct cfg_key cfg_keys[] = {
 	/* default: beside store.secret_file (cfg_finish) */
 	{ "trust.keys_file", CFG_PATH, OFF(trust.keys_file), NULL, 0, 0 },
 	{ "trust.sign_name", CFG_WORD, OFF(trust.sign_name), "sign", 0, 0 },
+	{ "logsource.type", CFG_WORD, OFF(logsource.type), "none", 0, 0 },
+	{ "logsource.path", CFG_PATH, OFF(logsource.path), NULL, 0, 0 },
+	{ "logsource.unit", CFG_WORD, OFF(logsource.unit), "postfix", 0, 0 },
+	{ "logsource.sent_ttl", CFG_DURATION, OFF(logsource.sent_ttl), "7d", 3600, 366 * 86400 },
+	{ "logsource.sent_max", CFG_UINT, OFF(logsource.sent_max), "1000000", 1000, 100000000 },
 
 	{ "metrics.http", CFG_STRING, OFF(metrics.http), NULL, 0, 0 },
 	{ "metrics.allow_non_loopback", CFG_BOOL, OFF(metrics.allow_non_loopback), "false", 0, 0 },
@@ -751,9 +756,11 @@ list_fail:
 	if (cfg_is_null(node)) {
 		/*
 		 * "key:" with no value: the default; a free string (a socket's
-		 * group) or a word without default (user) is unset.
+		 * group) or a word or path without default (user, logsource.path)
+		 * is unset.
 		 */
-		if (k->type == CFG_STRING || (k->type == CFG_WORD && k->def == NULL)) {
+		if (k->type == CFG_STRING || ((k->type == CFG_WORD || k->type == CFG_PATH) &&
+		    k->def == NULL)) {
 			char **sp = (char **)(void *)((char *)l->cfg + k->off);
 
 			g_free(*sp);
@@ -860,6 +867,16 @@ cfg_finish(struct cfg_loader *l)
 		return cfg_fail_at(l, "trust.sign_name", "must differ from the socketmap's other maps");
 	if (c->group != NULL && c->user == NULL)
 		return cfg_fail_at(l, "group", "is only used with user");
+	if (strcmp(c->logsource.type, "file") == 0) {
+		if (c->logsource.path == NULL)
+			return cfg_fail_at(l, "logsource.type", "file needs logsource.path (the log to "
+			    "follow)");
+	} else if (strcmp(c->logsource.type, "none") != 0 &&
+	    strcmp(c->logsource.type, "journal") != 0) {
+		/* journal: path, when set, is a directory of journal files */
+		return cfg_fail_at(l, "logsource.type", "\"%s\" is not none, file or journal",
+		    c->logsource.type);
+	}
 	if (c->alerts.webhook_url != NULL) {
 		if (!g_str_has_prefix(c->alerts.webhook_url, "http://") &&
 		    !g_str_has_prefix(c->alerts.webhook_url, "https://"))

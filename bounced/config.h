@@ -91,6 +91,14 @@ struct config {
 	} verp;
 
 	struct {
+		char *type;             /* "none", "file" or "journal" */
+		char *path;             /* file: the log Postfix writes (maillog_file, mail.log) */
+		char *unit;             /* journal: SYSLOG_IDENTIFIER prefix ("postfix": postfix/ *) */
+		int64_t sent_ttl;       /* the sent map keeps a message this long */
+		unsigned sent_max;      /* and at most this many */
+	} logsource;
+
+	struct {
 		char *http;             /* "127.0.0.1:9187" as written, or NULL: no HTTP endpoint */
 		int allow_non_loopback; /* 1: http may name any address */
 		char http_host[64];     /* numeric, parsed from http */

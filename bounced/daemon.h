@@ -30,6 +30,7 @@
 struct event_base;
 struct lmtp_server;
 struct admin_server;
+struct logsrc;
 struct metrics;
 struct metrics_http;
 
@@ -53,6 +54,7 @@ struct daemon {
 	struct query_server *smap;
 	struct query_server *policy;    /* Postfix policy delegation (policy.h) */
 	struct admin_server *admin;
+	struct logsrc *logsrc;          /* Postfix's log, or NULL (logsource.type none) */
 
 	const unsigned char *secret;    /* the HMAC secret once read (main.c's), or NULL */
 	size_t secret_len;

@@ -461,7 +461,7 @@ lmtp_trust(struct lmtp_server *srv, struct lmtp_ingest *ing)
 	/* only asked when it can change the decision */
 	if (cfg->trust.mode == TRUST_MODE_SIGNED_OR_SENT && ing->ev.tag != TRUST_TAG_VALID &&
 	    ing->ev.null_sender && ing->ev.well_formed && r->orig_message_id != NULL)
-		ing->ev.sent = store_sent_lookup(d->ro, r->orig_message_id, NULL);
+		ing->ev.sent = store_sent_lookup(d->ro, r->orig_message_id, r->orig_queue_id);
 	trust_evidence_format(&ing->ev, report_decoder_name(r->decoder), ing->trust, sizeof(ing->trust));
 	ing->job.bounce.trust = ing->trust;
 	ing->job.bounce.untrusted = trust_decide((enum trust_mode)cfg->trust.mode, &ing->ev);

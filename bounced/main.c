@@ -46,6 +46,7 @@
 #include "daemon.h"
 #include "lmtp-server.h"
 #include "log.h"
+#include "logsrc.h"
 #include "metrics.h"
 #include "query.h"
 #include "snapshot.h"
@@ -549,6 +550,8 @@ main(int argc, char **argv)
 	d->alerts = alerts_new(d, err);
 	if (d->alerts == NULL)
 		fatalx("event=startup_failed error=\"%s\"", err);
+	/* Postfix's log: read once the store is open (it holds the position) */
+	d->logsrc = logsrc_new(d);
 
 	m->sig_term = evsignal_new(d->base, SIGTERM, main_on_signal, m);
 	m->sig_int = evsignal_new(d->base, SIGINT, main_on_signal, m);
@@ -573,6 +576,7 @@ main(int argc, char **argv)
 	 * folds the WAL into the database file (store_close()).
 	 */
 	metrics_http_free(d->metrics_http);
+	logsrc_free(d->logsrc);
 	lmtp_server_free(d->lmtp);
 	admin_server_free(d->admin);
 	query_server_free(d->query);
@@ -812,9 +816,12 @@ main_reload(struct main_ctx *m)
 	    strcmp(nc->admin.sock.path, old->admin.sock.path) != 0 ||
 	    strcmp(nc->store.path, old->store.path) != 0 ||
 	    g_strcmp0(nc->user, old->user) != 0 ||
-	    g_strcmp0(nc->metrics.http, old->metrics.http) != 0)
-		log_warnx("event=reload warning=\"socket, store, user and metrics.http changes need "
-		    "a restart\"");
+	    g_strcmp0(nc->metrics.http, old->metrics.http) != 0 ||
+	    strcmp(nc->logsource.type, old->logsource.type) != 0 ||
+	    g_strcmp0(nc->logsource.path, old->logsource.path) != 0 ||
+	    strcmp(nc->logsource.unit, old->logsource.unit) != 0)
+		log_warnx("event=reload warning=\"socket, store, user, metrics.http and logsource "
+		    "changes need a restart\"");
 	log_set_level(nc->log_level);
 	d->cfg = nc;
 	d->sctx.name = nc->socketmap.name;

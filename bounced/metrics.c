@@ -58,6 +58,8 @@ struct metrics {
 	uint64_t tempfail[METRICS_TEMPFAIL_COUNT];
 	uint64_t rcpts[REPORT_CLASS_COUNT][REPORT_REASON_COUNT];
 	uint64_t unrecognised;          /* stored messages in which no recipient was found */
+	uint64_t lmtp_events;           /* recipients of the stored messages */
+	uint64_t log_lines[METRICS_LOG_COUNT];
 	uint64_t untrusted[TRUST_TAG_COUNT]; /* by the tag state that made them untrusted */
 	uint64_t refusals;              /* messages returning bounced's own refusal */
 	uint64_t suppressions[STORE_CAUSE_COUNT];
@@ -138,6 +140,14 @@ metrics_lmtp_message(struct metrics *m, const struct report *r, int stored, int 
 		if ((unsigned)rc->class < REPORT_CLASS_COUNT && (unsigned)rc->reason < REPORT_REASON_COUNT)
 			m->rcpts[rc->class][rc->reason]++;
 	}
+	m->lmtp_events += r->rcpts->len;
+}
+
+void
+metrics_log_lines(struct metrics *m, enum metrics_log what, unsigned n)
+{
+	if ((unsigned)what < METRICS_LOG_COUNT)
+		m->log_lines[what] += n;
 }
 
 void
@@ -227,6 +237,9 @@ metrics_render(const struct metrics *m, const struct metrics_snapshot *s, GStrin
 	static const char *const session_results[] = { "accepted", "too_many_connections",
 	    "shutting_down" };
 	static const char *const tempfail_reasons[] = { "store" };
+	static const char *const log_results[] = { "sent", "deferred", "bounced", "expired",
+	    "duplicate", "twin", "sent_map", "malformed" };
+	G_STATIC_ASSERT(G_N_ELEMENTS(log_results) == METRICS_LOG_COUNT);
 
 	metrics_family(out, "bounced_build_info", "gauge", "The running bounced's version (always 1).");
 	g_string_append(out, "bounced_build_info{version=");
@@ -291,6 +304,21 @@ metrics_render(const struct metrics *m, const struct metrics_snapshot *s, GStrin
 				    "reason=\"%s\"} %" G_GUINT64_FORMAT "\n",
 				    report_class_name((enum report_class)c),
 				    report_reason_name((enum report_reason)r), U64(m->rcpts[c][r]));
+	/* Postfix's log (issue 16) */
+	metrics_family(out, "bounced_log_lines_total", "counter",
+	    "Lines of Postfix's log used, by result: sent, deferred, bounced, expired (delivery "
+	    "lines counted), duplicate (read before, not counted again), twin (a failure its DSN "
+	    "had counted), sent_map (message-id= and from= lines), malformed (skipped).");
+	for (size_t i = 0; i < METRICS_LOG_COUNT; i++)
+		g_string_append_printf(out, "bounced_log_lines_total{result=\"%s\"} %"
+		    G_GUINT64_FORMAT "\n", log_results[i], U64(m->log_lines[i]));
+	metrics_family(out, "bounced_events_total", "counter",
+	    "Delivery events recorded, by source: lmtp (recipients of the stored DSNs), log "
+	    "(delivery lines of Postfix's log).");
+	g_string_append_printf(out, "bounced_events_total{source=\"lmtp\"} %" G_GUINT64_FORMAT
+	    "\nbounced_events_total{source=\"log\"} %" G_GUINT64_FORMAT "\n", U64(m->lmtp_events),
+	    U64(m->log_lines[METRICS_LOG_SENT] + m->log_lines[METRICS_LOG_DEFERRED] +
+	    m->log_lines[METRICS_LOG_BOUNCED] + m->log_lines[METRICS_LOG_EXPIRED]));
 	metrics_histogram_render(out, "bounced_lmtp_ingest_seconds",
 	    "Seconds from the end of a message's DATA to its replies: parse, queue, commit and "
 	    "index update.", &m->ingest);

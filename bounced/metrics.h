@@ -50,6 +50,22 @@ enum metrics_tempfail {
 	METRICS_TEMPFAIL_COUNT
 };
 
+/* What a line of Postfix's log did (bounced_log_lines_total{result}). */
+enum metrics_log {
+	METRICS_LOG_SENT,
+	METRICS_LOG_DEFERRED,
+	METRICS_LOG_BOUNCED,
+	METRICS_LOG_EXPIRED,
+	METRICS_LOG_DUPLICATE,
+	METRICS_LOG_TWIN,
+	METRICS_LOG_SENT_MAP,
+	METRICS_LOG_MALFORMED,
+	METRICS_LOG_COUNT
+};
+
+/* n lines of the log did what. */
+void metrics_log_lines(struct metrics *m, enum metrics_log what, unsigned n);
+
 /* What the daemon's other parts know, read when a scrape comes. */
 struct metrics_snapshot {
 	const char *version;

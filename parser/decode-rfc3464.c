@@ -336,6 +336,17 @@ parser_decode_rfc3464(struct msg *m)
 			g_strstrip(a);
 			orig_id = a;
 		}
+		if (m->r->orig_queue_id == NULL && (v = parser_fields_get(f, "X-Postfix-Queue-ID")) != NULL) {
+			char *q = g_strstrip(g_strdup(v));
+			size_t n = strlen(q);
+
+			/* letters and digits only: it is matched against the log's queue IDs */
+			if (n == 0 || n > 31 || strspn(q, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			    "abcdefghijklmnopqrstuvwxyz") != n)
+				g_free(q);
+			else
+				m->r->orig_queue_id = q;
+		}
 		if (has_rcpt_fields(f))
 			rcpt_blocks(m, f, &index);
 		while (pos < end) {

@@ -228,6 +228,7 @@ report_free(struct report *r)
 	g_free(r->reporting_mta);
 	g_free(r->orig_message_id);
 	g_free(r->orig_sender);
+	g_free(r->orig_queue_id);
 	g_free(r->feedback_type);
 	g_free(r->subject);
 	if (r->rcpts != NULL)

@@ -172,6 +172,8 @@ struct report {
 	char *reporting_mta;      /* Reporting-MTA host, or NULL */
 	char *orig_message_id;    /* original message's Message-ID without <>, or NULL */
 	char *orig_sender;        /* original message's sender (lowercased), or NULL */
+	char *orig_queue_id;      /* the original message's queue ID (Postfix's
+	                             X-Postfix-Queue-ID: letters and digits), or NULL */
 	char *feedback_type;      /* ARF Feedback-Type (complaints), or NULL */
 	char *subject;            /* the report's own Subject (decoded, bounded), or NULL */
 	GPtrArray *rcpts;         /* of struct report_rcpt *, owned; never NULL */

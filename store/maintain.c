@@ -249,6 +249,7 @@ static int
 reparse(struct store *s, int64_t id, GHashTable *targets)
 {
 	sqlite3_stmt *st = store_stmt(s, STMT_REEVAL_BOUNCE);
+	struct store_event_origin o;
 	struct report *r;
 	int64_t received;
 	int rc, untrusted;
@@ -284,13 +285,18 @@ reparse(struct store *s, int64_t id, GHashTable *targets)
 	sqlite3_bind_int64(st, 1, id);
 	if (store_step_done(s, st, "reevaluate: old events") == -1)
 		goto fail;
+	memset(&o, 0, sizeof(o));
+	o.queue_id = r->orig_queue_id;
+	o.sender = r->orig_sender;
+	o.untrusted = untrusted;
 	for (guint i = 0; i < r->rcpts->len; i++) {
 		char name[STORE_ADDR_MAX + 1];
 		size_t nlen;
 		int64_t eid;
+		int twin;
 
-		if (store_event_insert(s, id, received, g_ptr_array_index(r->rcpts, i), untrusted, name,
-		    &nlen, &eid) == -1)
+		if (store_event_insert(s, id, received, g_ptr_array_index(r->rcpts, i), &o, name,
+		    &nlen, &eid, &twin) == -1)
 			goto fail;
 		if (nlen > 0)
 			g_hash_table_add(targets, g_strdup(name));

@@ -168,6 +168,9 @@ store_event_free(struct store_event *ev)
 	g_free(ev->subject);
 	g_free(ev->untrusted);
 	g_free(ev->trust);
+	g_free(ev->source);
+	g_free(ev->queue_id);
+	g_free(ev->sender);
 	g_free(ev);
 }
 
@@ -305,6 +308,11 @@ store_show(struct store *s, const char *norm, unsigned max_events, struct store_
 		ev->raw_kept = sqlite3_column_int(st, 19);
 		ev->untrusted = dup_col(st, 20);
 		ev->trust = dup_col(st, 21);
+		ev->source = g_strdup(sqlite3_column_type(st, 22) == SQLITE_NULL ? "lmtp" :
+		    col_text(st, 22));
+		ev->queue_id = dup_col(st, 23);
+		ev->sender = dup_col(st, 24);
+		ev->twin_of = sqlite3_column_int64(st, 25);
 		g_ptr_array_add(r->events, ev);
 	}
 	sqlite3_reset(st);

@@ -21,6 +21,15 @@
  *   alert     one event pushed to people (issue 17): stable id, kind, JSON
  *             body; alert_delivery holds its state per sink, so pending
  *             deliveries survive a restart.
+ *   incident  sender-scope failures per provider (group or domain).
+ *   sent      the mail this server sent, from Postfix's log: queue ID ->
+ *             Message-ID and sender; bounded and expiring (store/log.c).
+ *   logseen   keys of the log lines already counted (dedupe), expiring.
+ *   logpos    where each log source stopped (file inode, offset and the
+ *             hash of the last line; the journal's cursor).
+ * event.source is NULL for a bounce received over LMTP, 'log' for a line of
+ * Postfix's log; event.twin_of names the event of the other source that
+ * already counted the same failure (same queue ID and recipient).
  * Times are unix seconds; class, reason, scope and cause are the enums'
  * numeric values (append-only in report.h and store.h).
  */
@@ -140,7 +149,31 @@
 	"ALTER TABLE bounce ADD COLUMN untrusted TEXT;" \
 	"ALTER TABLE event ADD COLUMN untrusted INTEGER NOT NULL DEFAULT 0;" \
 	"CREATE INDEX event_untrusted ON event(at) WHERE untrusted != 0;" \
-	"PRAGMA user_version = 4;")
+	"PRAGMA user_version = 4;") \
+	/* 5: Postfix's log as a source (issue 16). */ \
+	X("ALTER TABLE event ADD COLUMN source TEXT;" \
+	"ALTER TABLE event ADD COLUMN queue_id TEXT;" \
+	"ALTER TABLE event ADD COLUMN sender TEXT;" \
+	"ALTER TABLE event ADD COLUMN twin_of INTEGER;" \
+	"CREATE INDEX event_queue ON event(queue_id, address) WHERE queue_id IS NOT NULL;" \
+	"CREATE TABLE sent (" \
+	"  queue_id TEXT PRIMARY KEY," \
+	"  message_id TEXT," \
+	"  sender TEXT," \
+	"  at INTEGER NOT NULL) WITHOUT ROWID;" \
+	"CREATE INDEX sent_message_id ON sent(message_id);" \
+	"CREATE INDEX sent_at ON sent(at);" \
+	"CREATE TABLE logseen (" \
+	"  key BLOB PRIMARY KEY," \
+	"  at INTEGER NOT NULL) WITHOUT ROWID;" \
+	"CREATE INDEX logseen_at ON logseen(at);" \
+	"CREATE TABLE logpos (" \
+	"  name TEXT PRIMARY KEY," \
+	"  inode INTEGER NOT NULL," \
+	"  offset INTEGER NOT NULL," \
+	"  hash TEXT NOT NULL," \
+	"  cursor TEXT NOT NULL) WITHOUT ROWID;" \
+	"PRAGMA user_version = 5;")
 
 #define ADDR_COLS "cause, reason, scope, status, since, until, event_id, rule, source, " \
 	"updated, soft_count, soft_first, soft_last, last_delivered, manual_at"
@@ -167,7 +200,28 @@
 	X(BOUNCE_BY_DIGEST, "SELECT id FROM bounce WHERE digest = ?1") \
 	X(EVENT_INS, "INSERT INTO event (bounce_id, address, at, class, reason, scope, status," \
 	    " replycode, action, diagnostic, diagnostic_type, remote_mta, smtp_command, rule," \
-	    " untrusted) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)") \
+	    " untrusted, source, queue_id, sender, twin_of) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8," \
+	    " ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)") \
+	X(EVENT_TWIN, "SELECT id FROM event WHERE queue_id = ?1 AND address = ?2" \
+	    " AND action = 'failed' AND twin_of IS NULL AND untrusted = 0 AND coalesce(source, 'lmtp') != ?3" \
+	    " ORDER BY id LIMIT 1") \
+	X(SENT_MSGID, "INSERT INTO sent (queue_id, message_id, at) VALUES (?1, ?2, ?3)" \
+	    " ON CONFLICT (queue_id) DO UPDATE SET message_id = excluded.message_id," \
+	    " sender = NULL, at = excluded.at") \
+	X(SENT_FROM, "INSERT INTO sent (queue_id, sender, at) VALUES (?1, ?2, ?3)" \
+	    " ON CONFLICT (queue_id) DO UPDATE SET sender = excluded.sender, at = excluded.at") \
+	X(SENT_SENDER, "SELECT sender FROM sent WHERE queue_id = ?1") \
+	X(SENT_BY_QID, "SELECT queue_id, message_id, sender, at FROM sent WHERE queue_id = ?1") \
+	X(SENT_BY_MSGID, "SELECT queue_id, message_id, sender, at FROM sent WHERE message_id = ?1" \
+	    " ORDER BY at DESC LIMIT 1") \
+	X(SENT_EXPIRE, "DELETE FROM sent WHERE at < ?1") \
+	X(SENT_BOUND, "DELETE FROM sent WHERE at < (SELECT at FROM sent ORDER BY at DESC" \
+	    " LIMIT 1 OFFSET ?1)") \
+	X(LOGSEEN_INS, "INSERT INTO logseen (key, at) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING") \
+	X(LOGSEEN_EXPIRE, "DELETE FROM logseen WHERE at < ?1") \
+	X(LOGPOS_GET, "SELECT inode, offset, hash, cursor FROM logpos WHERE name = ?1") \
+	X(LOGPOS_PUT, "INSERT OR REPLACE INTO logpos (name, inode, offset, hash, cursor)" \
+	    " VALUES (?1, ?2, ?3, ?4, ?5)") \
 	X(ADDR_GET, "SELECT " ADDR_COLS " FROM addr WHERE address = ?1") \
 	X(ADDR_PUT, "INSERT OR REPLACE INTO addr (address, " ADDR_COLS ")" \
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)") \
@@ -234,20 +288,21 @@
 	X(REEVAL_EVENTS_DEL, "DELETE FROM event WHERE bounce_id = ?1") \
 	X(REEVAL_TARGETS, "SELECT DISTINCT address FROM event") \
 	X(REEVAL_ADDR_EVENTS, "SELECT id, at, class, reason, scope, status FROM event" \
-	    " WHERE address = ?1 AND untrusted = 0 ORDER BY at, id") \
+	    " WHERE address = ?1 AND untrusted = 0 AND twin_of IS NULL ORDER BY at, id") \
 	X(REEVAL_ADDR_ACTIONS, "SELECT at, action, cause, reason, status, since, until FROM audit" \
 	    " WHERE target = ?1 AND action IN ('suppress', 'import', 'unsuppress', 'restore')" \
 	    " ORDER BY at, id") \
 	X(REEVAL_SENDER_EVENTS, "SELECT id, address, at, reason, status, diagnostic, bounce_id" \
 	    " FROM event" \
-	    " WHERE scope = ?1 AND class IN (?2, ?3) AND untrusted = 0 ORDER BY at, id") \
+	    " WHERE scope = ?1 AND class IN (?2, ?3) AND untrusted = 0 AND twin_of IS NULL" \
+	    " ORDER BY at, id") \
 	X(INCIDENT_CLEAR, "DELETE FROM incident") \
 	X(PURGE, "UPDATE bounce SET raw = NULL WHERE id IN (SELECT id FROM bounce" \
 	    " WHERE received < ?1 AND raw IS NOT NULL LIMIT ?2)") \
 	X(SHOW_EVENTS, "SELECT e.id, e.bounce_id, e.at, e.class, e.reason, e.scope, e.status," \
 	    " e.replycode, e.action, e.diagnostic, e.diagnostic_type, e.remote_mta, e.smtp_command," \
 	    " e.rule, b.decoder, b.reporting_mta, b.orig_message_id, b.orig_sender, b.subject," \
-	    " b.raw IS NOT NULL, b.untrusted, b.trust" \
+	    " b.raw IS NOT NULL, b.untrusted, b.trust, e.source, e.queue_id, e.sender, e.twin_of" \
 	    " FROM event e LEFT JOIN bounce b ON b.id = e.bounce_id" \
 	    " WHERE e.address = ?1 ORDER BY e.at DESC, e.id DESC LIMIT ?2") \
 	X(AUDIT_BY_TARGET, "SELECT id, at, actor, action, target, cause, reason, status, since," \
@@ -257,9 +312,9 @@
 	X(RAW, "SELECT raw FROM bounce WHERE id = ?1 AND raw IS NOT NULL") \
 	X(STATS_BOUNCES, "SELECT count(*) FROM bounce WHERE received >= ?1 AND received < ?2") \
 	X(STATS_EVENTS, "SELECT class, reason, scope, count(*) FROM event" \
-	    " WHERE at >= ?1 AND at < ?2 GROUP BY class, reason, scope") \
+	    " WHERE at >= ?1 AND at < ?2 AND twin_of IS NULL GROUP BY class, reason, scope") \
 	X(STATS_DOMAINS, "SELECT substr(address, instr(address, '@') + 1) AS d, count(*) AS n" \
-	    " FROM event WHERE at >= ?1 AND at < ?2 AND class IN (?3, ?4, ?5)" \
+	    " FROM event WHERE at >= ?1 AND at < ?2 AND class IN (?3, ?4, ?5) AND twin_of IS NULL" \
 	    " GROUP BY d ORDER BY n DESC, d LIMIT ?6") \
 	X(STATS_SUPPRESSED, "SELECT cause, count(*) FROM addr" \
 	    " WHERE cause != 0 AND (until = 0 OR until > ?1) GROUP BY cause") \

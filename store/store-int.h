@@ -135,6 +135,7 @@ struct store {
 	store_parse_fn parse;
 	void *parse_ud;
 	sqlite3_stmt *stmt[STMT_COUNT];
+	int64_t log_pruned;           /* when store_log_ingest last expired its tables */
 	int64_t forgotten;            /* hmac rows, counted at each BEGIN: 0 skips the
 	                               * HMAC and second lookup for a new address */
 	enum store_error errcode;
@@ -183,10 +184,27 @@ int store_target_save(struct store *s, struct store_target *t, time_t now);
 void store_target_change(struct store *s, const struct store_target *t, time_t now,
     GArray *changes);
 
-/* Records one recipient as an event (see store.c). */
+/* Where an event came from: a bounce over LMTP or a line of Postfix's log. */
+struct store_event_origin {
+	const char *source;           /* "log", or NULL: "lmtp" */
+	const char *queue_id;         /* the original message's Postfix queue ID, or NULL */
+	const char *sender;           /* the original message's sender, or NULL */
+	int untrusted;                /* 1: an untrusted bounce's: evidence only (trust) */
+};
+
+/* Records one recipient as an event (see store.c); o may be NULL. */
 int store_event_insert(struct store *s, int64_t bounce_id, int64_t at,
-    const struct report_rcpt *rc, int untrusted, char name_r[STORE_ADDR_MAX + 1],
-    size_t *len_r, int64_t *id_r);
+    const struct report_rcpt *rc, const struct store_event_origin *o,
+    char name_r[STORE_ADDR_MAX + 1], size_t *len_r, int64_t *id_r, int *twin_r);
+
+/*
+ * Records one recipient (bounce_id 0: none, a log line) and folds it into
+ * its address's state, or its provider's incident; a twin of the other
+ * source's event (*twin_r 1) is recorded only.  0 / -1.
+ */
+int store_ingest_rcpt(struct store *s, int64_t bounce_id, int64_t at,
+    const struct report_rcpt *rc, const struct store_event_origin *o, time_t now,
+    GArray *changes, int *twin_r);
 
 /*
  * Opens or extends the incident of domain's provider (or its candidate:

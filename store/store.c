@@ -20,7 +20,7 @@
 #include "store-int.h"
 
 /* Limits. */
-#define SCHEMA_VERSION 4
+#define SCHEMA_VERSION 5
 #define DEFAULT_BUSY_MS 2000
 #define DEFAULT_CACHE_KIB 2048
 
@@ -52,8 +52,6 @@ static int migrate(struct store *s, char err[256]);
 static void open_probe(const char *path, char err[256]);
 static int exec_pragmas(struct store *s, const struct store_config *cfg, char err[256]);
 static int ingest_one(struct store *s, struct store_bounce *b, time_t now, GArray *changes);
-static int ingest_rcpt(struct store *s, int64_t bounce_id, int64_t at,
-    const struct report_rcpt *rc, int untrusted, time_t now, GArray *changes);
 static const char *col_text(sqlite3_stmt *st, int i);
 
 /* ---- names, errors ------------------------------------------------ */
@@ -788,18 +786,21 @@ store_incident_note(struct store *s, const char *domain, int64_t at, int64_t eve
 /*
  * Records one recipient of a bounce as an event; name_r gets its normalised
  * address (len_r > 0) or, when it has none, the text as given (len_r 0:
- * recorded, never folded into a state).
+ * recorded, never folded into a state).  o (NULL: a bounce over LMTP with
+ * no queue ID) says where it came from; a failure ("failed") whose queue ID
+ * and address an event of the other source already counted is recorded as
+ * its twin (*twin_r 1): evidence, never counted again.
  */
 int
 store_event_insert(struct store *s, int64_t bounce_id, int64_t at, const struct report_rcpt *rc,
-    int untrusted, char name_r[STORE_ADDR_MAX + 1], size_t *len_r, int64_t *id_r)
+    const struct store_event_origin *o, char name_r[STORE_ADDR_MAX + 1], size_t *len_r,
+    int64_t *id_r, int *twin_r)
 {
-	sqlite3_stmt *st = store_stmt(s, STMT_EVENT_INS);
+	sqlite3_stmt *st;
 	char err[256];
+	int64_t twin = 0;
 	int len;
 
-	if (st == NULL)
-		return -1;
 	len = store_addr_normalize(rc->recipient, rc->recipient != NULL ?
 	    strlen(rc->recipient) : 0, name_r, err);
 	if (len > 0 && name_r[0] != '@') {
@@ -808,7 +809,28 @@ store_event_insert(struct store *s, int64_t bounce_id, int64_t at, const struct 
 		g_strlcpy(name_r, rc->recipient != NULL ? rc->recipient : "", STORE_ADDR_MAX + 1);
 		*len_r = 0;
 	}
-	sqlite3_bind_int64(st, 1, bounce_id);
+	if (o != NULL && !o->untrusted && o->queue_id != NULL && *len_r > 0 && rc->action != NULL &&
+	    strcmp(rc->action, "failed") == 0) {
+		int r;
+
+		if ((st = store_stmt(s, STMT_EVENT_TWIN)) == NULL)
+			return -1;
+		store_bind_text(st, 1, o->queue_id);
+		store_bind_text(st, 2, name_r);
+		store_bind_text(st, 3, o->source != NULL ? o->source : "lmtp");
+		r = sqlite3_step(st);
+		if (r == SQLITE_ROW)
+			twin = sqlite3_column_int64(st, 0);
+		sqlite3_reset(st);
+		if (r != SQLITE_ROW && r != SQLITE_DONE)
+			return store_fail(s, r, "find the other source's event");
+	}
+	if ((st = store_stmt(s, STMT_EVENT_INS)) == NULL)
+		return -1;
+	if (bounce_id != 0)
+		sqlite3_bind_int64(st, 1, bounce_id);
+	else
+		sqlite3_bind_null(st, 1);
 	store_bind_text(st, 2, name_r);
 	sqlite3_bind_int64(st, 3, at);
 	sqlite3_bind_int(st, 4, (int)rc->class);
@@ -822,26 +844,34 @@ store_event_insert(struct store *s, int64_t bounce_id, int64_t at, const struct 
 	store_bind_text(st, 12, rc->remote_mta);
 	store_bind_text(st, 13, rc->smtp_command);
 	store_bind_text(st, 14, rc->rule);
-	sqlite3_bind_int(st, 15, untrusted != 0);
+	sqlite3_bind_int(st, 15, o != NULL && o->untrusted);
+	store_bind_text(st, 16, o != NULL ? o->source : NULL);
+	store_bind_text(st, 17, o != NULL ? o->queue_id : NULL);
+	store_bind_text(st, 18, o != NULL ? o->sender : NULL);
+	if (twin != 0)
+		sqlite3_bind_int64(st, 19, twin);
+	else
+		sqlite3_bind_null(st, 19);
 	if (store_step_done(s, st, "record event") == -1)
 		return -1;
 	*id_r = sqlite3_last_insert_rowid(s->db);
+	*twin_r = twin != 0;
 	return 0;
 }
 
-/* Records one recipient's event; a trusted one goes through the policy. */
-static int
-ingest_rcpt(struct store *s, int64_t bounce_id, int64_t at, const struct report_rcpt *rc,
-    int untrusted, time_t now, GArray *changes)
+int
+store_ingest_rcpt(struct store *s, int64_t bounce_id, int64_t at, const struct report_rcpt *rc,
+    const struct store_event_origin *o, time_t now, GArray *changes, int *twin_r)
 {
 	struct store_target t;
 	struct store_pevent ev;
+	const char *source = o != NULL && o->source != NULL ? o->source : "lmtp";
 
 	memset(&ev, 0, sizeof(ev));
-	if (store_event_insert(s, bounce_id, at, rc, untrusted, t.name, &t.len, &ev.id) == -1)
+	if (store_event_insert(s, bounce_id, at, rc, o, t.name, &t.len, &ev.id, twin_r) == -1)
 		return -1;
-	/* untrusted: kept as evidence, never a state nor an incident */
-	if (t.len == 0 || untrusted)
+	/* untrusted: kept as evidence, never a state nor an incident; a twin: counted already */
+	if (t.len == 0 || *twin_r || (o != NULL && o->untrusted))
 		return 0;
 	ev.at = at;
 	ev.class = rc->class;
@@ -851,9 +881,18 @@ ingest_rcpt(struct store *s, int64_t bounce_id, int64_t at, const struct report_
 	if (store_target_load(s, &t, now, 1) == -1)
 		return -1;
 	switch (store_policy_event(&s->pol, &t.st, &ev)) {
-	case STORE_PEFFECT_INCIDENT:
-		return store_incident_note(s, strrchr(t.name, '@') + 1, at, ev.id, bounce_id,
+	case STORE_PEFFECT_INCIDENT: {
+		/*
+		 * One message counts once: a bounce by its id, a log line by its
+		 * queue ID (a negative key, never a bounce's id).
+		 */
+		int64_t msg = bounce_id;
+
+		if (msg == 0 && o != NULL && o->queue_id != NULL)
+			msg = -1 - (int64_t)(g_str_hash(o->queue_id) & 0x7fffffff);
+		return store_incident_note(s, strrchr(t.name, '@') + 1, at, ev.id, msg,
 		    rc->reason, rc->status, rc->diagnostic);
+	}
 	case STORE_PEFFECT_MESSAGE:
 		return 0;
 	case STORE_PEFFECT_RECORD:
@@ -863,8 +902,8 @@ ingest_rcpt(struct store *s, int64_t bounce_id, int64_t at, const struct report_
 	case STORE_PEFFECT_STATE:
 		break;
 	}
-	if (t.st.event_id == ev.id)
-		g_strlcpy(t.source, "lmtp", sizeof(t.source));
+	if (t.st.event_id == ev.id || !t.exists)
+		g_strlcpy(t.source, source, sizeof(t.source));
 	if (store_target_save(s, &t, now) == -1)
 		return -1;
 	store_target_change(s, &t, now, changes);
@@ -881,6 +920,7 @@ ingest_one(struct store *s, struct store_bounce *b, time_t now, GArray *changes)
 	GChecksum *ck;
 	int64_t at = b->received != 0 ? b->received : (int64_t)now;
 	unsigned nrcpt = r != NULL && r->rcpts != NULL ? r->rcpts->len : 0;
+	struct store_event_origin o;
 
 	b->id_r = 0;
 	b->duplicate_r = 0;
@@ -924,10 +964,17 @@ ingest_one(struct store *s, struct store_bounce *b, time_t now, GArray *changes)
 		return 0;
 	}
 	b->id_r = sqlite3_last_insert_rowid(s->db);
-	for (unsigned i = 0; i < nrcpt; i++)
-		if (ingest_rcpt(s, b->id_r, at, g_ptr_array_index(r->rcpts, i), b->untrusted != NULL,
-		    now, changes) == -1)
+	memset(&o, 0, sizeof(o));
+	o.queue_id = r != NULL ? r->orig_queue_id : NULL;
+	o.sender = r != NULL ? r->orig_sender : NULL;
+	o.untrusted = b->untrusted != NULL;
+	for (unsigned i = 0; i < nrcpt; i++) {
+		int twin;
+
+		if (store_ingest_rcpt(s, b->id_r, at, g_ptr_array_index(r->rcpts, i), &o, now,
+		    changes, &twin) == -1)
 			return -1;
+	}
 	return 0;
 }
 
@@ -954,16 +1001,6 @@ fail:
 		b[i].duplicate_r = 0;
 	}
 	return -1;
-}
-
-enum store_sent
-store_sent_lookup(struct store *s, const char *message_id, const char *queue_id)
-{
-	/* no sent-mail record yet: the Postfix log source will keep one */
-	(void)s;
-	(void)message_id;
-	(void)queue_id;
-	return STORE_SENT_UNKNOWN;
 }
 
 /* ---- manual entries ------------------------------------------------ */

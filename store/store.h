@@ -27,6 +27,7 @@
 #include <time.h>
 #include <glib.h>
 
+#include "postfix-log.h"
 #include "report.h"
 
 /* Longest normalised address (local@domain) the store accepts: the parser's. */
@@ -244,9 +245,11 @@ enum store_sent {
 /*
  * The pluggable "was this message sent by us?" lookup for the trust check
  * (bounced/trust.h): message_id (without <>) and/or the Postfix queue_id
- * named in a bounce, either may be NULL.  Backed by the sent-mail record of
- * the Postfix log source when there is one; until then STORE_SENT_UNKNOWN.
- * s may be NULL (store not open): unknown.
+ * named in a bounce, either may be NULL.  Backed by the log source's sent
+ * map (store_sent_get(), store/log.c): YES when the message is in it;
+ * otherwise UNKNOWN, never NO (the map expires after logsource.sent_ttl and
+ * is empty without a log source: an absent message may be an old one).
+ * s may be NULL (store not open) and a store error is unknown too.
  */
 enum store_sent store_sent_lookup(struct store *s, const char *message_id, const char *queue_id);
 
@@ -337,6 +340,70 @@ void store_reeval_diff_free(struct store_reeval_diff *d);
 /* Retention: purges raw bounces older than policy.raw_retention.  Rows purged or -1. */
 int64_t store_purge(struct store *s, time_t now);
 
+/* ---- Postfix's log (issue 16; store/log.c) ------------------------- */
+
+/* Where a log source stopped; saved in the transaction of its lines. */
+struct store_logpos {
+	char name[128];               /* the source: "file:PATH" or "journal" */
+	int64_t inode;                /* file: inode of the file followed */
+	int64_t offset;               /* file: bytes of it consumed */
+	char hash[65];                /* file: SHA-256 (hex) of the last line consumed, "" none */
+	char cursor[512];             /* journal: the cursor of the last entry consumed */
+};
+
+/* The stored position of source name: 1 found (*r filled), 0 none, -1 error. */
+int store_logpos_get(struct store *s, const char *name, struct store_logpos *r);
+
+/* Lines of the log read since the last commit. */
+struct store_log_batch {
+	const struct report_log_entry *entries; /* borrowed; kind OTHER entries are skipped */
+	size_t n;
+	const struct store_logpos *pos; /* saved with them, or NULL */
+	int64_t sent_ttl;             /* the sent map keeps a message this long (seconds) */
+	unsigned sent_max;            /* and at most this many messages */
+	/* out: what the lines did */
+	unsigned counted[REPORT_LOG_STATUS_EXPIRED + 1]; /* delivery lines by status */
+	unsigned duplicates;          /* delivery lines seen before (read twice) */
+	unsigned twins;               /* failures their DSN had already counted */
+	unsigned sent_map;            /* message-id= and from= lines kept */
+};
+
+/*
+ * Records a batch of log lines in one transaction, with the source's
+ * position, so a restart neither loses nor repeats a line:
+ *  - a delivery line is counted once (its key: queue ID, recipient, status
+ *    and timestamp; keys are kept a day);
+ *  - deferred and bounced lines become events (source "log", with the
+ *    queue ID and the sender from the sent map) folded by the policy like a
+ *    DSN's: soft counts, hard suppressions, incidents.  A bounced line
+ *    whose DSN was already stored for the same queue ID and recipient is a
+ *    twin: recorded, not counted (and the DSN that follows a counted line
+ *    is the twin);
+ *  - a sent line resets the soft count and records "last delivered" of an
+ *    address the store already has (no event, no new row: deliveries are
+ *    most of the log);
+ *  - message-id= and from= lines fill the sent map (expired after
+ *    sent_ttl, at most sent_max rows).
+ * Appends the index changes.  0 / -1 (nothing stored).
+ */
+int store_log_ingest(struct store *s, struct store_log_batch *b, time_t now, GArray *changes);
+
+/* A message this server sent, from the log's sent map. */
+struct store_sent_msg {
+	char queue_id[REPORT_LOG_QID_MAX + 1];
+	char message_id[REPORT_LOG_FIELD_MAX + 1];
+	char sender[STORE_ADDR_MAX + 1];  /* "" when unknown or the null sender */
+	int64_t at;                   /* when it was logged */
+};
+
+/*
+ * Was this message sent by us?  By queue_id, else by message_id (without
+ * <>; the newest if several); either may be NULL.  1 found (*r filled),
+ * 0 not in the map (never sent, or expired), -1 error.
+ */
+int store_sent_get(struct store *s, const char *queue_id, const char *message_id,
+    struct store_sent_msg *r);
+
 /* ---- reads -------------------------------------------------------- */
 
 /*
@@ -404,6 +471,11 @@ struct store_event {
 	int raw_kept;                 /* 1: store_raw(bounce_id) has the message */
 	char *untrusted;              /* NULL: the bounce counted; else why not ("tag-absent") */
 	char *trust;                  /* the bounce's evidence, or NULL (before trust existed) */
+	char *source;                 /* "lmtp" or "log" (Postfix's log) */
+	char *queue_id;               /* the original message's Postfix queue ID, or NULL */
+	char *sender;                 /* the original message's sender, or NULL */
+	int64_t twin_of;              /* the same failure counted by the other source's
+	                               * event (this one is evidence only), or 0 */
 };
 void store_event_free(struct store_event *ev);
 

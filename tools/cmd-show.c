@@ -28,6 +28,9 @@ struct show_run {
 	struct cmd_opts o;
 	GString *out;
 	unsigned entries, events, audits;
+	/* Postfix's log: the newest remote MTA's deferrals, summed up after the events */
+	unsigned deferred;
+	char *deferred_mta, *deferred_since, *deferred_diag;
 	int64_t raw_bounce;           /* newest event whose raw bounce is kept */
 	int json;
 };
@@ -38,6 +41,7 @@ static int show_row(struct cmd_fields *f, void *ud);
 static void show_entry(struct show_run *r, struct cmd_fields *f);
 static void show_event(struct show_run *r, struct cmd_fields *f);
 static void show_audit(struct show_run *r, struct cmd_fields *f);
+static void show_deferred(struct show_run *r, struct cmd_fields *f);
 static int show_raw(struct show_run *r, struct cmd_client *c, int64_t bounce);
 
 static const char *const show_entry_json[] = { "address", "state", "class:cause", "reason",
@@ -46,7 +50,7 @@ static const char *const show_entry_json[] = { "address", "state", "class:cause"
 static const char *const show_event_json[] = { "#id", "#bounce", "at", "class", "reason",
     "scope", "status", "replycode", "action", "diagnostic", "diagnostic_type", "remote_mta",
     "smtp_command", "rule", "decoder", "reporting_mta", "message_id", "orig_sender", "subject",
-    "#raw", NULL };
+    "#raw", "source", "queue_id", "sender", "#twin_of", NULL };
 static const char *const show_audit_json[] = { "#id", "at", "actor", "action", "target",
     "class:cause", "reason", "status", "since", "until", "note", NULL };
 
@@ -169,7 +173,35 @@ show_event(struct show_run *r, struct cmd_fields *f)
 		cmd_table_text(b, v, 200);
 		g_string_append(b, u != NULL ? "): never suppresses" : ")");
 	}
+	if ((v = cmd_field_opt(f, "source")) != NULL && strcmp(v, "log") == 0) {
+		g_string_append(b, "\n      source       Postfix's log, queue ID ");
+		cmd_table_text(b, cmd_field_opt(f, "queue_id"), 40);
+		g_string_append(b, " sender ");
+		cmd_table_text(b, cmd_field_opt(f, "sender"), 200);
+		show_deferred(r, f);
+	}
+	if ((v = cmd_field_opt(f, "twin_of")) != NULL && strcmp(v, "0") != 0)
+		g_string_append_printf(b, "\n      counted once: the same failure as event %s", v);
 	g_string_append_c(b, '\n');
+}
+
+/* A deferral from the log: counted when its remote MTA is the newest one's. */
+static void
+show_deferred(struct show_run *r, struct cmd_fields *f)
+{
+	const char *action = cmd_field_opt(f, "action"), *mta = cmd_field_opt(f, "remote_mta");
+
+	if (action == NULL || strcmp(action, "delayed") != 0)
+		return;
+	if (r->deferred == 0) {
+		r->deferred_mta = g_strdup(mta != NULL ? mta : "-");
+		r->deferred_diag = g_strdup(cmd_field_opt(f, "diagnostic"));
+	} else if (strcmp(r->deferred_mta, mta != NULL ? mta : "-") != 0) {
+		return;
+	}
+	r->deferred++;
+	g_free(r->deferred_since);
+	r->deferred_since = g_strdup(cmd_field(f, "at"));   /* newest first: the oldest last */
 }
 
 static void
@@ -337,6 +369,14 @@ cmd_show(int argc, char **argv)
 			g_string_append(r.out, "\n  ],\n");
 		g_string_append(r.out, r.audits ? "\n  ]\n}\n" : "  \"audit\": []\n}\n");
 	}
+	if (!r.json && r.deferred > 0) {
+		g_string_append_printf(r.out, "\nPostfix's log: deferred %u time%s by ", r.deferred,
+		    r.deferred > 1 ? "s" : "");
+		cmd_table_text(r.out, r.deferred_mta, 200);
+		g_string_append_printf(r.out, " since %s: ", r.deferred_since);
+		cmd_table_text(r.out, r.deferred_diag, SHOW_DIAG_MAX);
+		g_string_append_c(r.out, '\n');
+	}
 	fputs(r.out->str, stdout);
 	code = cmd_flush(&r.o, code);
 out:
@@ -344,6 +384,9 @@ out:
 		g_string_free(req, TRUE);
 	if (r.out != NULL)
 		g_string_free(r.out, TRUE);
+	g_free(r.deferred_mta);
+	g_free(r.deferred_since);
+	g_free(r.deferred_diag);
 	cmd_client_free(c);
 	cmd_opts_clear(&r.o);
 	return code;

@@ -94,6 +94,7 @@ DAEMON_FAMILIES = {
     "bounced_store_commit_seconds": "histogram", "bounced_queries_total": "counter",
     "bounced_query_connections": "gauge", "bounced_socketmap_requests_total": "counter",
     "bounced_socketmap_connections": "gauge", "bounced_metrics_http_requests_total": "counter",
+    "bounced_log_lines_total": "counter", "bounced_events_total": "counter",
     # issue 17 (bounced/alert.c)
     "bounced_alert_incident_open": "gauge", "bounced_alert_events_total": "counter",
     "bounced_alert_deliveries_total": "counter",

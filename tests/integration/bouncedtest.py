@@ -171,6 +171,33 @@ class Daemon:
         self.cleanup(check_exit=not failed)
         return False
 
+    # ---- the database, read with SQLite itself (never through bounced) ----
+    def db_value(self, sql, args=()):
+        """The first column of the first row of sql, or None."""
+        import sqlite3
+        db = sqlite3.connect("file:%s?mode=ro" % os.path.join(self.state, "bounced.db"),
+                             uri=True, timeout=5)
+        try:
+            row = db.execute(sql, args).fetchone()
+            return row[0] if row else None
+        finally:
+            db.close()
+
+    def wait_db(self, sql, want, what, timeout=10):
+        """Polls db_value(sql) until it equals want; fails naming what."""
+        import sqlite3
+        deadline = time.time() + timeout
+        got = None
+        while time.time() < deadline:
+            try:
+                got = self.db_value(sql)
+            except sqlite3.Error:
+                got = None
+            if got == want:
+                return
+            time.sleep(0.05)
+        fail("%s: got %r want %r\n%s" % (what, got, want, self.read_log()[-3000:]))
+
     # ---- clients ----
     def connect(self, name, timeout=10):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

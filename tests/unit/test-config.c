@@ -127,6 +127,12 @@ test_errors(void)
 		{ "user: a\n---\nuser: b\n", "t.yaml: only one YAML document is allowed" },
 		{ "? [a]\n: b\n", "t.yaml:1: keys must be plain names" },
 		{ "lmtp.socket: /x\n", "t.yaml:1: invalid key name" },
+		{ "logsource:\n  type: syslog\n",
+		  "t.yaml:2: logsource.type: \"syslog\" is not none, file or journal" },
+		{ "logsource:\n  type: file\n",
+		  "t.yaml:2: logsource.type: file needs logsource.path (the log to follow)" },
+		{ "logsource:\n  sent_ttl: 5m\n",
+		  "t.yaml:2: logsource.sent_ttl: 5m is below the minimum 3600" },
 	};
 
 	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {

@@ -146,9 +146,40 @@ test_messages(void)
 	want_line(t, "bounced_lmtp_sessions_total{result=\"accepted\"} 2");
 	want_line(t, "bounced_lmtp_sessions_total{result=\"too_many_connections\"} 1");
 	want_line(t, "bounced_lmtp_sessions_total{result=\"shutting_down\"} 0");
+	/* the recipients of the one stored message with recipients, by source */
+	want_line(t, "bounced_events_total{source=\"lmtp\"} 3");
 	g_string_free(t, TRUE);
 	report_free(r);
 	report_free(empty);
+	metrics_free(m);
+}
+
+/* Postfix's log (issue 16): lines by result, events by source. */
+static void
+test_log_lines(void)
+{
+	struct metrics *m = metrics_new();
+	struct metrics_snapshot s;
+	GString *t;
+
+	snapshot(&s);
+	metrics_log_lines(m, METRICS_LOG_SENT, 5);
+	metrics_log_lines(m, METRICS_LOG_DEFERRED, 3);
+	metrics_log_lines(m, METRICS_LOG_DEFERRED, 1);
+	metrics_log_lines(m, METRICS_LOG_BOUNCED, 2);
+	metrics_log_lines(m, METRICS_LOG_DUPLICATE, 7);
+	metrics_log_lines(m, METRICS_LOG_MALFORMED, 1);
+	metrics_log_lines(m, METRICS_LOG_COUNT, 99);    /* out of range: ignored */
+	t = render(m, &s);
+	want_line(t, "bounced_log_lines_total{result=\"sent\"} 5");
+	want_line(t, "bounced_log_lines_total{result=\"deferred\"} 4");
+	want_line(t, "bounced_log_lines_total{result=\"duplicate\"} 7");
+	want_line(t, "bounced_log_lines_total{result=\"twin\"} 0");
+	want_line(t, "bounced_log_lines_total{result=\"malformed\"} 1");
+	/* duplicates and malformed lines are not events */
+	want_line(t, "bounced_events_total{source=\"log\"} 11");
+	want_line(t, "bounced_events_total{source=\"lmtp\"} 0");
+	g_string_free(t, TRUE);
 	metrics_free(m);
 }
 
@@ -280,6 +311,7 @@ main(int argc, char **argv)
 	g_test_add_func("/metrics/labels", test_labels);
 	g_test_add_func("/metrics/messages", test_messages);
 	g_test_add_func("/metrics/changes", test_changes);
+	g_test_add_func("/metrics/log-lines", test_log_lines);
 	g_test_add_func("/metrics/listen", test_listen);
 	g_test_add_func("/metrics/config", test_config);
 	return g_test_run();

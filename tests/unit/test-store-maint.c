@@ -528,10 +528,10 @@ test_migrate(void)
 		char err[256];
 
 		g_assert_null(store_open(&cfg, &pol, err));
-		g_assert_nonnull(strstr(err, "schema version 1, need 4"));
+		g_assert_nonnull(strstr(err, "schema version 1, need 5"));
 	}
 	s = tu_open(dir, &pol, 0);
-	g_assert_cmpint(tu_sql_int(dir, "PRAGMA user_version"), ==, 4);
+	g_assert_cmpint(tu_sql_int(dir, "PRAGMA user_version"), ==, 5);
 	g_assert_cmpint(tu_sql_int(dir,
 	    "SELECT count(*) FROM sqlite_master WHERE name = 'event_at'"), ==, 1);
 	/* 3: an incident of the old schema stays an incident (opened when first seen). */
@@ -541,6 +541,11 @@ test_migrate(void)
 	    "SELECT count(*) FROM sqlite_master WHERE name IN ('alert', 'alert_delivery')"), ==, 2);
 	/* 4: events from before trust existed count (untrusted 0) */
 	g_assert_cmpint(tu_sql_int(dir, "SELECT count(*) FROM event WHERE untrusted != 0"), ==, 0);
+	/* 5: the log's tables; old events came over LMTP (source NULL) */
+	g_assert_cmpint(tu_sql_int(dir, "SELECT count(*) FROM sqlite_master WHERE name IN "
+	    "('sent', 'logseen', 'logpos', 'event_queue')"), ==, 4);
+	g_assert_cmpint(tu_sql_int(dir, "SELECT count(*) FROM event WHERE source IS NOT NULL"),
+	    ==, 0);
 	g_assert_cmpint(store_get(s, "old.hard@example.com", &e), ==, 1);
 	g_assert_cmpint(e.v.cause, ==, STORE_CAUSE_HARD);
 	store_entry_clear(&e);
