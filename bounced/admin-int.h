@@ -69,7 +69,8 @@ struct admin_server {
 enum {
 	ADMIN_NEEDS_READER = 1 << 0,    /* the read-only store (d->ro) */
 	ADMIN_NEEDS_INDEX = 1 << 1,     /* the index (d->qctx.idx) */
-	ADMIN_WHILE_STOPPING = 1 << 2,  /* runs while bounced is stopping */
+	ADMIN_NEEDS_WRITER = 1 << 2,    /* the writer thread (d->writer): changes */
+	ADMIN_WHILE_STOPPING = 1 << 3,  /* runs while bounced is stopping */
 };
 
 struct admin_verb {

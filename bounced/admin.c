@@ -69,13 +69,13 @@ const struct admin_verb admin_verbs[] = {
 	{ "INCIDENTS",  incidents_keys,  ADMIN_NEEDS_READER,  admin_incidents },
 	{ "AUDIT",      audit_keys,      ADMIN_NEEDS_READER,  admin_audit },
 	{ "ALERTS",     alerts_keys,     ADMIN_NEEDS_READER,  admin_alerts },
-	/* changes: writer jobs (ERR store unavailable when there is no writer yet) */
-	{ "SUPPRESS",   suppress_keys,   0,                   admin_suppress },
-	{ "UNSUPPRESS", unsuppress_keys, 0,                   admin_unsuppress },
-	{ "FORGET",     address_keys,    0,                   admin_forget },
-	{ "REEVALUATE", reevaluate_keys, 0,                   admin_reevaluate },
-	{ "PURGE",      no_keys,         0,                   admin_purge },
-	{ "IMPORT",     import_keys,     0,                   admin_import },
+	/* changes: writer jobs */
+	{ "SUPPRESS",   suppress_keys,   ADMIN_NEEDS_WRITER,  admin_suppress },
+	{ "UNSUPPRESS", unsuppress_keys, ADMIN_NEEDS_WRITER,  admin_unsuppress },
+	{ "FORGET",     address_keys,    ADMIN_NEEDS_WRITER,  admin_forget },
+	{ "REEVALUATE", reevaluate_keys, ADMIN_NEEDS_WRITER,  admin_reevaluate },
+	{ "PURGE",      no_keys,         ADMIN_NEEDS_WRITER,  admin_purge },
+	{ "IMPORT",     import_keys,     ADMIN_NEEDS_WRITER,  admin_import },
 	{ NULL,         NULL,            0,                   NULL },
 };
 
@@ -114,9 +114,10 @@ admin_command(struct admin_conn *c, char *line)
 		    admin_encode(a.verb, strlen(a.verb), esc, sizeof(esc)));
 		return;
 	}
-	/* the database could not be opened (main.c retries): reads cannot answer */
+	/* the database could not be opened yet (main.c retries) */
 	if (((v->needs & ADMIN_NEEDS_READER) && d->ro == NULL) ||
-	    ((v->needs & ADMIN_NEEDS_INDEX) && d->qctx.idx == NULL)) {
+	    ((v->needs & ADMIN_NEEDS_INDEX) && d->qctx.idx == NULL) ||
+	    ((v->needs & ADMIN_NEEDS_WRITER) && d->writer == NULL)) {
 		admin_reply(c, ADMIN_ERR_UNAVAILABLE);
 		return;
 	}

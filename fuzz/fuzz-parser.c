@@ -4,7 +4,7 @@
  * report_parse(), then what the store and bouncectl do with a report
  * (read every field, adopt a VERP address, free).  Built with
  * -Dfuzz=true, clang and -Db_sanitize=address,undefined; run by
- * tests/fuzz-run.  A crash found here becomes a fixture under
+ * tests/tools/fuzz-run.  A crash found here becomes a fixture under
  * tests/fixtures/robust/.
  */
 #include <stddef.h>

@@ -334,6 +334,7 @@ static void
 test_needs(void)
 {
 	struct fixture f = { 0 };
+	struct writer *w;
 	struct store *ro;
 
 	fixture_up(&f);
@@ -346,6 +347,13 @@ test_needs(void)
 	f.d.qctx.idx = NULL;
 	expect(&f, "CHECK address=a@example.com", ADMIN_ERR_UNAVAILABLE "\n");
 	f.d.qctx.idx = f.d.idx;
+	w = f.d.writer;
+	f.d.writer = NULL;
+	expect(&f, "SUPPRESS target=a@example.com", ADMIN_ERR_UNAVAILABLE "\n");
+	/* IMPORT is refused before its "OK send", not after the lines came */
+	expect(&f, "IMPORT", ADMIN_ERR_UNAVAILABLE "\n");
+	expect(&f, "CHECK address=a@example.com", "+ address=a@example.com state=ok\nOK\n");
+	f.d.writer = w;
 	f.d.stopping = 1;
 	expect(&f, "PING", "ERR shutdown bounced is stopping\n");
 	expect(&f, "NOPE", "ERR shutdown bounced is stopping\n");

@@ -343,7 +343,7 @@ test_limits(void)
 /*
  * Issue 6's hostile messages at the parser's level, with the daemon's
  * limits (4 MB kept): each gives a bounded report, quickly, and says what
- * it cut.  (test-hostile.py sends the same over LMTP to a real bounced.)
+ * it cut.  (test_hostile.py sends the same over LMTP to a real bounced.)
  */
 static int
 has_warning(const struct report *r, const char *needle)

@@ -10,7 +10,7 @@
 - smtp-sink works as the remote;
 - the crash run's counting passes with kills of the fake receiver, and
   fails when the receiver loses a bounce;
-- test_e2e.py and crash.py skip (77) without bounced.
+- test_e2e.py and test_crash.py skip (77) without bounced.
 
 Exit 77 when not root or Postfix is missing.
 """
@@ -27,7 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import lab as L  # noqa: E402
 import capture  # noqa: E402
-import crash  # noqa: E402
+import test_crash as crash  # noqa: E402
 
 FIXTURES = os.path.normpath(os.path.join(HERE, "..", "..", "fixtures", "postfix-dsn"))
 
@@ -174,7 +174,7 @@ class SkipsWithoutBounced(unittest.TestCase):
     def test_e2e_and_crash_skip(self):
         env = dict(os.environ)
         env.pop("BOUNCED", None)
-        for script in ("test_e2e.py", "crash.py"):
+        for script in ("test_e2e.py", "test_crash.py"):
             r = subprocess.run([sys.executable, os.path.join(HERE, script)], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             self.assertEqual(r.returncode, L.SKIP, r.stdout)

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""test-bouncectl-parse - the `bouncectl parse` command as users call it.
+"""test_bouncectl_parse.py - the `bouncectl parse` command as users call it.
 
-usage: test-bouncectl-parse BOUNCECTL FIXTURES_DIR
+usage: test_bouncectl_parse.py BOUNCECTL FIXTURES_DIR
 
 Checks: --json lines are valid JSON with the fields issue 2 asks for; a
 message naming nobody gives one line with recipient null and class none;

@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""crash.py - issue 6, crash safety: a real Postfix delivers N distinct
+"""test_crash.py - issue 6, crash safety: a real Postfix delivers N distinct
 bounces over LMTP while the receiver is SIGKILLed K times at random moments
 and restarted; afterwards every bounce Postfix generated must be in the
 store exactly once, none stuck in the queue, the database intact.
 
-    crash.py                       1,000 bounces, 3 kills, against $BOUNCED
-    crash.py --full                10,000 bounces
-    crash.py -n 300 -k 3 --fake    the same run against fake_lmtp.py (no bounced
+    test_crash.py                       1,000 bounces, 3 kills, against $BOUNCED
+    test_crash.py --full                10,000 bounces
+    test_crash.py -n 300 -k 3 --fake    the same run against fake_lmtp.py (no bounced
                                    needed): proves the lab and the counting
 
 How the N bounces are made: N recipients cNNNNNN@remote.test, refused 550

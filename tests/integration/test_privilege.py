@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""test-privilege.py CASE - issue 6, least privilege, against a real bounced
+"""test_privilege.py CASE - issue 6, least privilege, against a real bounced
 started as root with `user: nobody` (one meson test per case, suite
 integration; needs root):
 
@@ -14,9 +14,9 @@ integration; needs root):
   query_readonly   every admin verb sent to the query and socketmap sockets
                    changes nothing (the database is byte-for-byte the same)
 
-The admin socket's refusal of other uids is test-daemon.py's admin_denied
+The admin socket's refusal of other uids is test_daemon.py's admin_denied
 (and test_bouncectl.py's admin_denied); the systemd unit's sandbox is
-tests/test-systemd-unit.
+tests/ecosystem/test_systemd_unit.py.
 """
 import hashlib
 import os

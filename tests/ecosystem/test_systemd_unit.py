@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""test-systemd-unit DIST_DIR CONFIG_EXAMPLE - issue 6, the systemd unit's
+"""test_systemd_unit.py DIST_DIR CONFIG_EXAMPLE - issue 6, the systemd unit's
 sandbox.
 
 Checks that dist/bounced.service keeps its hardening (Type=notify, its own
@@ -77,7 +77,7 @@ def check_exec(k):
 
 def main():
     if len(sys.argv) != 3:
-        print("usage: test-systemd-unit DIST_DIR CONFIG_EXAMPLE")
+        print("usage: test_systemd_unit.py DIST_DIR CONFIG_EXAMPLE")
         return 2
     dist, example = sys.argv[1:]
     svc = os.path.join(dist, "bounced.service")

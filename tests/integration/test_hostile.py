@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""test-hostile.py CASE - issue 6, hostile input and hostile clients, against a
+"""test_hostile.py CASE - issue 6, hostile input and hostile clients, against a
 real bounced on a temporary directory over its real sockets (one meson test
 per case, suite integration):
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""test-faults.py CASE - issue 6, faults of the state and socket directories,
+"""test_faults.py CASE - issue 6, faults of the state and socket directories,
 against a real bounced on a temporary directory (one meson test per case,
 suite integration; the locked, read-only and full store are in
-test-daemon.py).  What must hold in every case: LMTP answers 451 4.3.0 (never
+test_daemon.py).  What must hold in every case: LMTP answers 451 4.3.0 (never
 250 for a bounce that is not durably stored), queries answer from what is
 known or say ERR/TEMP clearly, nothing is half-written, and service resumes
 by itself once the fault is cleared, without a restart.

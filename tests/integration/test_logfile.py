@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""test-logfile.py - issue 16: the file log source on a real bounced, with
+"""test_logfile.py - issue 16: the file log source on a real bounced, with
 lines written by the test (the real Postfix cases are in
 tests/integration/postfix/test_logsrc.py).
 
-    BOUNCED_BIN=build/bounced/bounced tests/integration/test-logfile.py edges
+    BOUNCED_BIN=build/bounced/bounced tests/integration/test_logfile.py edges
 
 edges: a line is taken only once its newline is written; a 20 kB line is
 cut and still counted once; a 100 kB line with no newline yet is skipped to
@@ -82,6 +82,6 @@ def case_edges():
 if __name__ == "__main__":
     cases = {"edges": case_edges}
     if len(sys.argv) != 2 or sys.argv[1] not in cases:
-        print("usage: test-logfile.py %s" % "|".join(cases))
+        print("usage: test_logfile.py %s" % "|".join(cases))
         sys.exit(2)
     cases[sys.argv[1]]()

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""test-journal.py - issue 16: bounced reading Postfix's entries from a real
+"""test_journal.py - issue 16: bounced reading Postfix's entries from a real
 systemd journal.  The journal files are written for the test by
 systemd-journal-remote from entries in the journal export format (there is
 no journald in the test environment); bounced opens their directory
 (logsource.type: journal, logsource.path: DIR) with sd-journal.
 
-    BOUNCED_BIN=build/bounced/bounced tests/integration/test-journal.py follow
+    BOUNCED_BIN=build/bounced/bounced tests/integration/test_journal.py follow
 
 follow: entries of postfix/cleanup, qmgr and smtp become events (with the
 sender from the sent map) and an incident; other identifiers are ignored; a
@@ -105,6 +105,6 @@ def case_follow():
 if __name__ == "__main__":
     cases = {"follow": case_follow}
     if len(sys.argv) != 2 or sys.argv[1] not in cases:
-        print("usage: test-journal.py %s" % "|".join(cases))
+        print("usage: test_journal.py %s" % "|".join(cases))
         sys.exit(2)
     cases[sys.argv[1]]()

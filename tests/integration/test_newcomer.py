@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""test-newcomer.py CASE - issue 15, what a newcomer meets in the first hour:
+"""test_newcomer.py CASE - issue 15, what a newcomer meets in the first hour:
 the database file after a clean stop, --check-config's refusals, bouncectl's
 displays, forget of one recipient of several, VERP with two recipients, the
 CSV import's quote errors, the sample bounce of examples/.  Each case starts a

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""test-corpus - bounced's parser against the shared bounce corpus.
+"""test_corpus.py - bounced's parser against the shared bounce corpus.
 
-usage: test-corpus BOUNCECTL CORPUS_DIR DISAGREEMENTS
+usage: test_corpus.py BOUNCECTL CORPUS_DIR DISAGREEMENTS
 
-Used for ../shared/corpus (tests/corpus-disagreements.txt) and for
-../shared/corpus-extra (tests/corpus-extra-disagreements.txt).
+Used for ../shared/corpus (tests/corpus/corpus-disagreements.txt) and for
+../shared/corpus-extra (tests/corpus/corpus-extra-disagreements.txt).
 
 Runs `bouncectl parse --json CORPUS_DIR/emails`, scores it with
 CORPUS_DIR/../tools/score.py against CORPUS_DIR/truth.jsonl (the full
@@ -35,7 +35,7 @@ def score(scorer, truth, pred):
                          text=True, check=True).stdout
     m = re.search(r"^score: (.*)$", out, re.M)
     if m is None:
-        sys.exit("test-corpus: no score line in score.py output:\n" + out)
+        sys.exit("test_corpus.py: no score line in score.py output:\n" + out)
     values = dict(kv.split("=") for kv in m.group(1).split())
     return out, {k: float(v) for k, v in values.items()}
 
@@ -49,7 +49,7 @@ def main():
     scorer = os.path.join(corpus, "..", "tools", "score.py")
     for p in (emails, truth, scorer):
         if not os.path.exists(p):
-            print("test-corpus: %s not found: skipped" % p)
+            print("test_corpus.py: %s not found: skipped" % p)
             return 77
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -57,7 +57,7 @@ def main():
         with open(pred, "w") as fh:
             r = subprocess.run([bouncectl, "parse", "--json", emails], stdout=fh)
         if r.returncode != 0:
-            sys.exit("test-corpus: bouncectl parse exited %d" % r.returncode)
+            sys.exit("test_corpus.py: bouncectl parse exited %d" % r.returncode)
         with open(pred) as fh:
             for n, line in enumerate(fh, 1):
                 json.loads(line)        # every line is valid JSON
@@ -84,7 +84,7 @@ def main():
                     continue
                 dst.write(line)
         if dropped != len(skip):
-            sys.exit("test-corpus: %d disagreement lines match no truth row: fix %s"
+            sys.exit("test_corpus.py: %d disagreement lines match no truth row: fix %s"
                      % (len(skip) - dropped, disagreements))
         # the parser's own lines for those rows go too: neither side counts
         pred_kept = os.path.join(tmp, "predictions-kept.jsonl")
@@ -104,9 +104,9 @@ def main():
         if not got >= want:
             failed.append("%s: got %.4f want >= %.3f" % (k, got, want))
     if failed:
-        print("test-corpus: FAILED\n  " + "\n  ".join(failed))
+        print("test_corpus.py: FAILED\n  " + "\n  ".join(failed))
         return 1
-    print("test-corpus: thresholds met (%s)" % ", ".join(
+    print("test_corpus.py: thresholds met (%s)" % ", ".join(
         "%s %.3f" % (k, kept_score[k]) for k in THRESHOLDS))
     return 0
 

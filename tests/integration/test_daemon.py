@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""test-daemon.py CASE - integration tests: a real bounced on a temporary
+"""test_daemon.py CASE - integration tests: a real bounced on a temporary
 directory, spoken to over its real Unix sockets (LMTP, query, socketmap,
 admin).  Each case starts its own daemon; meson registers each case as one
 test.  Cases needing root (privilege drop, other uids, tmpfs mounts) skip
