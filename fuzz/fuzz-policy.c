@@ -24,25 +24,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct store_index *
-fz_index(void)
-{
-	static struct store_index *idx;
-	static const struct tu_index_row rows[] = {
-		{ "dead@example.com", STORE_CAUSE_HARD, REPORT_REASON_USERUNKNOWN, 1700000000, 0 },
-		{ "@gone.example", STORE_CAUSE_COMPLAINT, REPORT_REASON_USERUNKNOWN, 1700000000, 0 },
-		{ "u+t@x.y", STORE_CAUSE_SOFT, REPORT_REASON_MAILBOXFULL, 1700000000, 1800000000 },
-	};
-
-	if (idx == NULL) {
-		idx = tu_index_new((const unsigned char *)"fuzzfuzzfuzzfuzz", 16, rows,
-		    G_N_ELEMENTS(rows));
-		if (idx == NULL)
-			abort();
-	}
-	return idx;
-}
-
 static void
 fz_check(const char *out, size_t len, int closed)
 {
@@ -68,7 +49,7 @@ fz_check(const char *out, size_t len, int closed)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct policy_ctx ctx = { .idx = fz_index(), .delimiters = "+" };
+	struct policy_ctx ctx = { .idx = tu_fuzz_index(), .delimiters = "+" };
 	struct query_buf *b;
 	size_t chunk, off = 0;
 

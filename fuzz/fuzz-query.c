@@ -20,25 +20,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct store_index *
-fz_index(void)
-{
-	static struct store_index *idx;
-	static const struct tu_index_row rows[] = {
-		{ "dead@example.com", STORE_CAUSE_HARD, REPORT_REASON_USERUNKNOWN, 1700000000, 0 },
-		{ "@gone.example", STORE_CAUSE_HARD, REPORT_REASON_USERUNKNOWN, 1700000000, 0 },
-		{ "a+b@c.d", STORE_CAUSE_HARD, REPORT_REASON_USERUNKNOWN, 1700000000, 1800000000 },
-	};
-
-	if (idx == NULL) {
-		idx = tu_index_new((const unsigned char *)"fuzzfuzzfuzzfuzz", 16, rows,
-		    G_N_ELEMENTS(rows));
-		if (idx == NULL)
-			abort();
-	}
-	return idx;
-}
-
 static void
 fz_check(const char *out, size_t len)
 {
@@ -61,7 +42,7 @@ fz_check(const char *out, size_t len)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct query_ctx ctx = { .idx = fz_index() };
+	struct query_ctx ctx = { .idx = tu_fuzz_index() };
 	struct query_buf *b;
 	size_t chunk, off = 0;
 	int slow;

@@ -2,12 +2,13 @@
 /*
  * test-index-util.h - an in-memory suppression index (store_index) filled
  * from a table of entries, for the unit tests and the fuzz targets of the
- * query and socketmap engines (fuzz/ includes it too).
+ * query, socketmap and policy delegation engines (fuzz/ includes it too).
  */
 #ifndef BOUNCED_TEST_INDEX_UTIL_H
 #define BOUNCED_TEST_INDEX_UTIL_H
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <glib.h>
 
@@ -48,6 +49,31 @@ tu_index_new(const unsigned char *secret, size_t secret_len, const struct tu_ind
 	if (rc != 0) {
 		store_index_free(idx);
 		return NULL;
+	}
+	return idx;
+}
+
+/*
+ * The index the fuzz targets answer from: an address, a domain, and entries
+ * with a recipient delimiter and an expiry, of every cause that answers
+ * differently.  Built at the first call, never freed; aborts on failure.
+ */
+static inline struct store_index *
+tu_fuzz_index(void)
+{
+	static struct store_index *idx;
+	static const struct tu_index_row rows[] = {
+		{ "dead@example.com", STORE_CAUSE_HARD, REPORT_REASON_USERUNKNOWN, 1700000000, 0 },
+		{ "@gone.example", STORE_CAUSE_COMPLAINT, REPORT_REASON_USERUNKNOWN, 1700000000, 0 },
+		{ "a+b@c.d", STORE_CAUSE_HARD, REPORT_REASON_USERUNKNOWN, 1700000000, 1800000000 },
+		{ "u+t@x.y", STORE_CAUSE_SOFT, REPORT_REASON_MAILBOXFULL, 1700000000, 1800000000 },
+	};
+
+	if (idx == NULL) {
+		idx = tu_index_new((const unsigned char *)"fuzzfuzzfuzzfuzz", 16, rows,
+		    G_N_ELEMENTS(rows));
+		if (idx == NULL)
+			abort();
 	}
 	return idx;
 }
