@@ -141,8 +141,9 @@ usage(FILE *fp)
 	    "\n"
 	    "  -c, --config FILE   run with this configuration (see config.example.yaml)\n"
 	    "  -d, --dir DIR       run with the built-in defaults: database, secret and\n"
-	    "                      sockets (lmtp.sock, query.sock, socketmap.sock,\n"
-	    "                      admin.sock) under DIR\n"
+	    "                      sockets (lmtp.sock, query.sock, socketmap.sock, policy.sock,\n"
+	    "                      admin.sock) under DIR; every bounce counts there\n"
+	    "                      (trust.mode any: nothing signs a development run)\n"
 	    "  -t, --check-config  validate the configuration and exit (0: valid)\n"
 	    "  -R, --rotate-key    add a new signing key to trust.keys_file and exit; the\n"
 	    "                      previous key stays valid for --overlap DURATION\n"
@@ -186,8 +187,8 @@ main_trust_ctx(struct daemon *d)
 	d->sctx.keys = d->keys.n > 0 ? &d->keys : NULL;
 	if (d->cfg->trust.mode == TRUST_MODE_ANY)
 		log_warnx("event=trust_any effect=\"every bounce counts, forged ones too: for a "
-		    "migration only\" hint=\"configure the signing (doc/postfix.md) and set "
-		    "trust.mode: signed\"");
+		    "migration or a development run (--dir) only\" hint=\"configure the signing "
+		    "(doc/postfix.md) and set trust.mode: signed\"");
 	else if (d->cfg->trust.ndomains == 0)
 		log_warnx("event=trust_no_domains mode=%s effect=\"nothing is signed: bounces will be "
 		    "stored as untrusted\" hint=\"set trust.domains to the bounce domain\"",

@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bouncedtest import (Daemon, check, dsn, fail, lmtp_session,  # noqa: E402
@@ -327,7 +328,43 @@ def root_warning():
               "set user: bounced" in w[0], "the root warning: %r" % w)
 
 
+def dev_dir_sample():
+    """The README's first command, `./dev run` = `bounced --dir DIR`: the
+    sample bounce of examples/ suppresses its recipient out of the box (a
+    development run trusts unsigned bounces, and says so at start)."""
+    if not CTL or not os.access(CTL, os.X_OK):
+        skip("BOUNCECTL_BIN is not set or not executable")
+    tmp = tempfile.mkdtemp(prefix="bounced-devdir-")
+    os.chmod(tmp, 0o755)
+    log = open(os.path.join(tmp, "log"), "w+")
+    p = subprocess.Popen([os.environ["BOUNCED_BIN"], "--dir", tmp], stdout=log, stderr=log)
+    try:
+        for _ in range(100):
+            if os.path.exists(os.path.join(tmp, "lmtp.sock")) and \
+                    os.path.exists(os.path.join(tmp, "admin.sock")):
+                break
+            time.sleep(0.05)
+        r = subprocess.run([os.path.join(SRC, "examples", "send-sample-dsn"), tmp],
+                           capture_output=True, text=True, timeout=30)
+        check(r.returncode == 0 and ": 250 2.0.0" in r.stdout,
+              "send-sample-dsn: %d %s %s" % (r.returncode, r.stdout, r.stderr))
+        c = subprocess.run([CTL, "check", "--dir", tmp, "nobody@example.net"],
+                           capture_output=True, text=True, timeout=30)
+        log.seek(0)
+        text = log.read()
+        check("suppressed hard" in c.stdout.lower() or "SUPPRESSED hard" in c.stdout,
+              "bouncectl check: %d %s %s\n%s" % (c.returncode, c.stdout, c.stderr, text))
+        check("event=trust_any" in text and "development run" in text,
+              "the start says unsigned bounces count:\n" + text)
+    finally:
+        p.terminate()
+        p.wait(timeout=30)
+        log.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 CASES = {
+    "dev_dir_sample": dev_dir_sample,
     "root_warning": root_warning,
     "log_hashed": log_hashed,
     "forget_shared": forget_shared,
