@@ -33,6 +33,7 @@
 #include <glib.h>
 #include <systemd/sd-journal.h>
 
+#include "alert.h"
 #include "bounds.h"
 #include "daemon.h"
 #include "log.h"
@@ -191,11 +192,17 @@ logsrc_open(struct logsrc *ls)
 
 	fd = open(ls->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
-		if (!ls->missing_logged)
+		int e = errno;
+
+		if (!ls->missing_logged) {
 			log_warnx("event=logsource path=%s error=\"%s\" effect=\"waiting for it\"",
-			    ls->path, g_strerror(errno));
+			    ls->path, g_strerror(e));
+			/* Postfix's log unreadable: deferrals go unseen (a health alert) */
+			alert_health(ls->d->alerts, ALERT_HEALTH_LOG_STALLED, "postfix-log",
+			    g_strerror(e));
+		}
 		ls->missing_logged = 1;
-		return errno == ENOENT ? 0 : -1;
+		return e == ENOENT ? 0 : -1;
 	}
 	ls->missing_logged = 0;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -599,9 +606,12 @@ logsrc_journal_open(struct logsrc *ls)
 	    sd_journal_open(&ls->j, SD_JOURNAL_LOCAL_ONLY);
 	if (r < 0) {
 		ls->j = NULL;
-		if (!ls->missing_logged)
+		if (!ls->missing_logged) {
 			log_warnx("event=logsource journal=%s error=\"%s\" effect=\"retrying\"", ls->name,
 			    g_strerror(-r));
+			alert_health(ls->d->alerts, ALERT_HEALTH_LOG_STALLED, "postfix-log",
+			    g_strerror(-r));
+		}
 		ls->missing_logged = 1;
 		return -1;
 	}

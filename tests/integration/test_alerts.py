@@ -114,7 +114,7 @@ class Receiver:
         return []
 
 
-def daemon(tmp, rec, extra_alerts="", quiet="24h", metrics_port=None, store=""):
+def daemon(tmp, rec, extra_alerts="", quiet="24h", metrics_port=None, store="", logsource=""):
     secret = os.path.join(tmp, "hook.secret")
     with open(secret, "wb") as f:
         f.write(SECRET)
@@ -130,6 +130,8 @@ def daemon(tmp, rec, extra_alerts="", quiet="24h", metrics_port=None, store=""):
         secs["metrics"] = "  http: 127.0.0.1:%d\n" % metrics_port
     if store:
         secs["store"] = store
+    if logsource:
+        secs["logsource"] = logsource
     return bt.Daemon(sections=secs)
 
 
@@ -312,6 +314,23 @@ def case_health():
                  "body: %s" % got[0]["body"])
 
 
+def case_log_stalled():
+    """Postfix's log unreadable (here: not there): one
+    health_log_source_stalled event, signed, naming the cause."""
+    missing = os.path.join(tempfile.gettempdir(), "bounced-no-such-dir-%d" % os.getpid(),
+                           "mail.log")
+    with setup(logsource="  type: file\n  path: %s\n" % missing) as (rec, d):
+        d.start()
+        got = rec.wait(lambda p: p["kind"] == "health_log_source_stalled", 5)
+        bt.check(got and got[0]["sig_ok"], "log stalled event: %s" % rec.posts)
+        bt.check(got[0]["body"]["subject"] == "postfix-log" and
+                 "No such file" in got[0]["body"].get("detail", ""),
+                 "body: %s" % got[0]["body"])
+        time.sleep(1.0)
+        bt.check(len([p for p in rec.posts if p["kind"] == "health_log_source_stalled"]) == 1,
+                 "once: %s" % rec.posts)
+
+
 def case_bouncectl():
     ctl = os.environ.get("BOUNCECTL_BIN")
     if not ctl:
@@ -345,4 +364,4 @@ def case_bouncectl():
 if __name__ == "__main__":
     bt.run_case({"webhook_https": case_webhook_https, "outage": case_outage,
                  "greylist": case_greylist, "bouncectl": case_bouncectl, "surge": case_surge,
-                 "health": case_health})
+                 "health": case_health, "log_stalled": case_log_stalled})
