@@ -317,6 +317,11 @@ parse_delivery(struct cursor *c, struct report_log_entry *e)
 		} else if (c->p - k == 4 && memcmp(k, "dsn=", 4) == 0) {
 			if (take_value(c, dsn, sizeof(dsn)) < 1)
 				return -1;
+		} else if (c->p - k == 6 && memcmp(k, "delay=", 6) == 0) {
+			/* kept only as the dedupe key's tiebreak: a long value is cut, not refused */
+			if (take_value(c, skip, sizeof(skip)) < 0)
+				return -1;
+			g_strlcpy(e->delay, skip, sizeof(e->delay));
 		} else if (take_value(c, skip, sizeof(skip)) < 0) {
 			return -1;
 		}

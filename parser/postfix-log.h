@@ -62,6 +62,9 @@ struct report_log_entry {
 	char orig_to[REPORT_ADDR_MAX + 1];
 	char relay[REPORT_LOG_FIELD_MAX + 1];
 	char dsn[16];                     /* a valid RFC 3463 code or "" */
+	char delay[16];                   /* delay= as written: grows with every attempt
+	                                     of a message, so two attempts in the same
+	                                     second of the timestamp differ (dedupe key) */
 	enum report_log_status status;
 	char text[REPORT_LOG_TEXT_MAX + 1]; /* inside the final parentheses */
 	int text_cut;                     /* 1: the line or the text was cut */

@@ -37,7 +37,13 @@ log_seen(struct store *s, const struct report_log_entry *e, time_t now)
 	g_checksum_update(ck, (const guchar *)e->queue_id, (gssize)strlen(e->queue_id) + 1);
 	g_checksum_update(ck, (const guchar *)e->rcpt, (gssize)strlen(e->rcpt) + 1);
 	g_checksum_update(ck, (const guchar *)status, (gssize)strlen(status) + 1);
-	g_checksum_update(ck, (const guchar *)e->stamp, (gssize)strlen(e->stamp));
+	g_checksum_update(ck, (const guchar *)e->stamp, (gssize)strlen(e->stamp) + 1);
+	/*
+	 * delay= grows with every attempt of a message: two attempts whose lines
+	 * carry the same second (postlogd or syslog late under load) are two
+	 * lines, while one line read twice has the same delay.
+	 */
+	g_checksum_update(ck, (const guchar *)e->delay, (gssize)strlen(e->delay));
 	g_checksum_get_digest(ck, digest, &dlen);
 	g_checksum_free(ck);
 	if ((st = store_stmt(s, STMT_LOGSEEN_INS)) == NULL)

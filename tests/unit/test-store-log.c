@@ -95,6 +95,25 @@ test_soft_and_reset(void)
 	g_assert_cmpuint(b.duplicates, ==, 1);
 	g_assert_cmpuint(b.counted[REPORT_LOG_STATUS_DEFERRED], ==, 0);
 	g_assert_cmpint(tu_sql_int(dir, "SELECT count(*) FROM event WHERE source = 'log'"), ==, 2);
+	/*
+	 * two attempts of one message whose lines carry the same second (the
+	 * logger late under load): their delay= differs, both count
+	 */
+	{
+		const char *same_second[] = {
+			"Dec  5 10:07:00 mx postfix/smtp[1]: AAA9: to=<other@remote.example>, "
+			"relay=mx.remote.example[192.0.2.1]:25, delay=419, delays=0/0/0/1, dsn=4.2.2, "
+			"status=deferred (452 4.2.2 Mailbox full)",
+			"Dec  5 10:07:00 mx postfix/smtp[4]: AAA9: to=<other@remote.example>, "
+			"relay=mx.remote.example[192.0.2.1]:25, delay=420, delays=0/0/0/1, dsn=4.2.2, "
+			"status=deferred (452 4.2.2 Mailbox full)", NULL };
+
+		b = feed(s, same_second, NOW, NULL);
+		g_assert_cmpuint(b.duplicates, ==, 0);
+		g_assert_cmpuint(b.counted[REPORT_LOG_STATUS_DEFERRED], ==, 2);
+		b = feed(s, same_second, NOW, NULL);   /* read twice: counted once */
+		g_assert_cmpuint(b.duplicates, ==, 2);
+	}
 	/* the events name the queue ID and the sender of the sent map */
 	g_assert_cmpint(tu_sql_int(dir, "SELECT count(*) FROM event WHERE queue_id = 'AAA1' AND "
 	    "sender = 'news@app.example'"), ==, 2);
