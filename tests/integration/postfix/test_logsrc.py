@@ -300,7 +300,23 @@ class Feed(L.LabTestCase):
             return n
 
         def wait_lines(n):
-            L.wait_until(lambda: deferrals_so_far() >= n, 60, what="%d deferral lines" % n)
+            # Postfix retries every 1-2 s (lab.py); should its queue manager
+            # stall (seen once in CI: no retry within 30 s), `postqueue -f`
+            # after 5 s without a new line
+            deadline, last, since = time.monotonic() + 90, -1, time.monotonic()
+            while True:
+                got = deferrals_so_far()
+                if got >= n:
+                    return
+                now = time.monotonic()
+                if now > deadline:
+                    raise TimeoutError("%d deferral lines: %d after 90 s" % (n, got))
+                if got != last:
+                    last, since = got, now
+                elif now - since > 5:
+                    self.lab.flush()
+                    since = now
+                time.sleep(0.05)
 
         wait_lines(40)
         # rename + new file (logrotate's create): PATH.1
