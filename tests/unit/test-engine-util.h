@@ -44,4 +44,16 @@ tu_feed(query_engine_fn engine, void *ctx, time_t now, const char *in, size_t le
 	return out;
 }
 
+/* tu_feed() of an engine that must never fail: asserts it returned 0. */
+static inline GString *
+tu_feed_ok(query_engine_fn engine, void *ctx, time_t now, const char *in, size_t len,
+    size_t chunk)
+{
+	int rc;
+	GString *out = tu_feed(engine, ctx, now, in, len, chunk, &rc);
+
+	g_assert_cmpint(rc, ==, 0);
+	return out;
+}
+
 #endif
