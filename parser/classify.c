@@ -259,6 +259,7 @@ static const struct classify_rule rules[] = {
 	/* the recipient's own choice to refuse us: the mailbox exists */
 	{ .name = "recipient-preferences", .text = TEXT("recipient preferences",
 		"recipient's preferences", "recipients preferences", "not accepting mail from this sender",
+		"they are not accepting mail from",   /* AOL Mail Controls */
 		"recipient has blocked", "has chosen to block"),
 		.reason = R(FILTERED), .scope = S(ADDRESS) },
 
