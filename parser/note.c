@@ -35,6 +35,7 @@ static const char *const rcpt_fields[] = {
 	"original-recipient", "final-recipient", "recipient", "x-failed-recipients",
 	"address", "to-address", "rcpt",
 	"in", "out",      /* Postfix/Sendmail session transcripts: " In:  RCPT TO:<a@b>" */
+	"error-for",      /* L-Soft LSMTP / LISTSERV: "Error-For: a@b", then Error-Text: */
 	NULL
 };
 
