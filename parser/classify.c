@@ -185,7 +185,16 @@ static const struct classify_rule rules[] = {
 	 * us, whatever the stage and the words that follow.
 	 */
 	{ .name = "helo-rejected", .text = TEXT("helo command rejected", "ehlo command rejected",
-		"invalid helo", "bad helo", "helo name rejected", "your helo"),
+		"invalid helo", "bad helo", "helo name rejected", "your helo", "helo/ehlo", "in helo",
+		"in ehlo", "helo hostname", "ehlo hostname", "helo name", "ehlo name", "helo domain",
+		"ehlo domain", "helo argument", "your host name", "your hostname"),
+		.reason = R(BLOCKED), .scope = S(SENDER) },
+	/*
+	 * Sendmail's answer to a HELO / EHLO whose argument is not a domain
+	 * ("501 5.0.0 Invalid domain name"), relayed without the stage: a 501
+	 * is a syntax answer, not "no such domain" (which is 550 / 553).
+	 */
+	{ .name = "helo-invalid-domain", .reply = "501", .text = TEXT("invalid domain name"),
 		.reason = R(BLOCKED), .scope = S(SENDER) },
 	/* the remote does not relay for the recipient's domain: its MX setup or our route */
 	{ .name = "norelaying", .text = TEXT("relay access denied", "relaying denied", "relay denied",
@@ -217,6 +226,15 @@ static const struct classify_rule rules[] = {
 	{ .name = "contenterror", .text = TEXT("8-bit data", "8bit data", "invalid mime", "mime error",
 		"illegal character", "improper use of 8-bit", "content error"),
 		.reason = R(CONTENTERROR), .scope = S(MESSAGE) },
+	/*
+	 * A content filter refused the message (the recipient's provider, or a
+	 * filtering service in front of it, relaying the refusal in whatever
+	 * recipient words it likes): about the message, even under x.1.1.
+	 */
+	{ .name = "content-filter", .text = TEXT("content filter", "content-filter", "contentfilter",
+		"rejected by filter", "rejected by the filter", "filtering rules",
+		"filter rule"),
+		.reason = R(FILTERED), .scope = S(MESSAGE) },
 	{ .name = "policyviolation", .text = TEXT("policy violation", "policy reasons", "denied by policy",
 		"local policy", "header error", "policy rejection", "violates our policy",
 		"security policies", "due to policy", "content policy", "illegal attachment"),
