@@ -82,9 +82,12 @@
 	"e-mail address was not found", "email address was not found", "wasn't found at", \
 	"no such address", "account not found", "invalid receiver address", "not a valid user", \
 	"user is unknown", "mailbox unknown", "address not recognized", "recipient not recognized", \
+	"address you entered couldn't be found", "mail.local: unknown name", \
 	/* the same in the languages of localised bounces (de, fr, es, it) */ \
 	"benutzer unbekannt", "empf\xc3\xa4nger unbekannt", "utilisateur inconnu", \
-	"destinataire inconnu", "adresse inexistante", "usuario desconocido", "utente sconosciuto"
+	"destinataire inconnu", "adresse inexistante", "usuario desconocido", "utente sconosciuto", \
+	/* Lotus Domino in Japanese: "... is not listed in the Domino Directory" */ \
+	"\xe3\x83\x89\xe3\x83\x9f\xe3\x83\x8e\xe3\x83\x87\xe3\x82\xa3\xe3\x83\xac\xe3\x82\xaf\xe3\x83\x88\xe3\x83\xaa\xe3\x81\xae\xe3\x83\xaa\xe3\x82\xb9\xe3\x83\x88\xe3\x81\xab\xe3\x81\x82\xe3\x82\x8a\xe3\x81\xbe\xe3\x81\x9b\xe3\x82\x93"
 
 /*
  * Japanese mobile carriers and the MVNOs on their networks: their "550

@@ -23,7 +23,7 @@
  *     notification minus headings and address lines;
  *  4. AOL's own bounces name a member by screen name alone: when the
  *     notification names no address, its bare names are the recipients,
- *     at aol.com (screen_names());
+ *     at aol.com (parser_note_bare_names());
  *  5. a bounce that names nobody keeps its verdict in report->unnamed.
  */
 #include <string.h>
@@ -34,8 +34,6 @@ static int looks_like_bounce(const struct msg *m);
 static const char *prose_action(const char *lower_note);
 static void pick_recipients(const struct msg *m, const char *lnote, const GPtrArray *own,
 	GPtrArray *cands, const char *xfr);
-static void screen_names(const char *lnote, GPtrArray *names);
-static char *entry_name(const char *p, const char *eol);
 
 /* From: local parts and display names of the mailer daemons. */
 static const char *const daemon_from[] = {
@@ -164,82 +162,6 @@ pick_recipients(const struct msg *m, const char *lnote, const GPtrArray *own, GP
 	g_ptr_array_free(xl, TRUE);
 }
 
-/*
- * The screen name an entry line of a failed-address list starts with:
- * "screenname", "<screenname>", "screenname    (reason: 550 ...)" or a
- * transcript's "screenname... User unknown".  NULL when the line is not
- * such an entry (caller frees).
- */
-static char *
-entry_name(const char *p, const char *eol)
-{
-	const char *e;
-
-	while (p < eol && (*p == ' ' || *p == '\t'))
-		p++;
-	e = p;
-	while (e < eol && *e != ' ' && *e != '\t' && *e != '(' && strncmp(e, "...", 3) != 0)
-		e++;
-	for (const char *q = e; q < eol; q++) {
-		if (*q == '(' || *q == '.')
-			break;       /* "(reason: ...)", "... User unknown" */
-		if (*q != ' ' && *q != '\t')
-			return NULL; /* a sentence, not a list entry */
-	}
-	return parser_msg_screen_name(p, (size_t)(e - p));
-}
-
-/*
- * The bare screen names of an AOL notification (lowercase), in order:
- * the entries of a list introduced by a line ending in ':' or by the
- * "----- The following addresses had permanent fatal errors -----"
- * heading (up to the first line that is not an entry nor an indented
- * or parenthesised continuation), and the "550 screenname... User
- * unknown" lines of its transcript.
- */
-static void
-screen_names(const char *lnote, GPtrArray *names)
-{
-	const char *p = lnote;
-	int list = 0, entries = 0;
-
-	while (*p && names->len < NOTE_CANDIDATES_MAX) {
-		const char *eol = strchr(p, '\n'), *t, *te;
-		char *name = NULL;
-
-		if (eol == NULL)
-			eol = p + strlen(p);
-		for (t = p; t < eol && (*t == ' ' || *t == '\t'); t++)
-			;
-		for (te = eol; te > t && (te[-1] == ' ' || te[-1] == '\t'); te--)
-			;
-		if (te - t >= 8 && g_ascii_isdigit(t[0]) && g_ascii_isdigit(t[1]) &&
-		    g_ascii_isdigit(t[2]) && t[3] == ' ' && g_strstr_len(t, te - t, "... ") != NULL) {
-			const char *dots = g_strstr_len(t, te - t, "... ");
-
-			name = parser_msg_screen_name(t + 4, (size_t)(dots - t - 4));
-		} else if (list && te > t) {
-			name = entry_name(t, te);
-			if (name == NULL && *t != '(' && t == p)
-				list = 0;
-			else if (name != NULL)
-				entries++;
-		} else if (list && te == t && entries > 0) {
-			list = 0;
-		}
-		if (!list && te > t && (te[-1] == ':' ||
-		    g_strstr_len(t, te - t, "addresses had permanent fatal errors") != NULL)) {
-			list = 1;
-			entries = 0;
-		}
-		if (name != NULL && !parser_note_in_list(names, name))
-			g_ptr_array_add(names, name);
-		else
-			g_free(name);
-		p = *eol ? eol + 1 : eol;
-	}
-}
-
 int
 parser_decode_prose(struct msg *m)
 {
@@ -266,7 +188,7 @@ parser_decode_prose(struct msg *m)
 	if (cands->len == 0 && parser_msg_from_aol(m, NULL)) {
 		GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
 
-		screen_names(n->lower, names);
+		parser_note_bare_names(n, names);
 		for (guint i = 0; i < names->len; i++) {
 			const char *name = g_ptr_array_index(names, i);
 			struct report_rcpt *rc = parser_msg_add_rcpt(m, g_strconcat(name, "@aol.com", NULL));

@@ -178,6 +178,12 @@ char *parser_note_whole(struct msg *m);
  * follows -----"...) or its first header line; the text's length if none.
  */
 size_t parser_note_end(const struct msg *m);
+/*
+ * Appends to names (of char *, caller's free func g_free) the bare names
+ * n lists as failed (a local part with no domain: AOL screen names,
+ * GroupWise user IDs), lowercase, each once, in order.
+ */
+void parser_note_bare_names(const struct note *n, GPtrArray *names);
 /* The only address the notification names (not ours), or NULL (caller frees). */
 char *parser_note_single_recipient(struct msg *m);
 
