@@ -166,7 +166,7 @@ static const struct classify_rule rules[] = {
 		"sender rejected", "unroutable sender", "sender verify failed", "sender domain",
 		"invalid sender", "sender address is invalid", "bad sender", "sender not allowed",
 		"sender is not allowed", "sender denied", "address that has been blacklisted",
-		"send mail as"),
+		"send mail as", "sender account", "sending account"),
 		.reason = R(REJECTED), .scope = S(SENDER) },
 	/*
 	 * The answer names our envelope sender, not the recipient ("550 5.7.1
@@ -272,7 +272,8 @@ static const struct classify_rule rules[] = {
 		"account is suspended", "mailbox suspended", "mailbox is suspended", "user suspended",
 		"discontinued", "is disabled", "is inactive", "inactive user",
 		"compte du destinataire est bloque", "account has expired", "account is frozen",
-		"mailbox is inactive"),
+		"mailbox is inactive", "account suspended", "account has been temporarily suspended",
+		"account temporarily suspended"),
 		.reason = R(SUSPEND), .scope = S(ADDRESS) },
 	{ .name = "status-x.7.13", .status = "*.7.13", .reason = R(SUSPEND), .scope = S(ADDRESS) },
 	{ .name = "speeding", .text = TEXT("receiving mail at a rate", "receiving mail too fast"),
