@@ -650,7 +650,8 @@ transcript_cmd(const char *p)
  * transcript_resolve for the commands Sendmail leaves out).  The stage is
  * the command answered by the first 4xx/5xx reply about addr (the reply
  * names it, or it answers "RCPT To:<addr>"); with addr NULL, the first
- * 4xx/5xx reply's.  A "... while talking to" line starts a new
+ * 4xx/5xx reply's; a refused MAIL, HELO or greeting in a round that names
+ * addr (the "503 Need MAIL" replies after it only follow from it).  A "... while talking to" line starts a new
  * conversation.  CLASSIFY_CMD_NONE: no transcript, or none about addr.
  */
 /*
@@ -664,7 +665,12 @@ static enum classify_cmd
 transcript_resolve(const struct transcript_round *t, int want_any)
 {
 	unsigned surplus = t->nreplies > t->ncmds ? t->nreplies - t->ncmds : 0;
+	int round_about = want_any;
 
+	for (unsigned i = 0; i < t->ncmds; i++)
+		round_about |= t->cmds[i].about;
+	for (unsigned i = 0; i < t->nreplies; i++)
+		round_about |= t->replies[i].about;
 	for (unsigned i = 0; i < t->nreplies; i++) {
 		enum classify_cmd c = CLASSIFY_CMD_RCPT;
 		int about = t->replies[i].about;
@@ -673,6 +679,13 @@ transcript_resolve(const struct transcript_round *t, int want_any)
 			c = t->cmds[i - surplus].cmd;
 			about |= t->cmds[i - surplus].about;
 		}
+		/*
+		 * refused before any recipient was named, in a round that names
+		 * addr: its later replies ("503 Need MAIL") only follow from it
+		 */
+		if (t->replies[i].failed && round_about && (c == CLASSIFY_CMD_CONN ||
+		    c == CLASSIFY_CMD_HELO || c == CLASSIFY_CMD_MAIL))
+			return c;
 		if (t->replies[i].failed && c != CLASSIFY_CMD_NONE && (want_any || about))
 			return c;
 	}

@@ -213,6 +213,15 @@ test_commands(void)
 		g_assert_cmpint(parser_text_transcript_command(t, "x@b.c"), ==, CLASSIFY_CMD_RCPT);
 		g_assert_cmpint(parser_text_transcript_command(t, "y@b.c"), ==, CLASSIFY_CMD_RCPT);
 	}
+	{
+		/* pipelined, MAIL refused: the RCPT's "503 Need MAIL" follows from it */
+		const char *t = "... while talking to mx.b.c.:\n>>> mail from:<s@a.b> size=10\n"
+				">>> rcpt to:<x@b.c>\n>>> data\n<<< 550 5.7.1 <s@a.b>... access denied\n"
+				"<<< 503 5.0.0 need mail before rcpt\n<<< 503 5.0.0 need mail command\n";
+
+		g_assert_cmpint(parser_text_transcript_command(t, "x@b.c"), ==, CLASSIFY_CMD_MAIL);
+		g_assert_cmpint(parser_text_transcript_command(t, "y@b.c"), ==, CLASSIFY_CMD_NONE);
+	}
 }
 
 static void
