@@ -560,8 +560,11 @@ single_address(const char *v)
  * have exactly one To: address and no Cc:, that is very likely the failed
  * recipient.  Very likely is not certain (Bcc, lists, aliases), so the guess
  * never suppresses at once: its class is capped at soft, and a VERP address
- * replaces it with the full verdict (report_adopt_recipient).  Only the
- * returned message's header block is read, never its body.
+ * replaces it with the full verdict (report_adopt_recipient).  When the
+ * notification lists a bare name (GroupWise: "reader (user not found)") and
+ * exactly one To:/Cc: address has that local part, that one is named, not
+ * guessed: its class is kept.  Only the returned message's header block is
+ * read, never its body.
  */
 static void
 infer_recipient(struct msg *m)
