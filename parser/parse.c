@@ -563,7 +563,7 @@ single_address(const char *v)
  * replaces it with the full verdict (report_adopt_recipient).  When the
  * notification lists a bare name (GroupWise: "reader (user not found)") and
  * exactly one To:/Cc: address has that local part, that one is named, not
- * guessed: its class is kept.  Only the returned message's header block is
+ * guessed: not marked inferred, its class kept.  Only the returned message's header block is
  * read, never its body.
  */
 static void
@@ -619,7 +619,7 @@ infer_recipient(struct msg *m)
 		return;
 	if (report_adopt_recipient(m->r, addr) == 1) {
 		rc = g_ptr_array_index(m->r->rcpts, 0);
-		rc->inferred = 1;
+		rc->inferred = !named;
 		if (rc->class == REPORT_CLASS_HARD && !named)
 			rc->class = REPORT_CLASS_SOFT;
 	}
