@@ -224,6 +224,35 @@ test_commands(void)
 	}
 }
 
+/* A bare name of a failed-address list: an AOL screen name, a GroupWise ID. */
+static void
+test_screen_name(void)
+{
+	static const struct {
+		const char *in, *want;   /* want NULL: not a bare name */
+	} cases[] = {
+		{ "ReaderOne", "readerone" },
+		{ "  <hikerjane77>  ", "hikerjane77" },
+		{ "\"joe.smith\"", "joe.smith" },
+		{ "ab", NULL },                  /* AOL names have 3 characters at least */
+		{ "1reader", NULL },             /* a letter first */
+		{ "joe smith", NULL },           /* a sentence, not a name */
+		{ "reader@example.org", NULL },  /* an address is not bare */
+		{ "Postmaster", NULL },
+		{ "MAILER-DAEMON", NULL },
+		{ "abcdefghijklmnopqrstuvwxyz0123456", NULL },   /* over 32 bytes */
+	};
+
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		char *got = parser_msg_screen_name(cases[i].in, strlen(cases[i].in));
+
+		if (g_strcmp0(got, cases[i].want) != 0)
+			g_error("\"%s\": got %s want %s", cases[i].in, got != NULL ? got : "NULL",
+				cases[i].want != NULL ? cases[i].want : "NULL");
+		g_free(got);
+	}
+}
+
 static void
 test_join_smtp_lines(void)
 {
@@ -368,6 +397,7 @@ main(int argc, char **argv)
 	g_test_add_func("/text/codes", test_codes);
 	g_test_add_func("/text/status-valid", test_status_valid);
 	g_test_add_func("/text/commands", test_commands);
+	g_test_add_func("/text/screen-name", test_screen_name);
 	g_test_add_func("/text/join-smtp-lines", test_join_smtp_lines);
 	g_test_add_func("/text/squeeze", test_squeeze);
 	g_test_add_func("/text/fields", test_fields);
