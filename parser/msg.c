@@ -3,7 +3,8 @@
  * msg.c - what a decoder writes into the report being built (decode.h):
  * a recipient (once, up to the report's limit), a bounded text field, a
  * warning (bounded too), and the original message's Message-ID and sender
- * from its header fields or from a copy quoted in the notification text.
+ * from its header fields or from a copy quoted in the notification text;
+ * and whether a bare name (an AOL screen name) may take AOL's domain.
  * parse.c walks the message and calls the decoders; the decoders call
  * these, never back into parse.c.
  */
