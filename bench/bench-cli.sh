@@ -15,7 +15,6 @@
 # fsyncs share the CPUs and the disk.
 set -eu
 cd "$(dirname "$0")/.."
-BOUNCED_BIN=${BOUNCED_BIN:-build/bounced/bounced}
 BOUNCECTL_BIN=${BOUNCECTL_BIN:-build/tools/bouncectl}
 N=${N:-1000000}
 
@@ -63,9 +62,8 @@ awk -v n="$N" 'BEGIN {
 echo "# input: $(wc -c <"$tmp/in.csv") bytes"
 
 mkdir "$tmp/a" "$tmp/b"
-bench_bg "$BOUNCED_BIN" --dir "$tmp/a" >"$tmp/a.log" 2>&1
+bench_bounced "$tmp/a" "$tmp/a.log"
 apid=$!
-wait_sock "$tmp/a/admin.sock"
 base_a=$(rss "$apid")
 
 reset_hwm "$apid"
@@ -95,9 +93,8 @@ echo "# bounced A: RSS after start $(awk -v k="$base_a" 'BEGIN { printf "%.1f", 
 
 # --- round trip: the export into a fresh bounced, exported again ----------
 cp "$tmp/a/secret" "$tmp/b/secret"    # erased entries need the same key
-bench_bg "$BOUNCED_BIN" --dir "$tmp/b" >"$tmp/b.log" 2>&1
+bench_bounced "$tmp/b" "$tmp/b.log"
 bpid=$!
-wait_sock "$tmp/b/admin.sock"
 reset_hwm "$bpid"
 timed "$tmp/import2.out" import "$tmp/a.csv" --dir "$tmp/b" --no-progress
 line "import of the export (fresh db)" "$N" "$secs" "$kib" "$(hwm "$bpid")"

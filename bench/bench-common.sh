@@ -1,9 +1,12 @@
 # SPDX-License-Identifier: MIT
 #
 # bench-common.sh - sourced by the bench/*.sh drivers (after `set -eu` and
-# the cd to the project root; $bench names the script in messages): a temp
-# directory $tmp, removed on exit with every process started by bench_bg,
-# waiting for a socket, a process's current and peak RSS, medians.
+# the cd to the project root; $bench names the script in messages): the
+# default $BOUNCED_BIN, a temp directory $tmp, removed on exit with every
+# process started by bench_bg, starting bounced, waiting for a socket, a
+# process's current and peak RSS, medians.
+
+BOUNCED_BIN=${BOUNCED_BIN:-build/bounced/bounced}
 
 tmp=$(mktemp -d)
 chmod 755 "$tmp"
@@ -43,6 +46,13 @@ wait_sock() {
 		[ $i -gt 200 ] && { echo "$bench: $1 did not appear" >&2; exit 1; }
 		sleep 0.05
 	done
+}
+
+# bench_bounced DIR LOG: starts $BOUNCED_BIN --dir DIR with bench_bg, its
+# output to LOG, and waits for its admin socket; $! is its pid.
+bench_bounced() {
+	bench_bg "$BOUNCED_BIN" --dir "$1" >"$2" 2>&1
+	wait_sock "$1/admin.sock"
 }
 
 # Peak (VmHWM) and current (VmRSS) resident set of a process, in KiB.

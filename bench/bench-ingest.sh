@@ -18,7 +18,6 @@
 # ~0.1 ms per message on the event loop.
 set -eu
 cd "$(dirname "$0")/.."
-BOUNCED_BIN=${BOUNCED_BIN:-build/bounced/bounced}
 N=${N:-5000}
 SESSIONS=${SESSIONS:-10}
 ROUNDS=${ROUNDS:-3}

@@ -16,7 +16,6 @@
 # The figures are rough on a shared machine: client and server share the CPUs.
 set -eu
 cd "$(dirname "$0")/.."
-BOUNCED_BIN=${BOUNCED_BIN:-build/bounced/bounced}
 BENCH_QUERY=${BENCH_QUERY:-build/bench/bench-query}
 KEYS=${KEYS:-100000}
 SECS=${SECS:-5}
@@ -28,9 +27,8 @@ bench=bench-policy
 
 echo "# bench-policy: $KEYS addresses, $CONNS connections lock-step, $SECS s per run, $ROUNDS rounds, $(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 mkdir "$tmp/b"
-bench_bg "$BOUNCED_BIN" --dir "$tmp/b" >"$tmp/bounced.log" 2>&1
+bench_bounced "$tmp/b" "$tmp/bounced.log"
 bpid=$!
-wait_sock "$tmp/b/admin.sock"
 bench_import "$tmp/b/admin.sock" "$KEYS"
 wait_sock "$tmp/b/policy.sock"
 : >"$tmp/policy.txt"

@@ -17,7 +17,6 @@
 # The figures are rough on a shared machine: client and servers share the CPUs.
 set -eu
 cd "$(dirname "$0")/.."
-BOUNCED_BIN=${BOUNCED_BIN:-build/bounced/bounced}
 BENCH_QUERY=${BENCH_QUERY:-build/bench/bench-query}
 KEYS=${KEYS:-1000000}
 SECS=${SECS:-10}
@@ -33,9 +32,8 @@ echo "# bench-query: $KEYS addresses, $SECS s per run, $(nproc) CPUs, $(date -u 
 
 # --- bounced, filled through its admin IMPORT path ------------------------
 mkdir "$tmp/b"
-bench_bg "$BOUNCED_BIN" --dir "$tmp/b" >"$tmp/bounced.log" 2>&1
+bench_bounced "$tmp/b" "$tmp/bounced.log"
 bpid=$!
-wait_sock "$tmp/b/admin.sock"
 t0=$(date +%s.%N)
 bench_import "$tmp/b/admin.sock" "$KEYS"
 t1=$(date +%s.%N)

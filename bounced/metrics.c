@@ -78,6 +78,10 @@ struct metrics_http {
 
 static void metrics_observe(struct metrics_histogram *h, double v);
 static void metrics_family(GString *out, const char *name, const char *type, const char *help);
+static void metrics_value(GString *out, const char *name, const char *type, const char *help,
+    uint64_t v);
+static void metrics_labelled(GString *out, const char *name, const char *type, const char *help,
+    const char *label, const char *const *names, const uint64_t *counts, size_t n);
 static void metrics_histogram_render(GString *out, const char *name, const char *help,
     const struct metrics_histogram *h);
 static void metrics_http_request(struct evhttp_request *req, void *arg);
@@ -196,6 +200,28 @@ metrics_family(GString *out, const char *name, const char *type, const char *hel
 	g_string_append_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* A family of one sample: "name value". */
+static void
+metrics_value(GString *out, const char *name, const char *type, const char *help, uint64_t v)
+{
+	metrics_family(out, name, type, help);
+	g_string_append_printf(out, "%s %" G_GUINT64_FORMAT "\n", name, (guint64)v);
+}
+
+/*
+ * A family of n samples, one per value of one label: name{label="names[i]"}
+ * counts[i].  names are fixed text that needs no escaping.
+ */
+static void
+metrics_labelled(GString *out, const char *name, const char *type, const char *help,
+    const char *label, const char *const *names, const uint64_t *counts, size_t n)
+{
+	metrics_family(out, name, type, help);
+	for (size_t i = 0; i < n; i++)
+		g_string_append_printf(out, "%s{%s=\"%s\"} %" G_GUINT64_FORMAT "\n", name, label,
+		    names[i], (guint64)counts[i]);
+}
+
 void
 metrics_label(GString *out, const char *value)
 {
@@ -239,7 +265,14 @@ metrics_render(const struct metrics *m, const struct metrics_snapshot *s, GStrin
 	static const char *const tempfail_reasons[] = { "store" };
 	static const char *const log_results[] = { "sent", "deferred", "bounced", "expired",
 	    "duplicate", "twin", "sent_map", "malformed" };
+	static const char *const message_results[] = { "stored", "duplicate", "failed" };
+	static const char *const event_sources[] = { "lmtp", "log" };
+	static const char *const query_results[] = { "ok", "suppressed", "err" };
+	static const char *const smap_results[] = { "found", "signed", "other" };
+	static const char *const policy_results[] = { "reject", "defer", "error", "dunno" };
+
 	G_STATIC_ASSERT(G_N_ELEMENTS(log_results) == METRICS_LOG_COUNT);
+	G_STATIC_ASSERT(G_N_ELEMENTS(message_results) == G_N_ELEMENTS(m->messages));
 
 	metrics_family(out, "bounced_build_info", "gauge", "The running bounced's version (always 1).");
 	g_string_append(out, "bounced_build_info{version=");
@@ -254,33 +287,22 @@ metrics_render(const struct metrics *m, const struct metrics_snapshot *s, GStrin
 	    s->now - s->start_time);
 
 	/* LMTP: where bounces enter */
-	metrics_family(out, "bounced_lmtp_sessions", "gauge", "LMTP sessions open now.");
-	g_string_append_printf(out, "bounced_lmtp_sessions %u\n", s->lmtp_sessions);
-	metrics_family(out, "bounced_lmtp_sessions_total", "counter",
+	metrics_value(out, "bounced_lmtp_sessions", "gauge", "LMTP sessions open now.",
+	    s->lmtp_sessions);
+	metrics_labelled(out, "bounced_lmtp_sessions_total", "counter",
 	    "LMTP connections, by result: accepted, or refused with 421 (too_many_connections, "
-	    "shutting_down).");
-	for (size_t i = 0; i < METRICS_SESSION_COUNT; i++)
-		g_string_append_printf(out, "bounced_lmtp_sessions_total{result=\"%s\"} %"
-		    G_GUINT64_FORMAT "\n", session_results[i], U64(m->sessions[i]));
-	metrics_family(out, "bounced_lmtp_messages_total", "counter",
+	    "shutting_down).", "result", session_results, m->sessions, METRICS_SESSION_COUNT);
+	metrics_labelled(out, "bounced_lmtp_messages_total", "counter",
 	    "Messages received over LMTP, by result: stored, duplicate (stored before, not counted "
-	    "again), failed (answered 451, the MTA retries).");
-	g_string_append_printf(out, "bounced_lmtp_messages_total{result=\"stored\"} %"
-	    G_GUINT64_FORMAT "\nbounced_lmtp_messages_total{result=\"duplicate\"} %" G_GUINT64_FORMAT
-	    "\nbounced_lmtp_messages_total{result=\"failed\"} %" G_GUINT64_FORMAT "\n",
-	    U64(m->messages[METRICS_MESSAGE_STORED]), U64(m->messages[METRICS_MESSAGE_DUPLICATE]),
-	    U64(m->messages[METRICS_MESSAGE_FAILED]));
-	metrics_family(out, "bounced_lmtp_tempfail_total", "counter",
+	    "again), failed (answered 451, the MTA retries).", "result", message_results,
+	    m->messages, G_N_ELEMENTS(message_results));
+	metrics_labelled(out, "bounced_lmtp_tempfail_total", "counter",
 	    "Messages answered 451 4.3.0 (kept queued by the MTA), by reason: store (the store "
-	    "is unavailable or the commit failed).");
-	for (size_t i = 0; i < METRICS_TEMPFAIL_COUNT; i++)
-		g_string_append_printf(out, "bounced_lmtp_tempfail_total{reason=\"%s\"} %"
-		    G_GUINT64_FORMAT "\n", tempfail_reasons[i], U64(m->tempfail[i]));
-	metrics_family(out, "bounced_lmtp_unrecognised_total", "counter",
+	    "is unavailable or the commit failed).", "reason", tempfail_reasons, m->tempfail,
+	    METRICS_TEMPFAIL_COUNT);
+	metrics_value(out, "bounced_lmtp_unrecognised_total", "counter",
 	    "Stored messages in which the parser found no recipient (not a bounce, or unknown "
-	    "wording; kept for re-evaluation).");
-	g_string_append_printf(out, "bounced_lmtp_unrecognised_total %" G_GUINT64_FORMAT "\n",
-	    U64(m->unrecognised));
+	    "wording; kept for re-evaluation).", m->unrecognised);
 	metrics_family(out, "bounced_bounces_untrusted_total", "counter",
 	    "Stored messages not trusted to answer mail this server sent (doc/security.md), by "
 	    "cause: kept as evidence, never suppress, never open an incident.");
@@ -289,11 +311,9 @@ metrics_render(const struct metrics *m, const struct metrics_snapshot *s, GStrin
 			g_string_append_printf(out, "bounced_bounces_untrusted_total{cause=\"%s\"} %"
 			    G_GUINT64_FORMAT "\n", trust_cause_name((enum trust_tag)t),
 			    U64(m->untrusted[t]));
-	metrics_family(out, "bounced_refusals_total", "counter",
+	metrics_value(out, "bounced_refusals_total", "counter",
 	    "Messages returning bounced's own refusal (mail refused because suppressed): not "
-	    "counted as bounces.");
-	g_string_append_printf(out, "bounced_refusals_total %" G_GUINT64_FORMAT "\n",
-	    U64(m->refusals));
+	    "counted as bounces.", m->refusals);
 	metrics_family(out, "bounced_bounce_recipients_total", "counter",
 	    "Recipients of the stored messages by class (hard, soft, complaint, autoreply, "
 	    "delivered, none) and reason; pairs not seen yet are absent.");
@@ -305,20 +325,17 @@ metrics_render(const struct metrics *m, const struct metrics_snapshot *s, GStrin
 				    report_class_name((enum report_class)c),
 				    report_reason_name((enum report_reason)r), U64(m->rcpts[c][r]));
 	/* Postfix's log (issue 16) */
-	metrics_family(out, "bounced_log_lines_total", "counter",
+	metrics_labelled(out, "bounced_log_lines_total", "counter",
 	    "Lines of Postfix's log used, by result: sent, deferred, bounced, expired (delivery "
 	    "lines counted), duplicate (read before, not counted again), twin (a failure its DSN "
-	    "had counted), sent_map (message-id= and from= lines), malformed (skipped).");
-	for (size_t i = 0; i < METRICS_LOG_COUNT; i++)
-		g_string_append_printf(out, "bounced_log_lines_total{result=\"%s\"} %"
-		    G_GUINT64_FORMAT "\n", log_results[i], U64(m->log_lines[i]));
-	metrics_family(out, "bounced_events_total", "counter",
+	    "had counted), sent_map (message-id= and from= lines), malformed (skipped).", "result",
+	    log_results, m->log_lines, METRICS_LOG_COUNT);
+	metrics_labelled(out, "bounced_events_total", "counter",
 	    "Delivery events recorded, by source: lmtp (recipients of the stored DSNs), log "
-	    "(delivery lines of Postfix's log).");
-	g_string_append_printf(out, "bounced_events_total{source=\"lmtp\"} %" G_GUINT64_FORMAT
-	    "\nbounced_events_total{source=\"log\"} %" G_GUINT64_FORMAT "\n", U64(m->lmtp_events),
-	    U64(m->log_lines[METRICS_LOG_SENT] + m->log_lines[METRICS_LOG_DEFERRED] +
-	    m->log_lines[METRICS_LOG_BOUNCED] + m->log_lines[METRICS_LOG_EXPIRED]));
+	    "(delivery lines of Postfix's log).", "source", event_sources, (const uint64_t[]){
+	    m->lmtp_events, m->log_lines[METRICS_LOG_SENT] + m->log_lines[METRICS_LOG_DEFERRED] +
+	    m->log_lines[METRICS_LOG_BOUNCED] + m->log_lines[METRICS_LOG_EXPIRED] },
+	    G_N_ELEMENTS(event_sources));
 	metrics_histogram_render(out, "bounced_lmtp_ingest_seconds",
 	    "Seconds from the end of a message's DATA to its replies: parse, queue, commit and "
 	    "index update.", &m->ingest);
@@ -330,82 +347,58 @@ metrics_render(const struct metrics *m, const struct metrics_snapshot *s, GStrin
 	for (int c = 1; c < STORE_CAUSE_COUNT; c++)
 		g_string_append_printf(out, "bounced_suppressions_total{cause=\"%s\"} %" G_GUINT64_FORMAT
 		    "\n", store_cause_name((enum store_cause)c), U64(m->suppressions[c]));
-	metrics_family(out, "bounced_suppressions_lifted_total", "counter",
-	    "Index entries removed by a commit (unsuppress, forget, delivery reset, re-evaluation).");
-	g_string_append_printf(out, "bounced_suppressions_lifted_total %" G_GUINT64_FORMAT "\n",
-	    U64(m->lifted));
-	metrics_family(out, "bounced_index_entries", "gauge",
-	    "Suppressions in the in-memory index that answers queries (addresses and domains).");
-	g_string_append_printf(out, "bounced_index_entries %" G_GUINT64_FORMAT "\n",
-	    U64(s->index_entries));
-	metrics_family(out, "bounced_index_bytes", "gauge", "Memory held by the index, bytes.");
-	g_string_append_printf(out, "bounced_index_bytes %" G_GUINT64_FORMAT "\n",
-	    U64(s->index_bytes));
+	metrics_value(out, "bounced_suppressions_lifted_total", "counter",
+	    "Index entries removed by a commit (unsuppress, forget, delivery reset, re-evaluation).",
+	    m->lifted);
+	metrics_value(out, "bounced_index_entries", "gauge",
+	    "Suppressions in the in-memory index that answers queries (addresses and domains).",
+	    s->index_entries);
+	metrics_value(out, "bounced_index_bytes", "gauge", "Memory held by the index, bytes.",
+	    s->index_bytes);
 	metrics_family(out, "bounced_store_writable", "gauge",
 	    "1 when the last store open or commit worked (0: bounces get 451 and are retried).");
 	g_string_append_printf(out, "bounced_store_writable %d\n", s->store_writable);
-	metrics_family(out, "bounced_store_writer_pending", "gauge",
-	    "Jobs queued for or running in the store's writer thread.");
-	g_string_append_printf(out, "bounced_store_writer_pending %u\n", s->writer_pending);
-	metrics_family(out, "bounced_store_commits_total", "counter",
-	    "Store transactions of bounces committed (group commit: several bounces each).");
-	g_string_append_printf(out, "bounced_store_commits_total %" G_GUINT64_FORMAT "\n",
-	    U64(s->commits));
-	metrics_family(out, "bounced_store_committed_bounces_total", "counter",
-	    "Bounces in the committed transactions.");
-	g_string_append_printf(out, "bounced_store_committed_bounces_total %" G_GUINT64_FORMAT "\n",
-	    U64(s->committed_bounces));
-	metrics_family(out, "bounced_store_commit_failures_total", "counter",
-	    "Store writes that failed (bounces and admin changes; a bounce then gets 451).");
-	g_string_append_printf(out, "bounced_store_commit_failures_total %" G_GUINT64_FORMAT "\n",
-	    U64(s->commit_failures));
-	metrics_family(out, "bounced_store_commit_batch_max", "gauge",
-	    "Most bounces committed in one transaction since the start.");
-	g_string_append_printf(out, "bounced_store_commit_batch_max %" G_GUINT64_FORMAT "\n",
-	    U64(s->commit_batch_max));
+	metrics_value(out, "bounced_store_writer_pending", "gauge",
+	    "Jobs queued for or running in the store's writer thread.", s->writer_pending);
+	metrics_value(out, "bounced_store_commits_total", "counter",
+	    "Store transactions of bounces committed (group commit: several bounces each).",
+	    s->commits);
+	metrics_value(out, "bounced_store_committed_bounces_total", "counter",
+	    "Bounces in the committed transactions.", s->committed_bounces);
+	metrics_value(out, "bounced_store_commit_failures_total", "counter",
+	    "Store writes that failed (bounces and admin changes; a bounce then gets 451).",
+	    s->commit_failures);
+	metrics_value(out, "bounced_store_commit_batch_max", "gauge",
+	    "Most bounces committed in one transaction since the start.", s->commit_batch_max);
 	metrics_histogram_render(out, "bounced_store_commit_seconds",
 	    "Seconds one store transaction of bounces took, fsync included (writer thread).",
 	    &m->commit);
 
 	/* answers */
-	metrics_family(out, "bounced_queries_total", "counter",
-	    "Requests on the query socket by answer: ok, suppressed, err (malformed).");
-	g_string_append_printf(out, "bounced_queries_total{result=\"ok\"} %" G_GUINT64_FORMAT "\n"
-	    "bounced_queries_total{result=\"suppressed\"} %" G_GUINT64_FORMAT "\n"
-	    "bounced_queries_total{result=\"err\"} %" G_GUINT64_FORMAT "\n",
-	    U64(s->queries - s->queries_suppressed - s->query_errors), U64(s->queries_suppressed),
-	    U64(s->query_errors));
-	metrics_family(out, "bounced_query_connections", "gauge",
-	    "Clients connected to the query socket.");
-	g_string_append_printf(out, "bounced_query_connections %u\n", s->query_connections);
-	metrics_family(out, "bounced_socketmap_requests_total", "counter",
+	metrics_labelled(out, "bounced_queries_total", "counter",
+	    "Requests on the query socket by answer: ok, suppressed, err (malformed).", "result",
+	    query_results, (const uint64_t[]){ s->queries - s->queries_suppressed - s->query_errors,
+	    s->queries_suppressed, s->query_errors }, G_N_ELEMENTS(query_results));
+	metrics_value(out, "bounced_query_connections", "gauge",
+	    "Clients connected to the query socket.", s->query_connections);
+	metrics_labelled(out, "bounced_socketmap_requests_total", "counter",
 	    "Postfix socketmap lookups by answer: found (suppressed: OK ...), signed (the sign "
-	    "map returned a signed sender), other (NOTFOUND, TEMP or PERM).");
-	g_string_append_printf(out, "bounced_socketmap_requests_total{result=\"found\"} %"
-	    G_GUINT64_FORMAT "\nbounced_socketmap_requests_total{result=\"signed\"} %"
-	    G_GUINT64_FORMAT "\nbounced_socketmap_requests_total{result=\"other\"} %"
-	    G_GUINT64_FORMAT "\n", U64(s->socketmap_found), U64(s->socketmap_signed),
-	    U64(s->socketmap_requests - s->socketmap_found - s->socketmap_signed));
-	metrics_family(out, "bounced_socketmap_connections", "gauge",
-	    "Postfix connections to the socketmap socket.");
-	g_string_append_printf(out, "bounced_socketmap_connections %u\n", s->socketmap_connections);
-	metrics_family(out, "bounced_policy_requests_total", "counter",
+	    "map returned a signed sender), other (NOTFOUND, TEMP or PERM).", "result",
+	    smap_results, (const uint64_t[]){ s->socketmap_found, s->socketmap_signed,
+	    s->socketmap_requests - s->socketmap_found - s->socketmap_signed },
+	    G_N_ELEMENTS(smap_results));
+	metrics_value(out, "bounced_socketmap_connections", "gauge",
+	    "Postfix connections to the socketmap socket.", s->socketmap_connections);
+	metrics_labelled(out, "bounced_policy_requests_total", "counter",
 	    "Postfix policy delegation requests by answer: reject (5xx), defer (a soft "
 	    "suppression), error (could not judge: DUNNO, or DEFER_IF_PERMIT when fail_closed), "
-	    "dunno.");
-	g_string_append_printf(out, "bounced_policy_requests_total{result=\"reject\"} %"
-	    G_GUINT64_FORMAT "\nbounced_policy_requests_total{result=\"defer\"} %" G_GUINT64_FORMAT
-	    "\nbounced_policy_requests_total{result=\"error\"} %" G_GUINT64_FORMAT
-	    "\nbounced_policy_requests_total{result=\"dunno\"} %" G_GUINT64_FORMAT "\n",
-	    U64(s->policy_rejected), U64(s->policy_deferred), U64(s->policy_errors),
-	    U64(s->policy_requests - s->policy_rejected - s->policy_deferred - s->policy_errors));
-	metrics_family(out, "bounced_policy_connections", "gauge",
-	    "Postfix connections to the policy delegation socket.");
-	g_string_append_printf(out, "bounced_policy_connections %u\n", s->policy_connections);
-	metrics_family(out, "bounced_metrics_http_requests_total", "counter",
-	    "Requests on the metrics HTTP endpoint (this one included).");
-	g_string_append_printf(out, "bounced_metrics_http_requests_total %" G_GUINT64_FORMAT "\n",
-	    U64(m->http_requests));
+	    "dunno.", "result", policy_results, (const uint64_t[]){ s->policy_rejected,
+	    s->policy_deferred, s->policy_errors, s->policy_requests - s->policy_rejected -
+	    s->policy_deferred - s->policy_errors }, G_N_ELEMENTS(policy_results));
+	metrics_value(out, "bounced_policy_connections", "gauge",
+	    "Postfix connections to the policy delegation socket.", s->policy_connections);
+	metrics_value(out, "bounced_metrics_http_requests_total", "counter",
+	    "Requests on the metrics HTTP endpoint (this one included).", m->http_requests);
 
 	if (s->render_more != NULL)
 		s->render_more(s->render_more_ud, out);

@@ -259,35 +259,18 @@ store_logpos_get(struct store *s, const char *name, struct store_logpos *r)
 	return rc == SQLITE_ROW;
 }
 
-int
-store_sent_get(struct store *s, const char *queue_id, const char *message_id,
+/* One lookup of the sent map by one key: 1 found (r filled), 0 not, -1 error. */
+static int
+sent_get_by(struct store *s, enum store_stmt which, const char *key,
     struct store_sent_msg *r)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	memset(r, 0, sizeof(*r));
-	if ((queue_id == NULL || queue_id[0] == '\0') && (message_id == NULL ||
-	    message_id[0] == '\0'))
-		return 0;
-	if (queue_id != NULL && queue_id[0] != '\0') {
-		st = store_stmt(s, STMT_SENT_BY_QID);
-		if (st == NULL)
-			return -1;
-		store_bind_text(st, 1, queue_id);
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_DONE && message_id != NULL && message_id[0] != '\0') {
-			sqlite3_reset(st);
-			queue_id = NULL;
-		}
-	}
-	if (queue_id == NULL || queue_id[0] == '\0') {
-		st = store_stmt(s, STMT_SENT_BY_MSGID);
-		if (st == NULL)
-			return -1;
-		store_bind_text(st, 1, message_id);
-		rc = sqlite3_step(st);
-	}
+	if ((st = store_stmt(s, which)) == NULL)
+		return -1;
+	store_bind_text(st, 1, key);
+	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		const unsigned char *v;
 
@@ -303,6 +286,22 @@ store_sent_get(struct store *s, const char *queue_id, const char *message_id,
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return store_fail(s, rc, "sent lookup");
 	return rc == SQLITE_ROW;
+}
+
+int
+store_sent_get(struct store *s, const char *queue_id, const char *message_id,
+    struct store_sent_msg *r)
+{
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	/* the queue ID first (exact), then the Message-ID */
+	if (queue_id != NULL && queue_id[0] != '\0' &&
+	    (rc = sent_get_by(s, STMT_SENT_BY_QID, queue_id, r)) != 0)
+		return rc;
+	if (message_id != NULL && message_id[0] != '\0')
+		return sent_get_by(s, STMT_SENT_BY_MSGID, message_id, r);
+	return 0;
 }
 
 enum store_sent

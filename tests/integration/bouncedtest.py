@@ -338,6 +338,19 @@ def lmtp_session(daemon):
     return c
 
 
+def deliver_ok(daemon, *msgs, rcpts=("bounces@bounce.test",)):
+    """Delivers each message over one fresh LMTP session, checking that every
+    recipient is answered 250; returns the replies of each message."""
+    c = lmtp_session(daemon)
+    out = []
+    for m in msgs:
+        r = c.deliver(m, rcpts=rcpts)
+        check(all(x.startswith("250 ") for x in r), "LMTP: %r" % r)
+        out.append(r)
+    c.close()
+    return out
+
+
 def dsn(rcpt, status="5.1.1", diag="550 5.1.1 <%(r)s>: Recipient address rejected: User unknown",
         action="failed", msgid="<orig-1@app.test>", extra=""):
     """A Postfix-style RFC 3464 delivery status notification."""

@@ -19,7 +19,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bouncedtest import (Daemon, dot_stuff, dsn, fail, lmtp_session,  # noqa: E402
+from bouncedtest import (Daemon, deliver_ok, dot_stuff, dsn, fail,  # noqa: E402
                          run_case, skip)
 from bouncedtest import check as _check  # noqa: E402
 
@@ -66,14 +66,7 @@ def ok(r, what, code=0):
 
 def deliver(d, *msgs):
     """Delivers each message over LMTP; returns the bounce ids."""
-    c = lmtp_session(d)
-    ids = []
-    for m in msgs:
-        r = c.deliver(m)
-        check(r[0].startswith("250 "), "LMTP: %r" % r)
-        ids.append(int(r[0].rsplit(" ", 1)[1]))
-    c.close()
-    return ids
+    return [int(r[0].rsplit(" ", 1)[1]) for r in deliver_ok(d, *msgs)]
 
 
 def export(d, fmt="csv", *extra):

@@ -16,9 +16,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bouncedtest import (Daemon, Lmtp, SKIP, as_user, check, dot_stuff, dsn,  # noqa: E402
-                         fail, fields, lmtp_session, netstring, proc_uid, run_case, skip,
-                         start_as_nobody)
+from bouncedtest import (Daemon, Lmtp, SKIP, as_user, check, deliver_ok,  # noqa: E402
+                         dot_stuff, dsn, fail, fields, lmtp_session, netstring, proc_uid,
+                         run_case, skip, start_as_nobody)
 
 IS_ROOT = os.geteuid() == 0
 
@@ -170,9 +170,7 @@ def case_store_readonly():
     with Daemon() as d:
         d.start()
         d.admin("SUPPRESS target=known@remote.test reason=userunknown")
-        c = lmtp_session(d)
-        check(c.deliver(dsn("ro0@remote.test"))[0].startswith("250"), "before")
-        c.close()
+        deliver_ok(d, dsn("ro0@remote.test"))
         d.stop()
         db = os.path.join(d.state, "bounced.db")
         os.chmod(db, 0o444)
@@ -502,9 +500,7 @@ def case_privileges():
                 s.connect(d.path("lmtp.sock"))
                 return 0 if s.makefile("rb").readline().startswith(b"220 ") else 1
             check(as_user("postfix", as_postfix) == 0, "postfix can connect to lmtp.sock")
-            c = lmtp_session(d)
-            check(c.deliver(dsn("priv@remote.test"))[0].startswith("250"), "ingest as nobody")
-            c.close()
+            deliver_ok(d, dsn("priv@remote.test"))
     finally:
         os.umask(old)
 
@@ -740,9 +736,7 @@ def case_reevaluate_purge():
     """REEVALUATE (dry run and real) and PURGE go through the writer and answer."""
     with Daemon() as d:
         d.start()
-        c = lmtp_session(d)
-        check(c.deliver(dsn("re@remote.test"))[0].startswith("250"), "deliver")
-        c.close()
+        deliver_ok(d, dsn("re@remote.test"))
         data, st = d.admin("REEVALUATE dry_run=1")
         check(st.startswith("OK changed=") and st.endswith("dry_run=1"), st)
         data, st = d.admin("REEVALUATE")

@@ -103,8 +103,4 @@ def case_follow():
 
 
 if __name__ == "__main__":
-    cases = {"follow": case_follow}
-    if len(sys.argv) != 2 or sys.argv[1] not in cases:
-        print("usage: test_journal.py %s" % "|".join(cases))
-        sys.exit(2)
-    cases[sys.argv[1]]()
+    bt.run_case({"follow": case_follow})

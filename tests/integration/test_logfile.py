@@ -80,8 +80,4 @@ def case_edges():
 
 
 if __name__ == "__main__":
-    cases = {"edges": case_edges}
-    if len(sys.argv) != 2 or sys.argv[1] not in cases:
-        print("usage: test_logfile.py %s" % "|".join(cases))
-        sys.exit(2)
-    cases[sys.argv[1]]()
+    bt.run_case({"edges": case_edges})

@@ -17,7 +17,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bouncedtest import (Daemon, check, dsn, fail, lmtp_session,  # noqa: E402
+from bouncedtest import (Daemon, check, deliver_ok, dsn, fail, lmtp_session,  # noqa: E402
                          run_case, skip)
 
 CTL = os.environ.get("BOUNCECTL_BIN", "")
@@ -33,24 +33,13 @@ def ctl(d, *args, stdin=None):
     return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
 
 
-def deliver(d, *msgs, rcpts=("bounces@bounce.test",)):
-    c = lmtp_session(d)
-    out = []
-    for m in msgs:
-        r = c.deliver(m, rcpts=rcpts)
-        check(all(x.startswith("250 ") for x in r), "LMTP: %r" % r)
-        out.append(r)
-    c.close()
-    return out
-
-
 def db_file_alone():
     """After SIGTERM, bounced.db copied without its -wal and -shm holds
     every row the daemon acknowledged."""
     n = 40
     with Daemon() as d:
         d.start()
-        deliver(d, *[dsn("user%d@gone.test" % i, msgid="<m%d@app.test>" % i) for i in range(n)])
+        deliver_ok(d, *[dsn("user%d@gone.test" % i, msgid="<m%d@app.test>" % i) for i in range(n)])
         rc = d.stop()
         check(rc == 0, "bounced exited with %r on SIGTERM" % rc)
         db = os.path.join(d.state, "bounced.db")
@@ -154,7 +143,7 @@ def list_unsuppressed():
     bounce below the threshold) shows '-' as since, not the epoch."""
     with Daemon() as d:
         d.start()
-        deliver(d, dsn("full@remote.test", status="4.2.2", action="delayed",
+        deliver_ok(d, dsn("full@remote.test", status="4.2.2", action="delayed",
                        diag="452 4.2.2 <%(r)s>: mailbox full"),
                 dsn("gone@remote.test"))
         rc, out, err = ctl(d, "list", "--state", "all")
@@ -198,7 +187,7 @@ def socketmap_wording():
     check(len(quoted) == 2, "two quoted answers in config.example.yaml: %r" % quoted)
     with Daemon() as d:
         d.start()
-        deliver(d, dsn("gone@remote.test"))
+        deliver_ok(d, dsn("gone@remote.test"))
         got = d.smap("suppressed gone@remote.test", "suppressed_transport gone@remote.test")
         ts = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
         for want, answer in zip(quoted, got):
@@ -257,7 +246,7 @@ def forget_shared():
     a, b = "gdpr-a@remote.test", "keep-b@remote.test"
     with Daemon() as d:
         d.start()
-        deliver(d, two_rcpt_dsn(a, b))
+        deliver_ok(d, two_rcpt_dsn(a, b))
         check(d.check(a).startswith("SUPPRESSED hard") and d.check(b).startswith("SUPPRESSED"),
               "both suppressed")
         rc, out, err = ctl(d, "show", b)
@@ -293,7 +282,7 @@ def log_hashed():
     verp = "bounces+hashme=remote.test@bounce.test"
     with Daemon({"log": "  hash_addresses: true\n"}) as d:
         d.start()
-        deliver(d, dsn(who), rcpts=(verp,))
+        deliver_ok(d, dsn(who), rcpts=(verp,))
         secret = open(os.path.join(d.state, "secret"), "rb").read()
         h = "hmac:" + hmac.new(secret, who.encode(), hashlib.sha256).hexdigest()[:16]
         log = d.read_log()
@@ -312,7 +301,7 @@ def log_hashed():
               "the erased entry's name starts with the log's hash: %r %s" % (names, h))
     with Daemon() as d:
         d.start()
-        deliver(d, dsn(who))
+        deliver_ok(d, dsn(who))
         check(d.grep('rcpt="%s"' % who), "by default the log names the address")
 
 

@@ -25,7 +25,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bouncedtest import Daemon, check, dsn, lmtp_session, run_case, skip  # noqa: E402
+from bouncedtest import (Daemon, check, deliver_ok, dsn, lmtp_session, run_case,  # noqa: E402
+                         skip)
 
 NOBODY = 65534
 
@@ -134,9 +135,7 @@ def case_query_readonly():
     NOTFOUND, and the database is unchanged, row for row."""
     with Daemon() as d:
         d.start()
-        c = lmtp_session(d)
-        check(c.deliver(dsn("kept@remote.test"))[0].startswith("250"), "deliver")
-        c.close()
+        deliver_ok(d, dsn("kept@remote.test"))
         _, st = d.admin("SUPPRESS target=manual@remote.test")
         check(st.startswith("OK"), st)
         before = db_digest(d)

@@ -54,6 +54,21 @@ tu_index_new(const unsigned char *secret, size_t secret_len, const struct tu_ind
 }
 
 /*
+ * tu_index_new() with the unit tests' 32-byte secret, for the engines'
+ * tests; fails the test when the index cannot be built.  Caller frees
+ * with store_index_free().
+ */
+static inline struct store_index *
+tu_test_index(const struct tu_index_row *rows, size_t n)
+{
+	static const unsigned char secret[] = "0123456789abcdef0123456789abcdef";
+	struct store_index *idx = tu_index_new(secret, 32, rows, n);
+
+	g_assert_nonnull(idx);
+	return idx;
+}
+
+/*
  * The index the fuzz targets answer from: an address, a domain, and entries
  * with a recipient delimiter and an expiry, of every cause that answers
  * differently.  Built at the first call, never freed; aborts on failure.

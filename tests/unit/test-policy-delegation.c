@@ -12,11 +12,10 @@
 
 #include "policy.h"
 #include "store.h"
+#include "test-engine-util.h"
 #include "test-index-util.h"
 
 #define NOW ((time_t)1700000000)
-
-static const unsigned char secret[] = "0123456789abcdef0123456789abcdef";
 
 static struct store_index *
 make_index(void)
@@ -27,10 +26,8 @@ make_index(void)
 		{ "spam@example.com", STORE_CAUSE_COMPLAINT, REPORT_REASON_FEEDBACK, NOW - 86400, 0 },
 		{ "@gone.example", STORE_CAUSE_HARD, REPORT_REASON_HOSTUNKNOWN, NOW - 86400, 0 },
 	};
-	struct store_index *idx = tu_index_new(secret, 32, rows, G_N_ELEMENTS(rows));
 
-	g_assert_nonnull(idx);
-	return idx;
+	return tu_test_index(rows, G_N_ELEMENTS(rows));
 }
 
 /* A request as Postfix 3.7's smtpd sends it at RCPT. */
@@ -76,24 +73,7 @@ request(GString *s, const char *state, const char *sender, const char *rcpt)
 static GString *
 feed(struct policy_ctx *ctx, const char *in, size_t len, size_t chunk)
 {
-	struct query_buf *b = g_new0(struct query_buf, 1);
-	GString *out = g_string_new(NULL);
-	size_t off = 0;
-
-	while (off < len) {
-		size_t n = chunk == 0 ? len - off : MIN(chunk, len - off);
-
-		n = MIN(n, QUERY_IN_SIZE - b->in_len);
-		g_assert_cmpuint(n, >, 0);   /* the engine always makes room */
-		memcpy(b->in + b->in_len, in + off, n);
-		b->in_len += n;
-		off += n;
-		g_assert_cmpint(policy_engine(ctx, b, NOW), ==, 0);
-		g_string_append_len(out, b->out, (gssize)b->out_len);
-		b->out_len = 0;
-	}
-	g_free(b);
-	return out;
+	return tu_feed_ok(policy_engine, ctx, NOW, in, len, chunk);
 }
 
 static void

@@ -9,11 +9,10 @@
 
 #include "query.h"
 #include "store.h"
+#include "test-engine-util.h"
 #include "test-index-util.h"
 
 #define NOW ((time_t)1700000000)   /* 2023-11-14T22:13:20Z */
-
-static const unsigned char secret[] = "0123456789abcdef0123456789abcdef";
 
 /* An index with: a hard entry, an expiring soft one, an expired one, a domain. */
 static struct store_index *
@@ -26,10 +25,8 @@ make_index(void)
 		{ "@gone.example", STORE_CAUSE_MANUAL, REPORT_REASON_HOSTUNKNOWN, NOW - 60, 0 },
 		{ "spam@example.com", STORE_CAUSE_COMPLAINT, REPORT_REASON_FEEDBACK, NOW - 10, 0 },
 	};
-	struct store_index *idx = tu_index_new(secret, 32, rows, G_N_ELEMENTS(rows));
 
-	g_assert_nonnull(idx);
-	return idx;
+	return tu_test_index(rows, G_N_ELEMENTS(rows));
 }
 
 static const struct {
@@ -65,23 +62,7 @@ static const struct {
 static GString *
 feed(struct query_ctx *ctx, const char *in, size_t len, size_t chunk)
 {
-	struct query_buf *b = g_new0(struct query_buf, 1);
-	GString *out = g_string_new(NULL);
-	size_t off = 0;
-
-	while (off < len) {
-		size_t n = chunk == 0 ? len - off : MIN(chunk, len - off);
-
-		n = MIN(n, QUERY_IN_SIZE - b->in_len);
-		memcpy(b->in + b->in_len, in + off, n);
-		b->in_len += n;
-		off += n;
-		g_assert_cmpint(query_engine(ctx, b, NOW), ==, 0);
-		g_string_append_len(out, b->out, (gssize)b->out_len);
-		b->out_len = 0;
-	}
-	g_free(b);
-	return out;
+	return tu_feed_ok(query_engine, ctx, NOW, in, len, chunk);
 }
 
 static void

@@ -10,11 +10,10 @@
 
 #include "socketmap.h"
 #include "store.h"
+#include "test-engine-util.h"
 #include "test-index-util.h"
 
 #define NOW ((time_t)1700000000)
-
-static const unsigned char secret[] = "0123456789abcdef0123456789abcdef";
 
 static struct store_index *
 make_index(void)
@@ -25,10 +24,8 @@ make_index(void)
 		{ "full@example.com", STORE_CAUSE_SOFT, REPORT_REASON_MAILBOXFULL, NOW - 86400, NOW + 60 },
 		{ "@gone.example", STORE_CAUSE_HARD, REPORT_REASON_HOSTUNKNOWN, NOW - 86400, 0 },
 	};
-	struct store_index *idx = tu_index_new(secret, 32, rows, G_N_ELEMENTS(rows));
 
-	g_assert_nonnull(idx);
-	return idx;
+	return tu_test_index(rows, G_N_ELEMENTS(rows));
 }
 
 static GString *
@@ -45,24 +42,7 @@ ns(const char *const *reqs)
 static GString *
 feed(struct smap_ctx *ctx, const char *in, size_t len, size_t chunk, int *rc_r)
 {
-	struct query_buf *b = g_new0(struct query_buf, 1);
-	GString *out = g_string_new(NULL);
-	size_t off = 0;
-
-	*rc_r = 0;
-	while (off < len && *rc_r == 0) {
-		size_t n = chunk == 0 ? len - off : MIN(chunk, len - off);
-
-		n = MIN(n, QUERY_IN_SIZE - b->in_len);
-		memcpy(b->in + b->in_len, in + off, n);
-		b->in_len += n;
-		off += n;
-		*rc_r = smap_engine(ctx, b, NOW);
-		g_string_append_len(out, b->out, (gssize)b->out_len);
-		b->out_len = 0;
-	}
-	g_free(b);
-	return out;
+	return tu_feed(smap_engine, ctx, NOW, in, len, chunk, rc_r);
 }
 
 static const char *const requests[] = {

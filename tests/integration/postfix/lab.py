@@ -957,6 +957,31 @@ class LabTestCase(unittest.TestCase):
             if left:
                 raise RuntimeError("Postfix processes left after stop: %s" % left)
 
+class BouncedLabTestCase(LabTestCase):
+    """A LabTestCase with one bounced on the lab, cls.bounced: setUpClass
+    starts the lab and calls the subclass's set_up_lab() (its remote's
+    rules, its bounced, its settings), stopping the lab if that fails; each
+    test starts with bounced running (restarted if a test stopped it)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.lab = Lab()
+        try:
+            cls.set_up_lab()
+        except BaseException:
+            cls.lab.stop()
+            raise
+
+    @classmethod
+    def set_up_lab(cls):
+        """Sets up cls.lab (started) and starts cls.bounced on it."""
+        raise NotImplementedError
+
+    def setUp(self):
+        if not self.bounced.running():
+            self.bounced.start()
+
+
 def unittest_main(name, need_bounced=False):
     """main() of a unittest script of the lab: prints "NAME: SKIP: why" and
     returns SKIP when the lab cannot run here (or, with need_bounced, when

@@ -61,22 +61,11 @@ def is_iso8601(s):
         return False
 
 
-class EndToEnd(L.LabTestCase):
-    bounced = None
-
+class EndToEnd(L.BouncedLabTestCase):
     @classmethod
-    def setUpClass(cls):
-        cls.lab = L.Lab()
-        try:
-            cls.lab.remote(RULES)
-            cls.bounced = L.Bounced(cls.lab).start()
-        except BaseException:
-            cls.lab.stop()
-            raise
-
-    def setUp(self):
-        if not self.bounced.running():
-            self.bounced.start()
+    def set_up_lab(cls):
+        cls.lab.remote(RULES)
+        cls.bounced = L.Bounced(cls.lab).start()
 
     # -- helpers --------------------------------------------------------------
 

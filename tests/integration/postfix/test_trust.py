@@ -64,32 +64,21 @@ def day_now():
     return (int(time.time()) // 86400) % 1000
 
 
-class Trust(L.LabTestCase):
-    bounced = None
-
+class Trust(L.BouncedLabTestCase):
     @classmethod
-    def setUpClass(cls):
-        cls.lab = L.Lab()
-        try:
-            cls.lab.remote(RULES)
-            cls.metrics_port = L.free_port()
-            cls.keys = os.path.join(cls.lab.dir, "bounced", "signing-keys")
-            cls.bounced = L.Bounced(cls.lab, extra_config=(
-                'trust:     {{ mode: signed, domains: [{b}], keys_file: "{k}" }}\n'
-                'metrics:   {{ http: "127.0.0.1:{p}" }}\n'
-                .format(b=B, k=cls.keys, p=cls.metrics_port))).start()
-            b = cls.bounced
-            cls.smap = "socketmap:unix:%s" % b.paths["socketmap"]
-            # as doc/postfix.md says: Postfix signs, applications change nothing
-            cls.lab.set(sender_canonical_maps=cls.smap + ":sign",
-                        sender_canonical_classes="envelope_sender")
-        except BaseException:
-            cls.lab.stop()
-            raise
-
-    def setUp(self):
-        if not self.bounced.running():
-            self.bounced.start()
+    def set_up_lab(cls):
+        cls.lab.remote(RULES)
+        cls.metrics_port = L.free_port()
+        cls.keys = os.path.join(cls.lab.dir, "bounced", "signing-keys")
+        cls.bounced = L.Bounced(cls.lab, extra_config=(
+            'trust:     {{ mode: signed, domains: [{b}], keys_file: "{k}" }}\n'
+            'metrics:   {{ http: "127.0.0.1:{p}" }}\n'
+            .format(b=B, k=cls.keys, p=cls.metrics_port))).start()
+        b = cls.bounced
+        cls.smap = "socketmap:unix:%s" % b.paths["socketmap"]
+        # as doc/postfix.md says: Postfix signs, applications change nothing
+        cls.lab.set(sender_canonical_maps=cls.smap + ":sign",
+                    sender_canonical_classes="envelope_sender")
 
     # -- helpers --------------------------------------------------------------
 
