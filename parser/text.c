@@ -588,6 +588,7 @@ parser_text_find_command_lower(const char *lower)
 		{ "for text command", CLASSIFY_CMD_DATA },
 		{ "after data command", CLASSIFY_CMD_DATA },
 		{ "failed after i sent the message", CLASSIFY_CMD_DATA },
+		{ "failed on data command", CLASSIFY_CMD_DATA },         /* qmail-remote */
 		{ "in reply to mail from", CLASSIFY_CMD_MAIL },
 		{ "after mail from", CLASSIFY_CMD_MAIL },
 		{ "our mail from", CLASSIFY_CMD_MAIL },
@@ -599,8 +600,10 @@ parser_text_find_command_lower(const char *lower)
 		{ "in reply to ehlo", CLASSIFY_CMD_HELO },
 		{ "after helo", CLASSIFY_CMD_HELO },
 		{ "after ehlo", CLASSIFY_CMD_HELO },
+		{ "but my name was rejected", CLASSIFY_CMD_HELO },       /* qmail-remote */
 		{ "after initial connection", CLASSIFY_CMD_CONN },
 		{ "refused to talk to me", CLASSIFY_CMD_CONN },
+		{ "but greeting failed", CLASSIFY_CMD_CONN },            /* qmail-remote */
 		{ "after connection", CLASSIFY_CMD_CONN },
 	};
 	const char *best = NULL;
