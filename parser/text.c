@@ -567,6 +567,7 @@ parser_text_find_command_lower(const char *lower)
 	} phrases[] = {
 		{ "in reply to rcpt to", CLASSIFY_CMD_RCPT },
 		{ "after rcpt to", CLASSIFY_CMD_RCPT },
+		{ "after pipelined rcpt to", CLASSIFY_CMD_RCPT },        /* Exim 4.9x */
 		{ "our rcpt to", CLASSIFY_CMD_RCPT },
 		{ "smtp:rcpt", CLASSIFY_CMD_RCPT },
 		{ "rcpt to command", CLASSIFY_CMD_RCPT },
@@ -578,6 +579,8 @@ parser_text_find_command_lower(const char *lower)
 		{ "rcpt to:<", CLASSIFY_CMD_RCPT },
 		{ "in reply to end of data", CLASSIFY_CMD_DATA },
 		{ "after end of data", CLASSIFY_CMD_DATA },
+		{ "after pipelined end of data", CLASSIFY_CMD_DATA },
+		{ "after pipelined data", CLASSIFY_CMD_DATA },
 		{ "in reply to data", CLASSIFY_CMD_DATA },
 		{ "after data", CLASSIFY_CMD_DATA },
 		{ "our final data", CLASSIFY_CMD_DATA },
@@ -591,6 +594,7 @@ parser_text_find_command_lower(const char *lower)
 		{ "failed on data command", CLASSIFY_CMD_DATA },         /* qmail-remote */
 		{ "in reply to mail from", CLASSIFY_CMD_MAIL },
 		{ "after mail from", CLASSIFY_CMD_MAIL },
+		{ "after pipelined mail from", CLASSIFY_CMD_MAIL },
 		{ "our mail from", CLASSIFY_CMD_MAIL },
 		{ "smtp:mail", CLASSIFY_CMD_MAIL },
 		{ ">>> mail from:", CLASSIFY_CMD_MAIL },
