@@ -82,9 +82,15 @@
 	"e-mail address was not found", "email address was not found", "wasn't found at", \
 	"no such address", "account not found", "invalid receiver address", "not a valid user", \
 	"user is unknown", "mailbox unknown", "address not recognized", "recipient not recognized", \
+	"address you entered couldn't be found", "mail.local: unknown name", \
 	/* the same in the languages of localised bounces (de, fr, es, it) */ \
 	"benutzer unbekannt", "empf\xc3\xa4nger unbekannt", "utilisateur inconnu", \
-	"destinataire inconnu", "adresse inexistante", "usuario desconocido", "utente sconosciuto"
+	"destinataire inconnu", "adresse inexistante", "usuario desconocido", "utente sconosciuto", \
+	/* Lotus Domino in Japanese: "... is not listed in the Domino Directory", */ \
+	/* "Domino" in katakana or in Latin letters, then a negative ("...masen") */ \
+	"domino \xe3\x83\x87\xe3\x82\xa3\xe3\x83\xac\xe3\x82\xaf\xe3\x83\x88\xe3\x83\xaa*\xe3\x81\xbe\xe3\x81\x9b\xe3\x82\x93", \
+	"domino\xe3\x83\x87\xe3\x82\xa3\xe3\x83\xac\xe3\x82\xaf\xe3\x83\x88\xe3\x83\xaa*\xe3\x81\xbe\xe3\x81\x9b\xe3\x82\x93", \
+	"\xe3\x83\x89\xe3\x83\x9f\xe3\x83\x8e\xe3\x83\x87\xe3\x82\xa3\xe3\x83\xac\xe3\x82\xaf\xe3\x83\x88\xe3\x83\xaa\xe3\x81\xae\xe3\x83\xaa\xe3\x82\xb9\xe3\x83\x88\xe3\x81\xab\xe3\x81\x82\xe3\x82\x8a\xe3\x81\xbe\xe3\x81\x9b\xe3\x82\x93"
 
 /*
  * Japanese mobile carriers and the MVNOs on their networks: their "550
@@ -163,7 +169,7 @@ static const struct classify_rule rules[] = {
 		"sender rejected", "unroutable sender", "sender verify failed", "sender domain",
 		"invalid sender", "sender address is invalid", "bad sender", "sender not allowed",
 		"sender is not allowed", "sender denied", "address that has been blacklisted",
-		"send mail as"),
+		"send mail as", "sender account", "sending account"),
 		.reason = R(REJECTED), .scope = S(SENDER) },
 	/*
 	 * The answer names our envelope sender, not the recipient ("550 5.7.1
@@ -185,7 +191,16 @@ static const struct classify_rule rules[] = {
 	 * us, whatever the stage and the words that follow.
 	 */
 	{ .name = "helo-rejected", .text = TEXT("helo command rejected", "ehlo command rejected",
-		"invalid helo", "bad helo", "helo name rejected", "your helo"),
+		"invalid helo", "bad helo", "helo name rejected", "your helo", "helo/ehlo", "in helo",
+		"in ehlo", "helo hostname", "ehlo hostname", "helo name", "ehlo name", "helo domain",
+		"ehlo domain", "helo argument", "your host name", "your hostname"),
+		.reason = R(BLOCKED), .scope = S(SENDER) },
+	/*
+	 * Sendmail's answer to a HELO / EHLO whose argument is not a domain
+	 * ("501 5.0.0 Invalid domain name"), relayed without the stage: a 501
+	 * is a syntax answer, not "no such domain" (which is 550 / 553).
+	 */
+	{ .name = "helo-invalid-domain", .reply = "501", .text = TEXT("invalid domain name"),
 		.reason = R(BLOCKED), .scope = S(SENDER) },
 	/* the remote does not relay for the recipient's domain: its MX setup or our route */
 	{ .name = "norelaying", .text = TEXT("relay access denied", "relaying denied", "relay denied",
@@ -217,6 +232,15 @@ static const struct classify_rule rules[] = {
 	{ .name = "contenterror", .text = TEXT("8-bit data", "8bit data", "invalid mime", "mime error",
 		"illegal character", "improper use of 8-bit", "content error"),
 		.reason = R(CONTENTERROR), .scope = S(MESSAGE) },
+	/*
+	 * A content filter refused the message (the recipient's provider, or a
+	 * filtering service in front of it, relaying the refusal in whatever
+	 * recipient words it likes): about the message, even under x.1.1.
+	 */
+	{ .name = "content-filter", .text = TEXT("content filter", "content-filter", "contentfilter",
+		"rejected by filter", "rejected by the filter", "filtering rules",
+		"filter rule"),
+		.reason = R(FILTERED), .scope = S(MESSAGE) },
 	{ .name = "policyviolation", .text = TEXT("policy violation", "policy reasons", "denied by policy",
 		"local policy", "header error", "policy rejection", "violates our policy",
 		"security policies", "due to policy", "content policy", "illegal attachment"),
@@ -251,7 +275,8 @@ static const struct classify_rule rules[] = {
 		"account is suspended", "mailbox suspended", "mailbox is suspended", "user suspended",
 		"discontinued", "is disabled", "is inactive", "inactive user",
 		"compte du destinataire est bloque", "account has expired", "account is frozen",
-		"mailbox is inactive"),
+		"mailbox is inactive", "account suspended", "account has been temporarily suspended",
+		"account temporarily suspended"),
 		.reason = R(SUSPEND), .scope = S(ADDRESS) },
 	{ .name = "status-x.7.13", .status = "*.7.13", .reason = R(SUSPEND), .scope = S(ADDRESS) },
 	{ .name = "speeding", .text = TEXT("receiving mail at a rate", "receiving mail too fast"),
@@ -259,6 +284,7 @@ static const struct classify_rule rules[] = {
 	/* the recipient's own choice to refuse us: the mailbox exists */
 	{ .name = "recipient-preferences", .text = TEXT("recipient preferences",
 		"recipient's preferences", "recipients preferences", "not accepting mail from this sender",
+		"they are not accepting mail from",   /* AOL Mail Controls */
 		"recipient has blocked", "has chosen to block"),
 		.reason = R(FILTERED), .scope = S(ADDRESS) },
 

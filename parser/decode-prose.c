@@ -21,7 +21,10 @@
  *  3. each recipient's diagnostic: its line and the lines after it up to a
  *     blank line or the next recipient; when that holds nothing, the whole
  *     notification minus headings and address lines;
- *  4. a bounce that names nobody keeps its verdict in report->unnamed.
+ *  4. AOL's own bounces name a member by screen name alone: when the
+ *     notification names no address, its bare names are the recipients,
+ *     at aol.com (parser_note_bare_names());
+ *  5. a bounce that names nobody keeps its verdict in report->unnamed.
  */
 #include <string.h>
 
@@ -182,6 +185,26 @@ parser_decode_prose(struct msg *m)
 		g_ptr_array_add(cands, d);
 	}
 	pick_recipients(m, n->lower, n->own, cands, parser_msg_header(m, "X-Failed-Recipients"));
+	if (cands->len == 0 && parser_msg_from_aol(m, NULL)) {
+		GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+
+		parser_note_bare_names(n, names);
+		for (guint i = 0; i < names->len; i++) {
+			const char *name = g_ptr_array_index(names, i);
+			struct report_rcpt *rc = parser_msg_add_rcpt(m, g_strconcat(name, "@aol.com", NULL));
+
+			if (rc == NULL)
+				break;
+			found = 1;
+			if (rc->action == NULL)
+				rc->action = g_strdup(action);
+			if (rc->diagnostic == NULL)
+				rc->diagnostic = parser_note_diag_for(m, n, name);
+			if (rc->diagnostic == NULL)
+				rc->diagnostic = parser_note_diag_whole(m, n, n->cands);
+		}
+		g_ptr_array_free(names, TRUE);
+	}
 
 	for (guint i = 0; i < cands->len; i++) {
 		struct note_cand *c = g_ptr_array_index(cands, i);

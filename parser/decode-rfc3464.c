@@ -29,8 +29,9 @@
 
 static char *strip_type(const char *v);
 static int has_rcpt_fields(const GPtrArray *f);
-static void rcpt_block(struct msg *m, const GPtrArray *f, unsigned index);
-static void rcpt_blocks(struct msg *m, const GPtrArray *f, unsigned *index);
+static char *aol_member(const struct msg *m, const char *v, const char *reporting);
+static void rcpt_block(struct msg *m, const GPtrArray *f, unsigned index, const char *reporting);
+static void rcpt_blocks(struct msg *m, const GPtrArray *f, unsigned *index, const char *reporting);
 static char *nth_failed_recipient(const struct msg *m, unsigned index);
 static int line_is(const char *p, const char *name);
 static void dsn_from_text(struct msg *m);
@@ -80,8 +81,32 @@ nth_failed_recipient(const struct msg *m, unsigned index)
 	return NULL;
 }
 
+/*
+ * AOL's own reports name a member by screen name alone
+ * ("Final-Recipient: rfc822; screenname"): its address is at aol.com.
+ * Only in AOL's reports; NULL otherwise (caller frees).
+ */
+static char *
+aol_member(const struct msg *m, const char *v, const char *reporting)
+{
+	const char *sc;
+	char *name, *addr;
+
+	if (v == NULL || !parser_msg_from_aol(m, reporting))
+		return NULL;
+	sc = strchr(v, ';');
+	if (sc != NULL)
+		v = sc + 1;
+	name = parser_msg_screen_name(v, strlen(v));
+	if (name == NULL)
+		return NULL;
+	addr = g_strconcat(name, "@aol.com", NULL);
+	g_free(name);
+	return addr;
+}
+
 static void
-rcpt_block(struct msg *m, const GPtrArray *f, unsigned index)
+rcpt_block(struct msg *m, const GPtrArray *f, unsigned index, const char *reporting)
 {
 	const char *orcpt = parser_fields_get(f, "Original-Recipient");
 	const char *frcpt = parser_fields_get(f, "Final-Recipient");
@@ -97,6 +122,8 @@ rcpt_block(struct msg *m, const GPtrArray *f, unsigned index)
 		fin = parser_addr_parse(frcpt, strlen(frcpt));
 	if (o == NULL && fin == NULL) {
 		fin = nth_failed_recipient(m, index);
+		if (fin == NULL)
+			fin = aol_member(m, frcpt != NULL ? frcpt : orcpt, reporting);
 		if (fin == NULL) {
 			const char *v0 = frcpt != NULL ? frcpt : orcpt;
 
@@ -284,7 +311,7 @@ dsn_from_text(struct msg *m)
  * Final-Recipient and an Action, starts the next recipient's block.
  */
 static void
-rcpt_blocks(struct msg *m, const GPtrArray *f, unsigned *index)
+rcpt_blocks(struct msg *m, const GPtrArray *f, unsigned *index, const char *reporting)
 {
 	GPtrArray *sub = g_ptr_array_new();   /* borrowed fields of f */
 	int final = 0, action = 0;
@@ -296,7 +323,7 @@ rcpt_blocks(struct msg *m, const GPtrArray *f, unsigned *index)
 		if ((is_final && final) ||
 		    (g_ascii_strcasecmp(fl->name, "Original-Recipient") == 0 && final && action)) {
 			if (has_rcpt_fields(sub))
-				rcpt_block(m, sub, (*index)++);
+				rcpt_block(m, sub, (*index)++, reporting);
 			g_ptr_array_set_size(sub, 0);
 			final = action = 0;
 		}
@@ -305,7 +332,7 @@ rcpt_blocks(struct msg *m, const GPtrArray *f, unsigned *index)
 		g_ptr_array_add(sub, (gpointer)fl);
 	}
 	if (has_rcpt_fields(sub))
-		rcpt_block(m, sub, (*index)++);
+		rcpt_block(m, sub, (*index)++, reporting);
 	g_ptr_array_free(sub, TRUE);
 }
 
@@ -348,13 +375,13 @@ parser_decode_rfc3464(struct msg *m)
 				m->r->orig_queue_id = q;
 		}
 		if (has_rcpt_fields(f))
-			rcpt_blocks(m, f, &index);
+			rcpt_blocks(m, f, &index, reporting);
 		while (pos < end) {
 			g_ptr_array_set_size(f, 0);
 			if (parser_fields_parse(&pos, end, f, DSN_FIELDS_MAX) == 0)
 				continue;
 			if (has_rcpt_fields(f))
-				rcpt_blocks(m, f, &index);
+				rcpt_blocks(m, f, &index, reporting);
 		}
 		g_ptr_array_free(f, TRUE);
 	}

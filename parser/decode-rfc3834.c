@@ -38,6 +38,8 @@ static const char *const reply_subjects[] = {
 	"resposta autom\xc3\xa1tica", "resposta automatica",                /* pt */
 	"odpowied\xc5\xba automatyczna", "automatick\xc3\xa1 odpov\xc4\x9b\xc4\x8f", /* pl, cs */
 	"automatikus v\xc3\xa1lasz", "otomatik yan\xc4\xb1t",                /* hu, tr */
+	"fuera de la oficina", "fuera de oficina", "fora do escrit\xc3\xb3rio", /* es, pt */
+	"fr\xc3\xa5nvaro", "poza biurem", "nieobecno\xc5\x9b\xc4\x87",          /* sv, pl */
 	"\xd0\xb0\xd0\xb2\xd1\x82\xd0\xbe\xd0\xbc\xd0\xb0\xd1\x82\xd0\xb8\xd1\x87\xd0\xb5\xd1\x81\xd0\xba\xd0\xb8\xd0\xb9 \xd0\xbe\xd1\x82\xd0\xb2\xd0\xb5\xd1\x82", /* ru */
 	NULL
 };
@@ -51,7 +53,8 @@ static const char *const reply_openings[] = {
 	"i am currently out of the office", "i will be out of the office", "i am away from the office",
 	"i am on vacation", "i am on holiday", "i am on annual leave", "thank you for your email. i am out",
 	"je suis absent", "ich bin abwesend", "ich bin nicht im b\xc3\xbcro", "estoy ausente",
-	"estoy fuera de la oficina", "sono fuori ufficio", "ik ben afwezig", NULL
+	"estoy fuera de la oficina", "sono fuori ufficio", "ik ben afwezig",
+	"estoy de vacaciones", "je suis en cong\xc3\xa9", "ich bin im urlaub", "sono in ferie", NULL
 };
 #define OPENING_BYTES 400
 

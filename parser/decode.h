@@ -178,6 +178,12 @@ char *parser_note_whole(struct msg *m);
  * follows -----"...) or its first header line; the text's length if none.
  */
 size_t parser_note_end(const struct msg *m);
+/*
+ * Appends to names (of char *, caller's free func g_free) the bare names
+ * n lists as failed (a local part with no domain: AOL screen names,
+ * GroupWise user IDs), lowercase, each once, in order.
+ */
+void parser_note_bare_names(const struct note *n, GPtrArray *names);
 /* The only address the notification names (not ours), or NULL (caller frees). */
 char *parser_note_single_recipient(struct msg *m);
 
@@ -245,6 +251,18 @@ void parser_text_from_html(const char *s, size_t len, GString *out);
 struct report_rcpt *parser_msg_add_rcpt(struct msg *m, char *addr);
 /* Sets *dst to a bounded, squeezed copy of [s, s+len) when *dst is NULL. */
 void parser_msg_set_text(struct msg *m, char **dst, const char *s, size_t len);
+/*
+ * AOL screen names.  AOL's mailer names a member by screen name alone (a
+ * local part with no domain) in its failed-address list and transcript.
+ * parser_msg_from_aol(): is the bounce AOL's own (its From: address, or
+ * reporting_mta when not NULL, is aol.com / aol.net or a host under
+ * them)?  1 / 0.  parser_msg_screen_name(): the bare name in [s, s+len)
+ * (white space, <> and quotes around it allowed), lowercased, caller
+ * frees; NULL when it is not one.  Callers add "@aol.com" only when the
+ * bounce is AOL's: a domain is never invented elsewhere.
+ */
+int parser_msg_from_aol(const struct msg *m, const char *reporting_mta);
+char *parser_msg_screen_name(const char *s, size_t len);
 /* Records a warning (printf-style), bounded in count. */
 void parser_msg_warn(struct msg *m, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 /* Fills orig_message_id and orig_sender from the returned message's

@@ -3,7 +3,8 @@
  * msg.c - what a decoder writes into the report being built (decode.h):
  * a recipient (once, up to the report's limit), a bounded text field, a
  * warning (bounded too), and the original message's Message-ID and sender
- * from its header fields or from a copy quoted in the notification text.
+ * from its header fields or from a copy quoted in the notification text;
+ * and whether a bare name (an AOL screen name) may take AOL's domain.
  * parse.c walks the message and calls the decoders; the decoders call
  * these, never back into parse.c.
  */
@@ -16,6 +17,11 @@
 #define WARNINGS_MAX 32
 /* Header fields read from a returned message's header block. */
 #define ORIG_FIELDS_MAX 256
+
+/* Bytes of an AOL screen name (AOL allowed 3 to 16; room for the old ones). */
+#define SCREEN_NAME_MAX 32
+
+static int host_is_aol(const char *host, size_t len);
 
 void
 parser_msg_warn(struct msg *m, const char *fmt, ...)
@@ -138,4 +144,68 @@ parser_msg_orig_from_text(struct msg *m, const char *text)
 		parser_msg_orig_from_fields(m, f);
 		g_ptr_array_free(f, TRUE);
 	}
+}
+
+/* Is host (len bytes) aol.com or aol.net, or a host under them? */
+static int
+host_is_aol(const char *host, size_t len)
+{
+	static const char *const aol[] = { "aol.com", "aol.net" };
+
+	while (len > 0 && (host[len - 1] == '.' || host[len - 1] == '>' || host[len - 1] == ' '))
+		len--;
+	for (size_t i = 0; i < G_N_ELEMENTS(aol); i++) {
+		size_t n = strlen(aol[i]);
+
+		if (len >= n && g_ascii_strncasecmp(host + len - n, aol[i], n) == 0 &&
+		    (len == n || host[len - n - 1] == '.' || host[len - n - 1] == '@'))
+			return 1;
+	}
+	return 0;
+}
+
+int
+parser_msg_from_aol(const struct msg *m, const char *reporting_mta)
+{
+	char *from = parser_addr_parse(m->from, strlen(m->from));
+	int yes = from != NULL && host_is_aol(from, strlen(from));
+
+	g_free(from);
+	if (!yes && reporting_mta != NULL) {
+		const char *h = reporting_mta, *sc = strchr(h, ';');
+
+		if (sc != NULL)
+			h = sc + 1;
+		while (*h == ' ' || *h == '\t')
+			h++;
+		yes = h[0] != '\0' && host_is_aol(h, strcspn(h, " \t\r\n("));
+	}
+	return yes;
+}
+
+char *
+parser_msg_screen_name(const char *s, size_t len)
+{
+	static const char *const not_members[] = { "postmaster", "mailer-daemon", "root",
+		"abuse", "undisclosed-recipients" };
+	const char *e = s + len;
+	char *name;
+
+	while (s < e && (g_ascii_isspace(*s) || *s == '<' || *s == '"'))
+		s++;
+	while (e > s && (g_ascii_isspace(e[-1]) || e[-1] == '>' || e[-1] == '"'))
+		e--;
+	/* a letter first, then letters, digits, '.', '_' or '-' */
+	if (e - s < 3 || e - s > SCREEN_NAME_MAX || !g_ascii_isalpha(*s))
+		return NULL;
+	for (const char *q = s; q < e; q++)
+		if (!g_ascii_isalnum(*q) && *q != '.' && *q != '_' && *q != '-')
+			return NULL;
+	name = g_ascii_strdown(s, e - s);
+	for (size_t i = 0; i < G_N_ELEMENTS(not_members); i++)
+		if (strcmp(name, not_members[i]) == 0) {
+			g_free(name);
+			return NULL;
+		}
+	return name;
 }

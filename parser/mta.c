@@ -96,6 +96,12 @@ const struct mta_sig parser_mta_table[] = {
 		"----- the following addresses had permanent fatal errors -----") },
 	{ .name = "postfix", .text = ANY("this is the mail system at host", "the mail system") ,
 	  .from = ANY("mailer-daemon") },
+	/*
+	 * L-Soft LSMTP (and LISTSERV's own delivery errors): one block per
+	 * recipient, "Error-For: a@b", "Error-Code: 5", "Error-Text: the
+	 * reason", closed by "Error-End: n errors reported."
+	 */
+	{ .name = "lsmtp", .text = ANY("error-for:") },
 	/* appliances and services */
 	{ .name = "mcafee", .text = ANY(" --- the following addresses had delivery problems ---") },
 	/* Lotus Notes / Domino (one MTA: "Notes" SMTP MTA, later Domino) */

@@ -17,6 +17,8 @@
 
 static int header_like(const struct msg *m, const char *line, const char *eol);
 static int sender_context(const char *note, const char *at);
+static int alias_context(const char *note, const char *at);
+static int word_before(const char *note, const char *at, const char *const *words, size_t nwords);
 static void own_addresses(const struct msg *m, GPtrArray *own);
 static char *diag_for(const struct msg *m, const char *note, const char *lnote,
 	const GPtrArray *cands, const char *addr);
@@ -29,12 +31,14 @@ static char *diag_whole(const struct msg *m, const char *note, const GPtrArray *
 static void scan_candidates(const struct msg *m, const char *note, const GPtrArray *own,
 	GPtrArray *cands);
 static int cand_index(const GPtrArray *cands, const char *addr);
+static char *entry_name(const char *p, const char *eol);
 
 /* Lines whose heading names the recipient ("Original-Recipient: rfc822;x"). */
 static const char *const rcpt_fields[] = {
 	"original-recipient", "final-recipient", "recipient", "x-failed-recipients",
 	"address", "to-address", "rcpt",
 	"in", "out",      /* Postfix/Sendmail session transcripts: " In:  RCPT TO:<a@b>" */
+	"error-for",      /* L-Soft LSMTP / LISTSERV: "Error-For: a@b", then Error-Text: */
 	NULL
 };
 
@@ -116,22 +120,18 @@ header_like(const struct msg *m, const char *line, const char *eol)
 	return 1;
 }
 
-/* The address follows "from", "sender", "sent by": it is the sender. */
+/*
+ * Does one of words (n of them) end the text just before at (up to 40
+ * bytes back, across at most one line break, punctuation trimmed)?
+ */
 static int
-sender_context(const char *note, const char *at)
+word_before(const char *note, const char *at, const char *const *words, size_t nwords)
 {
-	static const char *const words[] = { "from", "sender", "sent by", "mail from",
-		"envelope-from", "return-path", "generated from", "contact", "send mail to",
-		"write to", "questions to",
-		/* help text: who to ask, never a failed recipient */
-		"us at", "report this to", "report it to", "please email",
-		"send an email to", "administrator at", "postmaster at", "helpdesk at", "support at" };
 	const char *start = at;
 	char buf[48];
 	size_t n;
 	int lines = 0;
 
-	/* up to 40 bytes back, across at most one line break */
 	while (start > note && at - start < 40) {
 		if (start[-1] == '\n' && ++lines > 1)
 			break;
@@ -143,13 +143,39 @@ sender_context(const char *note, const char *at)
 	/* trim the punctuation between the word and the address */
 	while (n > 0 && strchr(" \t\n:<\"'([=", buf[n - 1]) != NULL)
 		buf[--n] = '\0';
-	for (size_t i = 0; i < G_N_ELEMENTS(words); i++) {
+	for (size_t i = 0; i < nwords; i++) {
 		size_t w = strlen(words[i]);
 
 		if (n >= w && g_ascii_strncasecmp(buf + n - w, words[i], w) == 0)
 			return 1;
 	}
 	return 0;
+}
+
+/* The address follows "from", "sender", "sent by": it is the sender. */
+static int
+sender_context(const char *note, const char *at)
+{
+	static const char *const words[] = { "from", "sender", "sent by", "mail from",
+		"envelope-from", "return-path", "generated from", "contact", "send mail to",
+		"write to", "questions to",
+		/* help text: who to ask, never a failed recipient */
+		"us at", "report this to", "report it to", "please email",
+		"send an email to", "administrator at", "postmaster at", "helpdesk at", "support at" };
+
+	return word_before(note, at, words, G_N_ELEMENTS(words));
+}
+
+/*
+ * "(expanded from <alias@b>)" (Sendmail, Postfix): the address the
+ * recipient was reached by, not a sender and not another recipient.
+ */
+static int
+alias_context(const char *note, const char *at)
+{
+	static const char *const words[] = { "expanded from" };
+
+	return word_before(note, at, words, G_N_ELEMENTS(words));
 }
 
 /* Our own addresses in the bounce's headers: never failed recipients. */
@@ -230,6 +256,9 @@ heading(const char *p, const char *eol)
 		p++;
 	while (eol > p && (eol[-1] == ' ' || eol[-1] == '\t'))
 		eol--;
+	/* Exchange's "#550 5.1.1 RESOLVER.ADR.RecipNotFound; not found ##" is a reply */
+	if (eol - p >= 2 && *p == '#' && g_ascii_isdigit(p[1]))
+		return 0;
 	return eol - p >= 3 && (strchr("-=*_#", *p) != NULL) && (strchr("-=*_#:", eol[-1]) != NULL);
 }
 
@@ -470,6 +499,10 @@ scan_candidates(const struct msg *m, const char *note, const GPtrArray *own, GPt
 				 * so, always so), a display name that is an address
 				 * ("a@b <c@d>"), the tail of "x@y@z".
 				 */
+				if (alias_context(note, s)) {
+					g_free(a);
+					continue;
+				}
 				if (sender_context(note, s)) {
 					if (!parser_note_in_list(shunned, a))
 						g_ptr_array_add(shunned, g_strdup(a));
@@ -600,4 +633,81 @@ char *
 parser_note_diag_whole(const struct msg *m, const struct note *n, const GPtrArray *cands)
 {
 	return diag_whole(m, n->text, cands);
+}
+
+/*
+ * The screen name an entry line of a failed-address list starts with:
+ * "screenname", "<screenname>", "screenname    (reason: 550 ...)" or a
+ * transcript's "screenname... User unknown".  NULL when the line is not
+ * such an entry (caller frees).
+ */
+static char *
+entry_name(const char *p, const char *eol)
+{
+	const char *e;
+
+	while (p < eol && (*p == ' ' || *p == '\t'))
+		p++;
+	e = p;
+	while (e < eol && *e != ' ' && *e != '\t' && *e != '(' && strncmp(e, "...", 3) != 0)
+		e++;
+	for (const char *q = e; q < eol; q++) {
+		if (*q == '(' || *q == '.')
+			break;       /* "(reason: ...)", "... User unknown" */
+		if (*q != ' ' && *q != '\t')
+			return NULL; /* a sentence, not a list entry */
+	}
+	return parser_msg_screen_name(p, (size_t)(e - p));
+}
+
+/*
+ * The bare names (local parts with no domain: AOL screen names, GroupWise
+ * user IDs) of a notification, lowercase, in order:
+ * the entries of a list introduced by a line ending in ':' or by the
+ * "----- The following addresses had permanent fatal errors -----"
+ * heading (up to the first line that is not an entry nor an indented
+ * or parenthesised continuation), and the "550 screenname... User
+ * unknown" lines of a transcript.
+ */
+void
+parser_note_bare_names(const struct note *n, GPtrArray *names)
+{
+	const char *p = n->lower;
+	int list = 0, entries = 0;
+
+	while (*p && names->len < NOTE_CANDIDATES_MAX) {
+		const char *eol = strchr(p, '\n'), *t, *te;
+		char *name = NULL;
+
+		if (eol == NULL)
+			eol = p + strlen(p);
+		for (t = p; t < eol && (*t == ' ' || *t == '\t'); t++)
+			;
+		for (te = eol; te > t && (te[-1] == ' ' || te[-1] == '\t'); te--)
+			;
+		if (te - t >= 8 && g_ascii_isdigit(t[0]) && g_ascii_isdigit(t[1]) &&
+		    g_ascii_isdigit(t[2]) && t[3] == ' ' && g_strstr_len(t, te - t, "... ") != NULL) {
+			const char *dots = g_strstr_len(t, te - t, "... ");
+
+			name = parser_msg_screen_name(t + 4, (size_t)(dots - t - 4));
+		} else if (list && te > t) {
+			name = entry_name(t, te);
+			if (name == NULL && *t != '(' && t == p)
+				list = 0;
+			else if (name != NULL)
+				entries++;
+		} else if (list && te == t && entries > 0) {
+			list = 0;
+		}
+		if (!list && te > t && (te[-1] == ':' ||
+		    g_strstr_len(t, te - t, "addresses had permanent fatal errors") != NULL)) {
+			list = 1;
+			entries = 0;
+		}
+		if (name != NULL && !parser_note_in_list(names, name))
+			g_ptr_array_add(names, name);
+		else
+			g_free(name);
+		p = *eol ? eol + 1 : eol;
+	}
 }

@@ -56,6 +56,8 @@ static void to_utf8(GString *s, const char *charset);
 static void finish_rcpt(struct msg *m, struct report_rcpt *rc);
 static void infer_recipient(struct msg *m);
 static char *single_address(const char *v);
+static int header_line(const char *line);
+static char *named_by_local_part(struct msg *m, const char *to, const char *cc);
 static void msg_clear(struct msg *m);
 static GMimeMessage *gmime_parse(struct msg *m, GMimeStream *stream, int warn);
 static void collect_headers(struct msg *m);
@@ -558,8 +560,11 @@ single_address(const char *v)
  * have exactly one To: address and no Cc:, that is very likely the failed
  * recipient.  Very likely is not certain (Bcc, lists, aliases), so the guess
  * never suppresses at once: its class is capped at soft, and a VERP address
- * replaces it with the full verdict (report_adopt_recipient).  Only the
- * returned message's header block is read, never its body.
+ * replaces it with the full verdict (report_adopt_recipient).  When the
+ * notification lists a bare name (GroupWise: "reader (user not found)") and
+ * exactly one To:/Cc: address has that local part, that one is named, not
+ * guessed: not marked inferred, its class kept.  Only the returned message's header block is
+ * read, never its body.
  */
 static void
 infer_recipient(struct msg *m)
@@ -569,6 +574,7 @@ infer_recipient(struct msg *m)
 	const char *to, *cc;
 	char *addr, *tmp;
 	struct report_rcpt *rc;
+	int named;
 
 	if (u->class != REPORT_CLASS_HARD && u->class != REPORT_CLASS_SOFT)
 		return;
@@ -579,6 +585,14 @@ infer_recipient(struct msg *m)
 
 		if (at >= m->text->len)
 			return;
+		/* past the line introducing it ("Original message follows:") */
+		if (!header_line(pos)) {
+			pos = strchr(pos, '\n');
+			if (pos == NULL)
+				return;
+			while (*pos == '\n')
+				pos++;
+		}
 		own = g_ptr_array_new_with_free_func(parser_field_free);
 		parser_fields_parse(&pos, m->text->str + m->text->len, own, FIELDS_MAX);
 		if (parser_fields_get(own, "From") == NULL && parser_fields_get(own, "Received") == NULL) {
@@ -590,8 +604,12 @@ infer_recipient(struct msg *m)
 	}
 	to = parser_fields_get(fields, "To");
 	cc = parser_fields_get(fields, "Cc");
-	addr = to != NULL ? single_address(to) : NULL;
-	if (addr != NULL && cc != NULL && (tmp = parser_addr_parse(cc, strlen(cc))) != NULL) {
+	/* the notification names it by its local part alone: certain enough */
+	addr = named_by_local_part(m, to, cc);
+	named = addr != NULL;
+	if (addr == NULL)
+		addr = to != NULL ? single_address(to) : NULL;
+	if (!named && addr != NULL && cc != NULL && (tmp = parser_addr_parse(cc, strlen(cc))) != NULL) {
 		g_free(tmp);
 		g_clear_pointer(&addr, g_free);
 	}
@@ -601,11 +619,74 @@ infer_recipient(struct msg *m)
 		return;
 	if (report_adopt_recipient(m->r, addr) == 1) {
 		rc = g_ptr_array_index(m->r->rcpts, 0);
-		rc->inferred = 1;
-		if (rc->class == REPORT_CLASS_HARD)
+		rc->inferred = !named;
+		if (rc->class == REPORT_CLASS_HARD && !named)
 			rc->class = REPORT_CLASS_SOFT;
 	}
 	g_free(addr);
+}
+
+/* Does line start with a header field name and a colon ("Return-Path:")? */
+static int
+header_line(const char *line)
+{
+	const char *p = line;
+
+	while (g_ascii_isalnum(*p) || *p == '-')
+		p++;
+	return p > line && *p == ':';
+}
+
+/*
+ * The one address of the returned message's To: and Cc: whose local part
+ * is a bare name the notification lists as failed (GroupWise names a user
+ * by its ID: "reader (user not found)"), or NULL (caller frees).
+ */
+static char *
+named_by_local_part(struct msg *m, const char *to, const char *cc)
+{
+	GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+	const char *vals[] = { to, cc };
+	char *found = NULL;
+	int count = 0;
+
+	parser_note_bare_names(parser_note_get(m), names);
+	for (size_t i = 0; i < G_N_ELEMENTS(vals) && names->len > 0; i++) {
+		const char *v = vals[i], *s, *end;
+		size_t len;
+
+		if (v == NULL)
+			continue;
+		end = v + strlen(v);
+		while (count < 2 && parser_addr_find(v, end, &s, &len)) {
+			char *a = parser_addr_parse(s, len);
+			char *at = a != NULL ? strrchr(a, '@') : NULL;
+			int listed;
+
+			v = s + len;
+			if (at == NULL) {
+				g_free(a);
+				continue;
+			}
+			*at = '\0';
+			listed = parser_note_in_list(names, a);
+			*at = '@';
+			if (listed && (found == NULL || strcmp(found, a) != 0)) {
+				count++;
+				if (found == NULL) {
+					found = a;
+					continue;
+				}
+			}
+			g_free(a);
+		}
+	}
+	g_ptr_array_free(names, TRUE);
+	if (count != 1) {
+		g_free(found);
+		return NULL;
+	}
+	return found;
 }
 
 static void

@@ -567,6 +567,7 @@ parser_text_find_command_lower(const char *lower)
 	} phrases[] = {
 		{ "in reply to rcpt to", CLASSIFY_CMD_RCPT },
 		{ "after rcpt to", CLASSIFY_CMD_RCPT },
+		{ "after pipelined rcpt to", CLASSIFY_CMD_RCPT },        /* Exim 4.9x */
 		{ "our rcpt to", CLASSIFY_CMD_RCPT },
 		{ "smtp:rcpt", CLASSIFY_CMD_RCPT },
 		{ "rcpt to command", CLASSIFY_CMD_RCPT },
@@ -578,6 +579,8 @@ parser_text_find_command_lower(const char *lower)
 		{ "rcpt to:<", CLASSIFY_CMD_RCPT },
 		{ "in reply to end of data", CLASSIFY_CMD_DATA },
 		{ "after end of data", CLASSIFY_CMD_DATA },
+		{ "after pipelined end of data", CLASSIFY_CMD_DATA },
+		{ "after pipelined data", CLASSIFY_CMD_DATA },
 		{ "in reply to data", CLASSIFY_CMD_DATA },
 		{ "after data", CLASSIFY_CMD_DATA },
 		{ "our final data", CLASSIFY_CMD_DATA },
@@ -588,8 +591,10 @@ parser_text_find_command_lower(const char *lower)
 		{ "for text command", CLASSIFY_CMD_DATA },
 		{ "after data command", CLASSIFY_CMD_DATA },
 		{ "failed after i sent the message", CLASSIFY_CMD_DATA },
+		{ "failed on data command", CLASSIFY_CMD_DATA },         /* qmail-remote */
 		{ "in reply to mail from", CLASSIFY_CMD_MAIL },
 		{ "after mail from", CLASSIFY_CMD_MAIL },
+		{ "after pipelined mail from", CLASSIFY_CMD_MAIL },
 		{ "our mail from", CLASSIFY_CMD_MAIL },
 		{ "smtp:mail", CLASSIFY_CMD_MAIL },
 		{ ">>> mail from:", CLASSIFY_CMD_MAIL },
@@ -599,8 +604,10 @@ parser_text_find_command_lower(const char *lower)
 		{ "in reply to ehlo", CLASSIFY_CMD_HELO },
 		{ "after helo", CLASSIFY_CMD_HELO },
 		{ "after ehlo", CLASSIFY_CMD_HELO },
+		{ "but my name was rejected", CLASSIFY_CMD_HELO },       /* qmail-remote */
 		{ "after initial connection", CLASSIFY_CMD_CONN },
 		{ "refused to talk to me", CLASSIFY_CMD_CONN },
+		{ "but greeting failed", CLASSIFY_CMD_CONN },            /* qmail-remote */
 		{ "after connection", CLASSIFY_CMD_CONN },
 	};
 	const char *best = NULL;
@@ -650,7 +657,8 @@ transcript_cmd(const char *p)
  * transcript_resolve for the commands Sendmail leaves out).  The stage is
  * the command answered by the first 4xx/5xx reply about addr (the reply
  * names it, or it answers "RCPT To:<addr>"); with addr NULL, the first
- * 4xx/5xx reply's.  A "... while talking to" line starts a new
+ * 4xx/5xx reply's; a refused MAIL, HELO or greeting in a round that names
+ * addr (the "503 Need MAIL" replies after it only follow from it).  A "... while talking to" line starts a new
  * conversation.  CLASSIFY_CMD_NONE: no transcript, or none about addr.
  */
 /*
@@ -664,7 +672,12 @@ static enum classify_cmd
 transcript_resolve(const struct transcript_round *t, int want_any)
 {
 	unsigned surplus = t->nreplies > t->ncmds ? t->nreplies - t->ncmds : 0;
+	int round_about = want_any;
 
+	for (unsigned i = 0; i < t->ncmds; i++)
+		round_about |= t->cmds[i].about;
+	for (unsigned i = 0; i < t->nreplies; i++)
+		round_about |= t->replies[i].about;
 	for (unsigned i = 0; i < t->nreplies; i++) {
 		enum classify_cmd c = CLASSIFY_CMD_RCPT;
 		int about = t->replies[i].about;
@@ -673,6 +686,13 @@ transcript_resolve(const struct transcript_round *t, int want_any)
 			c = t->cmds[i - surplus].cmd;
 			about |= t->cmds[i - surplus].about;
 		}
+		/*
+		 * refused before any recipient was named, in a round that names
+		 * addr: its later replies ("503 Need MAIL") only follow from it
+		 */
+		if (t->replies[i].failed && round_about && (c == CLASSIFY_CMD_CONN ||
+		    c == CLASSIFY_CMD_HELO || c == CLASSIFY_CMD_MAIL))
+			return c;
 		if (t->replies[i].failed && c != CLASSIFY_CMD_NONE && (want_any || about))
 			return c;
 	}

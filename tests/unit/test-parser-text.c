@@ -174,6 +174,13 @@ test_commands(void)
 		{ "after MAIL FROM:<x@y.z> SIZE=100: 550 no", CLASSIFY_CMD_MAIL },
 		{ "host x refused to talk to me: 554 go away", CLASSIFY_CMD_CONN },
 		{ "192.0.2.1 does not like recipient.", CLASSIFY_CMD_RCPT },
+		{ "Connected to 192.0.2.1 but greeting failed.", CLASSIFY_CMD_CONN },
+		{ "SMTP error from remote mail server after pipelined RCPT TO:<a@b.c>: 550 no",
+		  CLASSIFY_CMD_RCPT },
+		{ "SMTP error from remote mail server after pipelined MAIL FROM:<s@a.b> SIZE=10: 550 no",
+		  CLASSIFY_CMD_MAIL },
+		{ "Connected to 192.0.2.1 but my name was rejected.", CLASSIFY_CMD_HELO },
+		{ "192.0.2.1 failed on DATA command.", CLASSIFY_CMD_DATA },
 		{ "Remote host said: 501 Sender address rejected [MAIL_FROM]", CLASSIFY_CMD_MAIL },
 		{ "550 5.1.1 user unknown", CLASSIFY_CMD_NONE },
 		{ "Reason: Remote SMTP server has rejected address", CLASSIFY_CMD_RCPT },
@@ -212,6 +219,44 @@ test_commands(void)
 
 		g_assert_cmpint(parser_text_transcript_command(t, "x@b.c"), ==, CLASSIFY_CMD_RCPT);
 		g_assert_cmpint(parser_text_transcript_command(t, "y@b.c"), ==, CLASSIFY_CMD_RCPT);
+	}
+	{
+		/* pipelined, MAIL refused: the RCPT's "503 Need MAIL" follows from it */
+		const char *t = "... while talking to mx.b.c.:\n>>> mail from:<s@a.b> size=10\n"
+				">>> rcpt to:<x@b.c>\n>>> data\n<<< 550 5.7.1 <s@a.b>... access denied\n"
+				"<<< 503 5.0.0 need mail before rcpt\n<<< 503 5.0.0 need mail command\n";
+
+		g_assert_cmpint(parser_text_transcript_command(t, "x@b.c"), ==, CLASSIFY_CMD_MAIL);
+		g_assert_cmpint(parser_text_transcript_command(t, "y@b.c"), ==, CLASSIFY_CMD_NONE);
+	}
+}
+
+/* A bare name of a failed-address list: an AOL screen name, a GroupWise ID. */
+static void
+test_screen_name(void)
+{
+	static const struct {
+		const char *in, *want;   /* want NULL: not a bare name */
+	} cases[] = {
+		{ "ReaderOne", "readerone" },
+		{ "  <hikerjane77>  ", "hikerjane77" },
+		{ "\"joe.smith\"", "joe.smith" },
+		{ "ab", NULL },                  /* AOL names have 3 characters at least */
+		{ "1reader", NULL },             /* a letter first */
+		{ "joe smith", NULL },           /* a sentence, not a name */
+		{ "reader@example.org", NULL },  /* an address is not bare */
+		{ "Postmaster", NULL },
+		{ "MAILER-DAEMON", NULL },
+		{ "abcdefghijklmnopqrstuvwxyz0123456", NULL },   /* over 32 bytes */
+	};
+
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		char *got = parser_msg_screen_name(cases[i].in, strlen(cases[i].in));
+
+		if (g_strcmp0(got, cases[i].want) != 0)
+			g_error("\"%s\": got %s want %s", cases[i].in, got != NULL ? got : "NULL",
+				cases[i].want != NULL ? cases[i].want : "NULL");
+		g_free(got);
 	}
 }
 
@@ -359,6 +404,7 @@ main(int argc, char **argv)
 	g_test_add_func("/text/codes", test_codes);
 	g_test_add_func("/text/status-valid", test_status_valid);
 	g_test_add_func("/text/commands", test_commands);
+	g_test_add_func("/text/screen-name", test_screen_name);
 	g_test_add_func("/text/join-smtp-lines", test_join_smtp_lines);
 	g_test_add_func("/text/squeeze", test_squeeze);
 	g_test_add_func("/text/fields", test_fields);
