@@ -215,10 +215,11 @@ static const struct provider_row rows[] = {
 	  .source = MS_NDR_URL },
 	{ .rule = { .name = "provider:microsoft:restriction", .text = TEXT("resolver.rst.notauthorized",
 		"resolver.rst.sendernotauthenticated", "resolver.rst.authrequired",
+		"resolver.rst.restrictedto",
 		"not in allowed-senders list", "delivery not authorized"),
 		.reason = R(REJECTED), .scope = S(ADDRESS) },
 	  .provider = P_MICROSOFT,
-	  .code = "5.7.1, 5.7.12, 5.7.13, 5.7.124, 5.7.133, 5.7.134 RESOLVER.RST.NotAuthorized, "
+	  .code = "5.7.1, 5.7.12, 5.7.13, 5.7.124, 5.7.129, 5.7.133, 5.7.134 RESOLVER.RST.NotAuthorized, "
 	  "SenderNotAuthenticatedFor..., \"not in allowed-senders list\"",
 	  .meaning = "this recipient (mailbox, group, public folder) accepts only listed or authenticated "
 	  "senders: a refusal by the recipient, not of our server", .source = MS_NDR_URL },
