@@ -40,6 +40,7 @@ enum {
 	P_GMAIL,
 	P_YAHOO,
 	P_GODADDY,
+	P_ICLOUD,
 	P_COUNT
 };
 
@@ -60,6 +61,8 @@ static const struct provider providers[P_COUNT] = {
 	[P_GODADDY] = { "godaddy", "GoDaddy (secureserver.net)",
 		TEXT("secureserver.net", "godaddy", "bizsmtp", "ibsmtp", "recipients this hour",
 		"messages this hour") },
+	[P_ICLOUD] = { "icloud", "Apple iCloud Mail (icloud.com, me.com, mac.com)",
+		TEXT("icloud.com", "apple.com") },
 };
 
 #define ORANGE_URL "https://postmaster.orange.fr/"
@@ -75,6 +78,8 @@ static const struct provider providers[P_COUNT] = {
 #define GMAIL_URL "https://support.google.com/a/answer/3726730"
 #define YAHOO_URL "https://senders.yahooinc.com/smtp-error-codes/"
 #define AOL_URL "http://postmaster.info.aol.com/errors/ (named in each reply; now Yahoo's sender hub)"
+#define ICLOUD_SRC "no public code list found: the reply's own words (Apple's postmaster page, " \
+	"https://support.apple.com/en-us/HT204137, is linked from the replies)"
 #define GODADDY_URL "https://www.godaddy.com/help/fix-rejected-email-with-a-bounce-error-40685"
 
 /* Orange's and La Poste's words for a recipient that does not exist. */
@@ -415,6 +420,17 @@ static const struct provider_row rows[] = {
 	  .provider = P_GODADDY, .token = "ib", .lo = 0, .hi = 999, .code = "IBnnn",
 	  .meaning = "refused for our sending rate or reputation (even with a 5.1.1 or 551)",
 	  .source = GODADDY_URL },
+
+	/* -- Apple iCloud: words, no codes of its own for these ------------- */
+	{ .rule = { .name = "provider:icloud:inactive", .text = TEXT("inactive email address"),
+		.reason = R(SUSPEND), .scope = S(ADDRESS) },
+	  .provider = P_ICLOUD, .code = "550 5.1.1 \"inactive email address\"",
+	  .meaning = "the address exists but is inactive (its owner may turn it back on): soft despite "
+	  "the 5.1.1", .source = ICLOUD_SRC },
+	{ .rule = { .name = "provider:icloud:excessive-volume", .text = TEXT("due to excessive volume"),
+		.reason = R(SPEEDING), .scope = S(ADDRESS) },
+	  .provider = P_ICLOUD, .code = "421 4.7.1 \"messages to <address> deferred due to excessive volume\"",
+	  .meaning = "this recipient receives too much mail just now: try later", .source = ICLOUD_SRC },
 };
 
 const struct provider *
