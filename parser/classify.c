@@ -279,7 +279,8 @@ static const struct classify_rule rules[] = {
 		"account temporarily suspended"),
 		.reason = R(SUSPEND), .scope = S(ADDRESS) },
 	{ .name = "status-x.7.13", .status = "*.7.13", .reason = R(SUSPEND), .scope = S(ADDRESS) },
-	{ .name = "speeding", .text = TEXT("receiving mail at a rate", "receiving mail too fast"),
+	{ .name = "speeding", .text = TEXT("receiving mail at a rate", "receiving mail too fast",
+		"receiving mail too quickly"),
 		.reason = R(SPEEDING), .scope = S(ADDRESS) },
 	/* the recipient's own choice to refuse us: the mailbox exists */
 	{ .name = "recipient-preferences", .text = TEXT("recipient preferences",

@@ -40,6 +40,7 @@ enum {
 	P_GMAIL,
 	P_YAHOO,
 	P_GODADDY,
+	P_ICLOUD,
 	P_COUNT
 };
 
@@ -60,6 +61,8 @@ static const struct provider providers[P_COUNT] = {
 	[P_GODADDY] = { "godaddy", "GoDaddy (secureserver.net)",
 		TEXT("secureserver.net", "godaddy", "bizsmtp", "ibsmtp", "recipients this hour",
 		"messages this hour") },
+	[P_ICLOUD] = { "icloud", "Apple iCloud Mail (icloud.com, me.com, mac.com)",
+		TEXT("icloud.com", "apple.com") },
 };
 
 #define ORANGE_URL "https://postmaster.orange.fr/"
@@ -75,6 +78,8 @@ static const struct provider providers[P_COUNT] = {
 #define GMAIL_URL "https://support.google.com/a/answer/3726730"
 #define YAHOO_URL "https://senders.yahooinc.com/smtp-error-codes/"
 #define AOL_URL "http://postmaster.info.aol.com/errors/ (named in each reply; now Yahoo's sender hub)"
+#define ICLOUD_SRC "no public code list found: the reply's own words (Apple's postmaster page, " \
+	"https://support.apple.com/en-us/HT204137, is linked from the replies)"
 #define GODADDY_URL "https://www.godaddy.com/help/fix-rejected-email-with-a-bounce-error-40685"
 
 /* Orange's and La Poste's words for a recipient that does not exist. */
@@ -201,6 +206,31 @@ static const struct provider_row rows[] = {
 	  .provider = P_MICROSOFT, .token = "4.7.", .lo = 500, .hi = 699, .code = "4.7.500-4.7.699",
 	  .meaning = "access denied to our IP for now (server busy, throttling): try later",
 	  .source = MS_NDR_URL },
+	{ .rule = { .name = "provider:microsoft:5.7.501-503", .reason = R(BLOCKED), .scope = S(SENDER) },
+	  .provider = P_MICROSOFT, .token = "5.7.", .lo = 501, .hi = 503, .code = "550 5.7.501-5.7.503",
+	  .meaning = "access denied, spam abuse detected from our IP range or sending account (not this "
+	  "message alone)", .source = MS_NDR_URL },
+	{ .rule = { .name = "provider:microsoft:5.7.505", .reason = R(REJECTED), .scope = S(ADDRESS) },
+	  .provider = P_MICROSOFT, .token = "5.7.", .lo = 505, .hi = 505, .code = "550 5.7.505",
+	  .meaning = "access denied, banned recipient: mail to this address is refused (not said to be gone)",
+	  .source = MS_NDR_URL },
+	{ .rule = { .name = "provider:microsoft:5.7.515", .reason = R(AUTHFAILURE), .scope = S(SENDER) },
+	  .provider = P_MICROSOFT, .token = "5.7.", .lo = 515, .hi = 515, .code = "550 5.7.515",
+	  .meaning = "our sending domain does not meet the required authentication level (SPF, DKIM, DMARC)",
+	  .source = MS_NDR_URL },
+	{ .rule = { .name = "provider:microsoft:restriction", .text = TEXT("resolver.rst.notauthorized",
+		"resolver.rst.sendernotauthenticated", "resolver.rst.authrequired",
+		"resolver.rst.restrictedto",
+		"not in allowed-senders list", "delivery not authorized"),
+		.reason = R(REJECTED), .scope = S(ADDRESS) },
+	  .provider = P_MICROSOFT,
+	  .code = "5.7.1, 5.7.12, 5.7.13, 5.7.124, 5.7.129, 5.7.133, 5.7.134 RESOLVER.RST.NotAuthorized, "
+	  "SenderNotAuthenticatedFor..., \"not in allowed-senders list\"",
+	  .meaning = "this recipient (mailbox, group, public folder) accepts only listed or authenticated "
+	  "senders: a refusal by the recipient, not of our server", .source = MS_NDR_URL },
+	{ .rule = { .name = "provider:microsoft:5.2.121-122", .reason = R(SPEEDING), .scope = S(ADDRESS) },
+	  .provider = P_MICROSOFT, .token = "5.2.", .lo = 121, .hi = 122, .code = "550 5.2.121, 5.2.122",
+	  .meaning = "the recipient's hourly receive limit is exceeded: try later", .source = MS_NDR_URL },
 	{ .rule = { .name = "provider:microsoft:5.7.511", .reason = R(BLOCKED), .scope = S(SENDER) },
 	  .provider = P_MICROSOFT, .token = "5.7.", .lo = 511, .hi = 511, .code = "550 5.7.511",
 	  .meaning = "access denied, banned sender (our IP or address)", .source = MS_NDR_URL },
@@ -234,6 +264,45 @@ static const struct provider_row rows[] = {
 	{ .rule = { .name = "provider:gmail:5.7.25", .reason = R(REQUIREPTR), .scope = S(SENDER) },
 	  .provider = P_GMAIL, .token = "5.7.", .lo = 25, .hi = 25, .code = "550 5.7.25",
 	  .meaning = "our sending IP has no PTR record", .source = GMAIL_URL },
+	{ .rule = { .name = "provider:gmail:x.7.27", .status = "*.7.27",
+		.reason = R(AUTHFAILURE), .scope = S(SENDER) },
+	  .provider = P_GMAIL, .code = "421 4.7.27, 550 5.7.27",
+	  .meaning = "SPF did not pass for our mail: rate limited (4.7.27) or blocked (5.7.27)",
+	  .source = GMAIL_URL },
+	{ .rule = { .name = "provider:gmail:x.7.29", .status = "*.7.29",
+		.reason = R(SECURITYERROR), .scope = S(SENDER) },
+	  .provider = P_GMAIL, .code = "421 4.7.29, 550 5.7.29",
+	  .meaning = "our mail was not sent over TLS: rate limited or blocked", .source = GMAIL_URL },
+	{ .rule = { .name = "provider:gmail:x.7.40", .status = "*.7.40",
+		.reason = R(AUTHFAILURE), .scope = S(SENDER) },
+	  .provider = P_GMAIL, .code = "421 4.7.40, 550 5.7.40",
+	  .meaning = "the From domain has no usable DMARC record: rate limited or blocked",
+	  .source = GMAIL_URL },
+	{ .rule = { .name = "provider:gmail:unauthenticated", .text = TEXT("unauthenticated email"),
+		.reason = R(AUTHFAILURE), .scope = S(SENDER) },
+	  .provider = P_GMAIL, .code = "550 5.7.1 \"unauthenticated email is not accepted from this domain\"",
+	  .meaning = "our mail is not authenticated for its From domain", .source = GMAIL_URL },
+	{ .rule = { .name = "provider:gmail:4.7.0-whitelist", .text = TEXT("not in whitelist"),
+		.reason = R(BLOCKED), .scope = S(DOMAIN) },
+	  .provider = P_GMAIL, .code = "421 4.7.0 \"IP not in whitelist for RCPT domain\"",
+	  .meaning = "the recipient domain accepts mail only from IPs it lists: its setting, not "
+	  "Gmail's verdict on our IP", .source = GMAIL_URL },
+	{ .rule = { .name = "provider:gmail:gcdp", .text = TEXT("gcdp"),
+		.reason = R(POLICYVIOLATION), .scope = S(MESSAGE) },
+	  .provider = P_GMAIL, .code = "550 5.7.1 \"... violates example.com email policy - gcdp\"",
+	  .meaning = "this message breaks a rule the recipient domain's administrator set", .source = GMAIL_URL },
+	{ .rule = { .name = "provider:gmail:5.7.1-policy", .text = TEXT("has a policy that prohibited"),
+		.reason = R(POLICYVIOLATION), .scope = S(ADDRESS) },
+	  .provider = P_GMAIL, .token = "5.7.", .lo = 1, .hi = 1,
+	  .code = "550 5.7.1 \"the user or domain ... has a policy that prohibited the mail\"",
+	  .meaning = "the recipient's (or its domain's) policy refuses this mail: soft, kept per address",
+	  .source = GMAIL_URL },
+	{ .rule = { .name = "provider:gmail:5.7.0-security", .text = TEXT("potential security issue",
+		"illegal attachment"),
+		.reason = R(POLICYVIOLATION), .scope = S(MESSAGE) },
+	  .provider = P_GMAIL, .token = "5.7.", .lo = 0, .hi = 0,
+	  .code = "552 5.7.0 \"content presents a potential security issue\"",
+	  .meaning = "this message's content or attachment is blocked for security", .source = GMAIL_URL },
 	{ .rule = { .name = "provider:gmail:4.7.0-rate", .text = TEXT("unusual rate", "rate limited"),
 		.reason = R(RATELIMITED), .scope = S(SENDER) },
 	  .provider = P_GMAIL, .token = "4.7.", .lo = 0, .hi = 0,
@@ -351,6 +420,17 @@ static const struct provider_row rows[] = {
 	  .provider = P_GODADDY, .token = "ib", .lo = 0, .hi = 999, .code = "IBnnn",
 	  .meaning = "refused for our sending rate or reputation (even with a 5.1.1 or 551)",
 	  .source = GODADDY_URL },
+
+	/* -- Apple iCloud: words, no codes of its own for these ------------- */
+	{ .rule = { .name = "provider:icloud:inactive", .text = TEXT("inactive email address"),
+		.reason = R(SUSPEND), .scope = S(ADDRESS) },
+	  .provider = P_ICLOUD, .code = "550 5.1.1 \"inactive email address\"",
+	  .meaning = "the address exists but is inactive (its owner may turn it back on): soft despite "
+	  "the 5.1.1", .source = ICLOUD_SRC },
+	{ .rule = { .name = "provider:icloud:excessive-volume", .text = TEXT("due to excessive volume"),
+		.reason = R(SPEEDING), .scope = S(ADDRESS) },
+	  .provider = P_ICLOUD, .code = "421 4.7.1 \"messages to <address> deferred due to excessive volume\"",
+	  .meaning = "this recipient receives too much mail just now: try later", .source = ICLOUD_SRC },
 };
 
 const struct provider *

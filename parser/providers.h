@@ -2,7 +2,7 @@
 /*
  * providers.h - parser-private: the table of the big mailbox providers'
  * own error codes and phrases (Orange, La Poste, SFR, Free, Microsoft,
- * Gmail, Yahoo/AOL, GoDaddy), consulted before the generic rule table.
+ * Gmail, Yahoo/AOL, GoDaddy, iCloud), consulted before the generic rule table.
  *
  * A provider's code says more than the generic words around it: Orange's
  * "OFR005_505" is an antispam refusal of our IP even after DATA, a GoDaddy

@@ -288,7 +288,7 @@ markdown(void)
 		"  permanent failure (5.x.x); everything else is `soft`.\n"
 		"- **scope**: `sender` is a refusal of our server (IP block, rate limit,\n"
 		"  reputation, authentication); `message` is about this message; `address`\n"
-		"  about the mailbox.\n"
+		"  about the mailbox; `domain` about the recipient's domain (its own settings).\n"
 		"- **incident**: a sender-scope failure never counts against the recipient;\n"
 		"  the store opens (or extends) an incident for the provider instead.\n"
 		"  Orange, La Poste and SFR share antispam tools: bounced's built-in\n"
